@@ -1,0 +1,63 @@
+# aerial-landuse: `make run` (the main job on demo data) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NETWORK ?= efficientnet_lite0
+MODEL ?= $(NETWORK)_logistic_regression
+
+export DO_NOT_TRACK := 1
+export KEDRO_DISABLE_TELEMETRY := true
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: help install prerequisites demo-data pretrained run test lint viz clean-data
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+prerequisites:
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)."; exit 1; }
+	@command -v java >/dev/null || { echo "Java 17 is required for Spark (java not found on PATH)."; exit 1; }
+	@java -version 2>&1 | grep -qE 'version "(17|21)' || { echo "Spark 3.5 needs Java 17 (or 21):"; java -version; exit 1; }
+
+$(STAMP): requirements-lock.txt pyproject.toml | prerequisites
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on -r requirements-lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(STAMP)  ## Create .venv with the pinned dependencies
+
+data/01_raw/middlesexma2016/tile_summaries.csv: | $(STAMP)
+	$(BIN)/kedro run --pipelines=demo_data
+
+demo-data: data/01_raw/middlesexma2016/tile_summaries.csv  ## Write the synthetic demo tiles (once)
+
+data/06_models/pretrained/$(NETWORK).onnx: | $(STAMP)
+	$(BIN)/kedro run --pipelines=pretrained --params pretrained_model=$(NETWORK)
+
+pretrained: data/06_models/pretrained/$(NETWORK).onnx  ## Export the pretrained network to ONNX (once)
+
+run: install demo-data pretrained  ## Run the whole job on the demo data and print where the report is
+	$(BIN)/kedro run --params pretrained_model=$(NETWORK)
+	@echo
+	@echo "Report: $(abspath data/08_reporting/$(MODEL)/report.html)"
+
+test: install  ## Run the test suite (real Spark, real onnxruntime)
+	$(BIN)/python -m pytest
+
+lint:  install ## ruff
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+viz: install  ## Show the pipelines in kedro-viz
+	$(BIN)/kedro viz run
+
+clean-data:  ## Remove generated data (keeps the folder layout)
+	find data -type f ! -name .gitkeep -delete
+	find data -mindepth 2 -type d -empty -delete

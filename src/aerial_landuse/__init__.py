@@ -1,0 +1,4 @@
+"""aerial-landuse
+"""
+
+__version__ = "0.1"

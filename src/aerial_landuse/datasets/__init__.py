@@ -1,0 +1,13 @@
+"""Kedro datasets that kedro-datasets does not provide.
+
+- ``TileFolderDataset``: a folder of image tiles, listed on the driver and read by Spark
+  executors straight from storage (PartitionedDataset loads partitions one by one on the driver).
+- ``ONNXNetworkDataset``: a pretrained network as an ONNX file with its preprocessing.
+- ``SparkModelDataset``: a Spark ML PipelineModel with its label list and training record.
+"""
+
+from .onnx_network import ONNXNetworkDataset
+from .spark_model import SparkModelDataset
+from .tile_folder import TileFolderDataset
+
+__all__ = ["ONNXNetworkDataset", "SparkModelDataset", "TileFolderDataset"]

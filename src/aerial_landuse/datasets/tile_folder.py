@@ -1,0 +1,60 @@
+"""``TileFolderDataset``: a folder of image tiles on local disk or object storage."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+from kedro.io import AbstractDataset, DatasetError
+from kedro.io.core import get_protocol_and_path
+
+from aerial_landuse.tiles import TILE_EXTENSIONS, TileFolder, TileReader
+
+
+class TileFolderDataset(AbstractDataset[None, TileFolder]):
+    """Loads a ``TileFolder`` handle; listing happens on the driver, reading on executors.
+
+    Example catalog entry::
+
+        train_tiles:
+          type: aerial_landuse.datasets.TileFolderDataset
+          path: data/01_raw/train        # or abfs://train
+          labelled: true                 # label = parent folder name
+          credentials: azure_storage     # only for object storage
+    """
+
+    def __init__(
+        self,
+        path: str,
+        labelled: bool = True,
+        extensions: list[str] | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        protocol, stripped = get_protocol_and_path(path)
+        if protocol == "file":
+            stripped = str(Path(stripped).resolve())
+        self._protocol = protocol
+        self._root = stripped
+        self._labelled = labelled
+        self._extensions = tuple(e.lower() for e in (extensions or TILE_EXTENSIONS))
+        options = {**deepcopy(fs_args or {}), **deepcopy(credentials or {})}
+        self._reader = TileReader(protocol=protocol, storage_options=options)
+        self.metadata = metadata
+
+    def load(self) -> TileFolder:
+        return TileFolder(self._root, self._labelled, self._reader, self._extensions)
+
+    def save(self, data: None) -> None:
+        raise DatasetError(
+            f"{self._reader.uri(self._root)} is a read-only tile folder: tiles are written by "
+            "the demo_data pipeline or copied in by you."
+        )
+
+    def _exists(self) -> bool:
+        return self._reader.fs.exists(self._root)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": self._reader.uri(self._root), "labelled": self._labelled}

@@ -1,0 +1,39 @@
+"""Project hooks: a SparkSession built from conf/<env>/spark.yml."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from kedro.framework.context import KedroContext
+from kedro.framework.hooks import hook_impl
+from pyspark import SparkConf
+from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
+
+
+def spark_conf(settings: dict[str, object]) -> SparkConf:
+    """SparkConf from spark.yml; local masters run executors on this interpreter."""
+    conf = SparkConf().setAll([(k, str(v)) for k, v in settings.items()])
+    if str(settings.get("spark.master", "local")).startswith("local"):
+        conf.setIfMissing("spark.pyspark.python", sys.executable)
+        conf.setIfMissing("spark.pyspark.driver.python", sys.executable)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return conf
+
+
+class SparkHooks:
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Start (or join) the SparkSession before any node runs."""
+        settings = dict(context.config_loader["spark"])
+        conf = spark_conf(settings)
+        spark = (
+            SparkSession.builder.appName(context.project_path.name)
+            .config(conf=conf)
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("WARN")
+        logger.info("Spark %s on %s (UI: %s)", spark.version, spark.sparkContext.master, spark.sparkContext.uiWebUrl)

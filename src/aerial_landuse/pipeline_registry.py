@@ -1,0 +1,28 @@
+"""Project pipelines."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline
+
+from aerial_landuse.pipelines import demo_data, evaluate, featurize, ingest, pretrained, report, score, train
+
+MAIN_JOB = {"ingest": ingest, "featurize": featurize, "train": train, "evaluate": evaluate, "score": score, "report": report}
+
+
+def register_pipelines() -> dict[str, Pipeline]:
+    """ingest, featurize, train, evaluate, score, report, plus pretrained and demo_data.
+
+    ``__default__`` runs the six in order. ``score`` runs end to end for the tiles to score:
+    list and probe them, featurize them and apply the model named by ``model_name``.
+    (Registered explicitly: find_pipelines loads only the pipelines named on the command line.)
+    """
+    pipelines = {name: module.create_pipeline() for name, module in MAIN_JOB.items()}
+    pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
+    pipelines["score"] = (
+        pipelines["ingest"].only_nodes_with_tags("score")
+        + pipelines["featurize"].only_nodes_with_tags("score")
+        + pipelines["score"]
+    )
+    pipelines["pretrained"] = pretrained.create_pipeline()
+    pipelines["demo_data"] = demo_data.create_pipeline()
+    return pipelines

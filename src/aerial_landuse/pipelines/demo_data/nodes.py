@@ -1,0 +1,125 @@
+"""Demo-data nodes: a deterministic synthetic tile set (train, test, and a region to score).
+
+The tiles are synthetic look-alikes of NAIP tiles, not real imagery; README and report say so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+
+from .textures import LAND_USE_CLASSES, composite_tile, labelled_tile
+
+METRES_PER_DEGREE_LAT = 111_320.0
+SPLIT_CODES = {"train": 1, "test": 2}
+
+
+def _tile_rng(seed: int, *keys: int) -> np.random.Generator:
+    return np.random.default_rng([seed, *keys])
+
+
+def labelled_tiles(params: dict[str, Any], split: str) -> dict[str, Callable[[], Image.Image]]:
+    """``{Class/class_0001: lazy tile}`` for one split; saving renders one tile at a time."""
+    per_class = int(params[f"{split}_tiles_per_class"])
+    size, seed, mix = int(params["tile_size"]), int(params["seed"]), float(params["edge_mix_probability"])
+
+    def render(label: str, index: int) -> Callable[[], Image.Image]:
+        rng = _tile_rng(seed, SPLIT_CODES[split], LAND_USE_CLASSES.index(label), index)
+        return lambda: Image.fromarray(labelled_tile(rng, label, size, mix))
+
+    return {
+        f"{label}/{label.lower()}_{i:04d}": render(label, i) for label in LAND_USE_CLASSES for i in range(per_class)
+    }
+
+
+def generate_train_tiles(params: dict[str, Any]) -> dict[str, Callable[[], Image.Image]]:
+    return labelled_tiles(params, "train")
+
+
+def generate_test_tiles(params: dict[str, Any]) -> dict[str, Callable[[], Image.Image]]:
+    return labelled_tiles(params, "test")
+
+
+# Where each class dominates in the region, as (east, north) in [0, 1]: a town at the centre
+# with roads, fields to the south-east, forest to the north-west, grassland north-east,
+# scrub south-west, and a quarry (bare ground) in the west.
+CLASS_SEEDS: dict[str, list[tuple[float, float]]] = {
+    "Developed": [(0.52, 0.48), (0.58, 0.42), (0.47, 0.55)],
+    "Forest": [(0.12, 0.85), (0.3, 0.92), (0.08, 0.6), (0.88, 0.92), (0.32, 0.72)],
+    "Cultivated": [(0.75, 0.22), (0.9, 0.38), (0.62, 0.1), (0.4, 0.18), (0.88, 0.08)],
+    "Herbaceous": [(0.62, 0.8), (0.78, 0.7), (0.95, 0.6), (0.45, 0.82)],
+    "Shrub": [(0.2, 0.28), (0.08, 0.1), (0.28, 0.45), (0.22, 0.05)],
+    "Barren": [(0.06, 0.38), (0.7, 0.55)],
+}
+
+
+def class_map(params: dict[str, Any], resolution: int) -> np.ndarray:
+    """Class index per map cell (``resolution`` cells per tile side), north row first."""
+    rows, cols, seed = int(params["region"]["rows"]), int(params["region"]["cols"]), int(params["seed"])
+    rng = _tile_rng(seed, 99)
+    height, width = rows * resolution, cols * resolution
+    north, east = np.mgrid[0:height, 0:width].astype(np.float32)
+    east, north = east / width, 1.0 - north / height
+    warp = [np.asarray(Image.fromarray((rng.random((6, 8)) * 255).astype(np.uint8)).resize((width, height), Image.BICUBIC), np.float32) / 255 - 0.5 for _ in range(2)]
+    east, north = east + 0.12 * warp[0], north + 0.12 * warp[1]
+    best = np.full((height, width), np.inf, np.float32)
+    classes = np.zeros((height, width), np.int64)
+    for label, seeds in CLASS_SEEDS.items():
+        for se, sn in seeds:
+            se, sn = se + rng.normal(0, 0.03), sn + rng.normal(0, 0.03)
+            scale = 0.7 if label == "Barren" else 1.0
+            distance = np.hypot((east - se) * cols / rows, north - sn) / scale
+            closer = distance < best
+            best[closer], classes[closer] = distance[closer], LAND_USE_CLASSES.index(label)
+    return classes
+
+
+def _draw_roads(mosaic: Image.Image, rng: np.random.Generator) -> None:
+    """A highway east-west and a road north-south through the town, continuous across tiles."""
+    draw = ImageDraw.Draw(mosaic)
+    width, height = mosaic.size
+    y = height * 0.52 + rng.normal(0, 20)
+    draw.line([(0, y + 60), (width * 0.5, y), (width, y - 80)], fill=(96, 96, 100), width=14)
+    x = width * 0.53 + rng.normal(0, 20)
+    draw.line([(x - 90, 0), (x, height * 0.5), (x + 50, height)], fill=(104, 102, 100), width=10)
+
+
+def generate_score_region(params: dict[str, Any]) -> tuple[dict[str, Image.Image], pd.DataFrame]:
+    """Tiles covering a rectangle of land, and tile_summaries.csv with their bounds and true class."""
+    region = params["region"]
+    rows, cols, size, seed = int(region["rows"]), int(region["cols"]), int(params["tile_size"]), int(params["seed"])
+    resolution = 56
+    classes = class_map(params, resolution)
+    mosaic = np.zeros((rows * size, cols * size, 3), np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            cell = classes[r * resolution : (r + 1) * resolution, c * resolution : (c + 1) * resolution]
+            mask = np.asarray(Image.fromarray(cell.astype(np.uint8)).resize((size, size), Image.NEAREST))
+            mosaic[r * size : (r + 1) * size, c * size : (c + 1) * size] = composite_tile(_tile_rng(seed, 7, r, c), mask, size)
+    image = Image.fromarray(mosaic)
+    _draw_roads(image, _tile_rng(seed, 8))
+    tiles, summaries = {}, []
+    tile_m = float(params["tile_size_m"])
+    dlat = tile_m / METRES_PER_DEGREE_LAT
+    dlon = tile_m / (METRES_PER_DEGREE_LAT * math.cos(math.radians(float(region["north_lat"]))))
+    for r in range(rows):
+        for c in range(cols):
+            name = f"tile_r{r:03d}_c{c:03d}"
+            tiles[name] = image.crop((c * size, r * size, (c + 1) * size, (r + 1) * size))
+            cell = classes[r * resolution : (r + 1) * resolution, c * resolution : (c + 1) * resolution]
+            north = float(region["north_lat"]) - r * dlat
+            west = float(region["west_lon"]) + c * dlon
+            summaries.append({
+                "filename": f"{name}.png",
+                "llcrnrlat": round(north - dlat, 7),
+                "llcrnrlon": round(west, 7),
+                "urcrnrlat": round(north, 7),
+                "urcrnrlon": round(west + dlon, 7),
+                "true_label": LAND_USE_CLASSES[int(np.bincount(cell.ravel()).argmax())],
+            })
+    return tiles, pd.DataFrame(summaries)

@@ -1,0 +1,82 @@
+"""Evaluate nodes: test-set predictions and classification metrics."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, functions as F
+
+from aerial_landuse.model import TrainedModel
+
+logger = logging.getLogger(__name__)
+
+
+def predict_test_tiles(model: TrainedModel, test_features: DataFrame) -> DataFrame:
+    """Test tiles with their true label and the model's ``pred_label``."""
+    return model.predict(test_features).select("id", "path", "label", "pred_label", "probability")
+
+
+def confusion_matrix(predictions: DataFrame, labels: list[str]) -> np.ndarray:
+    """Counts with true classes as rows and predicted classes as columns (small collect)."""
+    position = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    for row in predictions.groupBy("label", "pred_label").count().collect():
+        if row["label"] not in position:
+            raise ValueError(f"Test label {row['label']!r} is not one of the model's classes {labels}.")
+        matrix[position[row["label"]], position[row["pred_label"]]] += int(row["count"])
+    return matrix
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator, dtype=float), where=denominator > 0)
+
+
+def metrics_from_confusion(matrix: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """Accuracy, macro/weighted F1 and per-class precision, recall, F1, support.
+
+    Recall of a class is its correctly predicted tiles over all tiles that truly belong to it
+    (row sums); precision divides by all tiles predicted as it (column sums).
+    """
+    true_positive = np.diag(matrix).astype(float)
+    support = matrix.sum(axis=1)
+    predicted = matrix.sum(axis=0)
+    precision = _ratio(true_positive, predicted)
+    recall = _ratio(true_positive, support)
+    f1 = _ratio(2 * precision * recall, precision + recall)
+    total = int(matrix.sum())
+    present = support > 0
+    return {
+        "n_test": total,
+        "accuracy": float(true_positive.sum() / total) if total else 0.0,
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "weighted_f1": float((f1 * support).sum() / total) if total else 0.0,
+        "per_class": {
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(labels)
+        },
+        "confusion_matrix": {"labels": labels, "rows": "true label", "columns": "predicted label", "counts": matrix.tolist()},
+    }
+
+
+def evaluate_model(model: TrainedModel, test_predictions: DataFrame) -> dict[str, Any]:
+    """Metrics of ``model`` on the test predictions, with the model's identity."""
+    metrics = metrics_from_confusion(confusion_matrix(test_predictions, model.labels), model.labels)
+    metrics["model"] = {k: model.info[k] for k in ("model_name", "pretrained_model", "classifier", "hyperparameters")}
+    logger.info(
+        "Model %s: test accuracy %.3f, macro F1 %.3f on %d tiles",
+        model.name, metrics["accuracy"], metrics["macro_f1"], metrics["n_test"],
+    )
+    return metrics
+
+
+def seed_format_predictions(test_predictions: DataFrame) -> pd.DataFrame:
+    """Test predictions as the seed wrote them: filepath,label,pred_label."""
+    return test_predictions.select(F.col("path").alias("filepath"), "label", "pred_label").orderBy("filepath").toPandas()

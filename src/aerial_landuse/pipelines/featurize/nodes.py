@@ -1,0 +1,99 @@
+"""Featurize nodes: tiles to pooled ImageNet features on Spark executors."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+import pandas as pd
+from pyspark.ml.functions import array_to_vector
+from pyspark.sql import DataFrame, functions as F, types as T
+
+from aerial_landuse.inference import FeaturizeSettings, featurize_batches, model_key
+from aerial_landuse.networks import ONNXNetwork
+from aerial_landuse.pipelines.ingest.nodes import QUARANTINE_COLUMNS
+from aerial_landuse.spark_utils import count_by, get_spark, partitions_for
+from aerial_landuse.tiles import TileFolder
+
+logger = logging.getLogger(__name__)
+
+FEATURE_FIELDS = [T.StructField("features", T.ArrayType(T.FloatType())), T.StructField("error", T.StringType())]
+
+
+def _settings(params: dict[str, Any]) -> FeaturizeSettings:
+    return FeaturizeSettings(
+        batch_size=int(params["batch_size"]),
+        onnx_threads=int(params["onnx_threads"]),
+        decode_threads=int(params["decode_threads"]),
+    )
+
+
+def run_network(tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]) -> DataFrame:
+    """Every indexed tile with its feature array, or the error that stopped it (lazy)."""
+    spark = get_spark()
+    if params["pretrained_model"] != network.spec.name:
+        raise ValueError(
+            f"pretrained_model is {params['pretrained_model']!r} but the network file holds "
+            f"{network.spec.name!r}: re-export it with `kedro run --pipelines=pretrained`."
+        )
+    broadcast = spark.sparkContext.broadcast(network.onnx_bytes)
+    rows = tile_index.count()
+    frame = tile_index.repartition(partitions_for(rows, int(params["rows_per_partition"])))
+    body = partial(
+        featurize_batches,
+        reader=tiles.reader,
+        network_bytes=lambda: broadcast.value,
+        key=model_key(network),
+        image_size=network.spec.image_size,
+        feature_dim=network.spec.feature_dim,
+        settings=_settings(params),
+    )
+    schema = T.StructType(tile_index.schema.fields + FEATURE_FIELDS)
+    logger.info("Featurizing %d tiles with %s on %d partitions", rows, network.spec.name, frame.rdd.getNumPartitions())
+    return frame.mapInPandas(body, schema)
+
+
+def _features_of(featurized: DataFrame, split: str | None) -> DataFrame:
+    ok = featurized.where(F.col("error").isNull())
+    if split is not None:
+        ok = ok.where(F.col("split") == split)
+    return ok.drop("error").withColumn("features", array_to_vector("features"))
+
+
+def _quarantine_of(featurized: DataFrame, network: ONNXNetwork) -> pd.DataFrame:
+    bad = featurized.where(F.col("error").isNotNull()).select(
+        "path", "split", "label", F.lit(f"featurize:{network.spec.name}").alias("stage"), F.col("error").alias("reason")
+    )
+    return bad.toPandas().reindex(columns=QUARANTINE_COLUMNS)
+
+
+def featurize_summary(tile_index: DataFrame, featurized: DataFrame, network: ONNXNetwork) -> dict[str, Any]:
+    """Per split: indexed = featurized + quarantined (raises if not)."""
+    indexed = count_by(tile_index, "split")
+    ok = count_by(featurized.withColumn("ok", F.col("error").isNull()), "split", "ok")
+    summary: dict[str, Any] = {"pretrained_model": network.spec.name, "feature_dim": network.spec.feature_dim}
+    for split, n in indexed.items():
+        row = {"indexed": n, "featurized": ok.get(f"{split}/True", 0), "quarantined": ok.get(f"{split}/False", 0)}
+        if row["indexed"] != row["featurized"] + row["quarantined"]:
+            raise RuntimeError(f"Featurize counts do not reconcile for split {split}: {row}")
+        summary[split] = row
+    return summary
+
+
+def featurize_labelled(
+    tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
+) -> tuple[DataFrame, DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Train and test features (one Spark job), their quarantine and counts."""
+    featurized = run_network(tile_index, tiles, network, params).persist()
+    summary = featurize_summary(tile_index, featurized, network)
+    return _features_of(featurized, "train"), _features_of(featurized, "test"), _quarantine_of(featurized, network), summary
+
+
+def featurize_score(
+    tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
+) -> tuple[DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Features of the tiles to score, their quarantine and counts."""
+    featurized = run_network(tile_index, tiles, network, params).persist()
+    summary = featurize_summary(tile_index, featurized, network)
+    return _features_of(featurized, None), _quarantine_of(featurized, network), summary

@@ -1,0 +1,50 @@
+"""Ingest pipeline: labelled tiles (train/test) and tiles to score, each to an index."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import list_labelled_tiles, list_score_tiles, probe_tiles, split_index_and_quarantine
+
+
+def _probe_and_index(tile_set: str, tiles: str) -> list[Node]:
+    return [
+        Node(
+            probe_tiles,
+            [f"{tile_set}_listing", tiles, "params:ingest"],
+            f"{tile_set}_probe",
+            name=f"probe_{tile_set}_tiles",
+        ),
+        Node(
+            split_index_and_quarantine,
+            [f"{tile_set}_probe", f"{tile_set}_listing"],
+            [f"{tile_set}_tile_index", f"ingest_quarantine_{tile_set}", f"ingest_summary_{tile_set}"],
+            name=f"index_{tile_set}_tiles",
+        ),
+    ]
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    labelled = Pipeline(
+        [
+            Node(
+                list_labelled_tiles,
+                ["train_tiles", "test_tiles", "params:ingest"],
+                "labelled_listing",
+                name="list_labelled_tiles",
+            ),
+            *_probe_and_index("labelled", "train_tiles"),
+        ],
+        tags=["labelled"],
+    )
+    score = Pipeline(
+        [
+            Node(
+                list_score_tiles,
+                ["score_tiles", "tile_summaries", "params:ingest"],
+                "score_listing",
+                name="list_score_tiles",
+            ),
+            *_probe_and_index("score", "score_tiles"),
+        ],
+        tags=["score"],
+    )
+    return labelled + score

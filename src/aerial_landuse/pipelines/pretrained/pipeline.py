@@ -1,0 +1,11 @@
+"""Pretrained pipeline: export the selected network (run once per network)."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import export_pretrained_network
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [Node(export_pretrained_network, "params:pretrained", "pretrained_network", name="export_pretrained_network")]
+    )

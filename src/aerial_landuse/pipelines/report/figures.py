@@ -1,0 +1,115 @@
+"""Matplotlib figures for the report: metrics, land-use map, tile gallery."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+# NLCD legend colours for the six classes; other classes get tab10 colours.
+NLCD_COLOURS = {
+    "Barren": "#b3ac9f",
+    "Cultivated": "#ab6c28",
+    "Developed": "#eb0000",
+    "Forest": "#1c5f2c",
+    "Herbaceous": "#dcd939",
+    "Shrub": "#ccb879",
+}
+
+
+def class_colours(labels: Sequence[str]) -> dict[str, str]:
+    spare = iter(plt.get_cmap("tab10").colors)
+    return {label: NLCD_COLOURS.get(label) or matplotlib.colors.to_hex(next(spare)) for label in labels}
+
+
+def confusion_figure(metrics: dict) -> Figure:
+    """Row-normalised confusion matrix (recall on the diagonal) annotated with counts."""
+    cm = metrics["confusion_matrix"]
+    labels, counts = cm["labels"], np.asarray(cm["counts"], dtype=float)
+    share = np.divide(counts, counts.sum(axis=1, keepdims=True), out=np.zeros_like(counts), where=counts.sum(axis=1, keepdims=True) > 0)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", color="white" if share[i, j] > 0.5 else "black", fontsize=9)
+    ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xlabel="Predicted label", ylabel="True label")
+    ax.set_xticklabels(labels, rotation=35, ha="right")
+    ax.set_yticklabels(labels)
+    ax.set_title(f"Confusion matrix (accuracy {metrics['accuracy']:.1%}, n={metrics['n_test']})")
+    fig.colorbar(image, ax=ax, label="share of true class (recall on diagonal)")
+    return fig
+
+
+def class_metrics_figure(metrics: dict) -> Figure:
+    """Precision, recall and F1 per class, side by side."""
+    per_class = metrics["per_class"]
+    labels = list(per_class)
+    x = np.arange(len(labels))
+    fig, ax = plt.subplots(figsize=(7.5, 4), layout="constrained")
+    for k, (name, colour) in enumerate((("precision", "#4c78a8"), ("recall", "#f58518"), ("f1", "#54a24b"))):
+        ax.bar(x + (k - 1) * 0.27, [per_class[c][name] for c in labels], 0.27, label=name, color=colour)
+    ax.set(xticks=x, ylim=(0, 1.05), ylabel="score", title=f"Per-class metrics (macro F1 {metrics['macro_f1']:.3f})")
+    ax.set_xticklabels([f"{c}\n(n={per_class[c]['support']})" for c in labels])
+    ax.legend(ncols=3, loc="lower right")
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def _tile_polygons(predictions: pd.DataFrame) -> list[np.ndarray]:
+    b = predictions[["llcrnrlon", "llcrnrlat", "urcrnrlon", "urcrnrlat"]].to_numpy()
+    return [np.array([[w, s], [e, s], [e, n], [w, n]]) for w, s, e, n in b]
+
+
+def _north_up(ax: plt.Axes, predictions: pd.DataFrame) -> None:
+    mid_lat = float((predictions["llcrnrlat"].mean() + predictions["urcrnrlat"].mean()) / 2)
+    ax.set_aspect(1 / math.cos(math.radians(mid_lat)))
+    ax.set(xlabel="longitude (°)", ylabel="latitude (°)")
+    ax.set_xlim(predictions["llcrnrlon"].min(), predictions["urcrnrlon"].max())
+    ax.set_ylim(predictions["llcrnrlat"].min(), predictions["urcrnrlat"].max())
+    ax.annotate("N", xy=(0.96, 0.96), xytext=(0.96, 0.84), xycoords="axes fraction", ha="center",
+                arrowprops={"arrowstyle": "-|>", "color": "black"}, fontsize=12, fontweight="bold")
+
+
+def land_use_map_figure(predictions: pd.DataFrame, labels: Sequence[str], title: str) -> Figure:
+    """Each scored tile drawn at its bounds in its class colour, beside a confidence map."""
+    colours = class_colours(labels)
+    polygons = _tile_polygons(predictions)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6), layout="constrained")
+    left.add_collection(PolyCollection(polygons, facecolors=[colours[p] for p in predictions["pred_label"]], edgecolors="none"))
+    _north_up(left, predictions)
+    counts = predictions["pred_label"].value_counts()
+    left.legend(handles=[Patch(color=colours[c], label=f"{c} ({counts.get(c, 0)})") for c in labels],
+                loc="upper left", bbox_to_anchor=(0, -0.12), ncols=3, frameon=False)
+    left.set_title(title)
+    confidence = PolyCollection(polygons, array=predictions["confidence"].to_numpy(), cmap="magma", clim=(0, 1), edgecolors="none")
+    right.add_collection(confidence)
+    _north_up(right, predictions)
+    right.set_title("Confidence (probability of the predicted class)")
+    fig.colorbar(confidence, ax=right, shrink=0.8)
+    return fig
+
+
+def gallery_figure(samples: dict[str, list[tuple[str, np.ndarray]]], per_class: int) -> Figure:
+    """A row of sample tiles per predicted class."""
+    labels = list(samples)
+    fig, axes = plt.subplots(len(labels), per_class, figsize=(1.9 * per_class, 2.0 * len(labels)), squeeze=False, layout="constrained")
+    for row, label in enumerate(labels):
+        for col in range(per_class):
+            ax = axes[row][col]
+            ax.axis("off")
+            if col < len(samples[label]):
+                name, pixels = samples[label][col]
+                ax.imshow(pixels)
+                ax.set_title(name, fontsize=7)
+        axes[row][0].text(-0.08, 0.5, label, transform=axes[row][0].transAxes, rotation=90, ha="right", va="center", fontsize=11)
+    fig.suptitle("Sample tiles per predicted class")
+    return fig

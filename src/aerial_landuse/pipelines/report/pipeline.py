@@ -1,0 +1,40 @@
+"""Report pipeline: figures, land-use map, GeoJSON and the HTML report."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import account_for_tiles, collect_quarantine, draw_figures, render_report, to_geojson
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                account_for_tiles,
+                ["ingest_summary_labelled", "ingest_summary_score", "featurize_summary_labelled", "featurize_summary_score"],
+                "tile_accounting",
+                name="account_for_tiles",
+            ),
+            Node(
+                collect_quarantine,
+                ["ingest_quarantine_labelled", "ingest_quarantine_score", "featurize_quarantine_labelled", "featurize_quarantine_score"],
+                "quarantine_report",
+                name="collect_quarantine",
+            ),
+            Node(
+                draw_figures,
+                ["metrics", "score_predictions@pandas", "score_tiles", "params:report"],
+                "report_figures@matplotlib",
+                name="draw_figures",
+            ),
+            Node(to_geojson, "score_predictions@pandas", "land_use_geojson", name="write_geojson"),
+            Node(
+                render_report,
+                [
+                    "metrics", "tile_accounting", "quarantine_report", "score_predictions@pandas",
+                    "report_figures@png", "tile_summaries", "parameters", "params:report",
+                ],
+                "html_report",
+                name="render_html_report",
+            ),
+        ]
+    )

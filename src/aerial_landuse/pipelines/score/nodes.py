@@ -1,0 +1,49 @@
+"""Score nodes: apply a trained model to the featurized score tiles."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import DataFrame, functions as F
+
+from aerial_landuse.model import TrainedModel
+from aerial_landuse.pipelines.ingest.nodes import BOUND_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+
+def probability_column(label: str) -> str:
+    return f"prob_{label}"
+
+
+def score_tiles(model: TrainedModel, score_features: DataFrame, params: dict[str, Any]) -> DataFrame:
+    """Per tile: filename, bounds, ``pred_label``, one probability column per class, model identity."""
+    if model.network != params["pretrained_model"]:
+        raise ValueError(
+            f"Model {model.name!r} was trained on {model.network} features but pretrained_model is "
+            f"{params['pretrained_model']!r}: run with `--params pretrained_model={model.network}`."
+        )
+    predicted = model.predict(score_features).withColumn("_p", vector_to_array("probability"))
+    probabilities = [F.col("_p")[i].alias(probability_column(label)) for i, label in enumerate(model.labels)]
+    logger.info("Scoring with model %s (%s, %s)", model.name, model.network, model.info.get("classifier"))
+    return predicted.select(
+        "id",
+        "filename",
+        F.col("path").alias("filepath"),
+        *BOUND_COLUMNS,
+        "pred_label",
+        F.array_max("_p").alias("confidence"),
+        *probabilities,
+        F.lit(model.name).alias("model_name"),
+        F.lit(model.network).alias("pretrained_model"),
+    )
+
+
+def seed_format_scores(score_predictions: pd.DataFrame) -> pd.DataFrame:
+    """Predictions as CSV: the seed's filepath,pred_label first, then bounds and probabilities."""
+    first = ["filepath", "pred_label"]
+    rest = [c for c in score_predictions.columns if c not in first]
+    return score_predictions[first + rest].sort_values("filepath").reset_index(drop=True)

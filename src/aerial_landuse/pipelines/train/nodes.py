@@ -1,0 +1,52 @@
+"""Train nodes: a Spark ML classifier on pretrained-network features."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.ml import PipelineModel
+from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
+from pyspark.ml.feature import IndexToString, StringIndexer
+from pyspark.sql import DataFrame
+
+from aerial_landuse.model import TrainedModel
+from aerial_landuse.spark_utils import count_by
+
+logger = logging.getLogger(__name__)
+
+LABEL_INDEX = "label_index"
+CLASSIFIERS = {
+    "logistic_regression": LogisticRegression,
+    "random_forest": RandomForestClassifier,
+}
+
+
+def build_classifier(name: str, hyperparameters: dict[str, Any]) -> Any:
+    """A Spark ML classifier reading ``features`` and ``label_index``."""
+    if name not in CLASSIFIERS:
+        raise ValueError(f"Unknown classifier {name!r}: choose one of {sorted(CLASSIFIERS)} (train.classifier).")
+    return CLASSIFIERS[name](featuresCol="features", labelCol=LABEL_INDEX, **hyperparameters)
+
+
+def train_classifier(train_features: DataFrame, params: dict[str, Any]) -> TrainedModel:
+    """Fit the classifier; the saved PipelineModel maps ``features`` to ``pred_label``."""
+    name = params["classifier"]
+    hyperparameters = dict(params["hyperparameters"].get(name) or {})
+    indexer = StringIndexer(inputCol="label", outputCol=LABEL_INDEX, stringOrderType="alphabetAsc").fit(train_features)
+    labels = list(indexer.labels)
+    indexed = indexer.transform(train_features).cache()
+    logger.info("Training %s on %d tiles, %d classes", name, indexed.count(), len(labels))
+    fitted = build_classifier(name, hyperparameters).fit(indexed)
+    indexed.unpersist()
+    decoder = IndexToString(inputCol="prediction", outputCol="pred_label", labels=labels)
+    info = {
+        "model_name": params["model_name"],
+        "pretrained_model": params["pretrained_model"],
+        "classifier": name,
+        "hyperparameters": hyperparameters,
+        "train_tiles_per_class": count_by(train_features, "label"),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    return TrainedModel(PipelineModel(stages=[fitted, decoder]), labels, info)

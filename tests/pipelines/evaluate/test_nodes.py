@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix as sk_confusion
+from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+from aerial_landuse.pipelines.evaluate.nodes import (
+    confusion_matrix,
+    evaluate_model,
+    metrics_from_confusion,
+    predict_test_tiles,
+    seed_format_predictions,
+)
+from aerial_landuse.pipelines.train.nodes import train_classifier
+from tests.pipelines.train.test_nodes import LABELS, clustered_features, params
+
+
+def test_recall_divides_by_true_class_totals_not_predictions():
+    # 10 true Forest, 8 found; 2 Shrub tiles also called Forest.
+    matrix = np.array([[8, 2], [2, 8]])
+    matrix[1] = [2, 18]  # Shrub: 20 tiles, 18 right
+    m = metrics_from_confusion(matrix, ["Forest", "Shrub"])
+    assert m["per_class"]["Forest"]["recall"] == pytest.approx(8 / 10)
+    assert m["per_class"]["Forest"]["precision"] == pytest.approx(8 / 10)
+    assert m["per_class"]["Shrub"]["recall"] == pytest.approx(18 / 20)
+    assert m["per_class"]["Shrub"]["precision"] == pytest.approx(18 / 20)
+    skewed = metrics_from_confusion(np.array([[5, 5], [0, 10]]), ["a", "b"])
+    assert skewed["per_class"]["a"]["recall"] == pytest.approx(0.5)
+    assert skewed["per_class"]["a"]["precision"] == pytest.approx(1.0)
+    assert skewed["per_class"]["b"]["recall"] == pytest.approx(1.0)
+
+
+def test_metrics_agree_with_scikit_learn_on_random_predictions():
+    rng = np.random.default_rng(3)
+    labels = ["a", "b", "c", "d"]
+    truth = rng.choice(labels, 300, p=[0.4, 0.3, 0.2, 0.1])
+    predicted = np.where(rng.random(300) < 0.6, truth, rng.choice(labels, 300))
+    matrix = sk_confusion(truth, predicted, labels=labels)
+    m = metrics_from_confusion(matrix, labels)
+    precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
+    for i, label in enumerate(labels):
+        assert m["per_class"][label]["precision"] == pytest.approx(precision[i])
+        assert m["per_class"][label]["recall"] == pytest.approx(recall[i])
+        assert m["per_class"][label]["f1"] == pytest.approx(f1[i])
+        assert m["per_class"][label]["support"] == support[i]
+    assert m["accuracy"] == pytest.approx((truth == predicted).mean())
+    assert m["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro"))
+    assert m["weighted_f1"] == pytest.approx(f1_score(truth, predicted, average="weighted"))
+
+
+def test_evaluate_on_spark_gives_confusion_and_seed_format_csv(spark):
+    model = train_classifier(clustered_features(spark), params("logistic_regression"))
+    predictions = predict_test_tiles(model, clustered_features(spark, 10, split="test"))
+    metrics = evaluate_model(model, predictions)
+    assert metrics["n_test"] == 30 and metrics["accuracy"] > 0.9
+    assert metrics["confusion_matrix"]["labels"] == LABELS
+    assert np.asarray(metrics["confusion_matrix"]["counts"]).sum(axis=1).tolist() == [10, 10, 10]
+    assert metrics["model"]["model_name"] == "test_logistic_regression"
+    csv = seed_format_predictions(predictions)
+    assert list(csv.columns) == ["filepath", "label", "pred_label"] and len(csv) == 30
+    assert confusion_matrix(predictions, LABELS).sum() == 30

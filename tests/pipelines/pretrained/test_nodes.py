@@ -1,0 +1,87 @@
+"""The ONNX export is faithful to torch, and lite0 carries the real ImageNet weights."""
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from matplotlib import cbook
+from PIL import Image
+
+from aerial_landuse.datasets import ONNXNetworkDataset
+from aerial_landuse.networks import NETWORKS, build_torch_extractor, export_onnx, read_onnx_network
+from aerial_landuse.pipelines.pretrained.nodes import export_pretrained_network
+
+MILITARY_UNIFORM = 652  # ImageNet class of the Grace Hopper portrait matplotlib ships
+
+
+def _tiles(n=3, size=224, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+
+
+def _onnx_features(network, batch):
+    session = ort.InferenceSession(network.onnx_bytes, providers=["CPUExecutionProvider"])
+    return session.run(None, {"image": batch})[0]
+
+
+def test_lite0_onnx_equals_torch_within_1e4(lite0_network):
+    batch = _tiles()
+    extractor, _ = build_torch_extractor("efficientnet_lite0", pretrained=True)
+    with torch.no_grad():
+        expected = extractor(torch.from_numpy(batch)).numpy()
+    actual = _onnx_features(lite0_network, batch)
+    assert actual.shape == (3, 1280)
+    np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "alexnet"])
+def test_seed_networks_export_with_random_weights_and_match_torch(name):
+    torch.manual_seed(0)
+    network = export_onnx(name, pretrained=False)
+    torch.manual_seed(0)
+    extractor, _ = build_torch_extractor(name, pretrained=False)
+    batch = _tiles(2)
+    with torch.no_grad():
+        expected = extractor(torch.from_numpy(batch)).numpy()
+    actual = _onnx_features(network, batch)
+    assert actual.shape == (2, NETWORKS[name].feature_dim)
+    np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=1e-4)
+    assert network.spec.weights.startswith("random")
+
+
+def _grace_hopper():
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        return np.array(Image.open(handle).convert("RGB").resize((224, 224), Image.BILINEAR))[None]
+
+
+def test_lite0_weights_are_the_real_imagenet_weights(lite0_network):
+    _, head = build_torch_extractor("efficientnet_lite0", pretrained=True)
+    features = torch.from_numpy(_onnx_features(lite0_network, _grace_hopper()))
+    with torch.no_grad():
+        probabilities = torch.softmax(head(features), dim=1)[0]
+    assert int(probabilities.argmax()) == MILITARY_UNIFORM
+    assert float(probabilities.max()) > 0.25
+
+    random_extractor, random_head = build_torch_extractor("efficientnet_lite0", pretrained=False)
+    with torch.no_grad():
+        random_probabilities = torch.softmax(random_head(random_extractor(torch.from_numpy(_grace_hopper()))), dim=1)[0]
+    assert float(random_probabilities.max()) < 0.05
+
+
+def test_exported_file_carries_its_preprocessing_and_round_trips_through_the_catalog(lite0_network, tmp_path):
+    dataset = ONNXNetworkDataset(filepath=str(tmp_path / "pretrained" / "efficientnet_lite0.onnx"))
+    assert not dataset.exists()
+    dataset.save(lite0_network)
+    loaded = dataset.load()
+    assert loaded.spec == NETWORKS["efficientnet_lite0"]
+    assert loaded.spec.mean == (127.0, 127.0, 127.0) and loaded.spec.image_size == 224
+    assert read_onnx_network(loaded.onnx_bytes).spec.feature_dim == 1280
+
+
+def test_missing_network_file_says_how_to_export_it(tmp_path):
+    with pytest.raises(Exception, match=r"kedro run --pipelines=pretrained --params pretrained_model=resnet18"):
+        ONNXNetworkDataset(filepath=str(tmp_path / "resnet18.onnx")).load()
+
+
+def test_unknown_network_is_refused():
+    with pytest.raises(ValueError, match="efficientnet_lite0"):
+        export_pretrained_network({"pretrained_model": "vgg99"})

@@ -1,0 +1,108 @@
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from aerial_landuse.pipelines.evaluate.nodes import metrics_from_confusion
+from aerial_landuse.pipelines.report.nodes import (
+    account_for_tiles,
+    collect_quarantine,
+    draw_figures,
+    ground_truth_agreement,
+    render_report,
+    to_geojson,
+)
+from tests.conftest import folder
+
+LABELS = ["Developed", "Forest", "Shrub"]
+REPORT = {"title": "Test report", "data_note": "Synthetic test tiles.", "gallery_tiles_per_class": 2, "max_quarantine_rows": 5, "seed": 0}
+
+
+@pytest.fixture
+def scored(tmp_path):
+    root = tmp_path / "score"
+    root.mkdir()
+    rows = []
+    rng = np.random.default_rng(0)
+    for r in range(3):
+        for c in range(4):
+            name = f"t{r}{c}.png"
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(root / name)
+            p = rng.dirichlet(np.ones(3))
+            rows.append({
+                "id": name, "filename": name, "filepath": str(root / name),
+                "llcrnrlat": 42.0 - r * 0.002, "llcrnrlon": -71.0 + c * 0.003, "urcrnrlat": 42.002 - r * 0.002, "urcrnrlon": -70.997 + c * 0.003,
+                "pred_label": LABELS[int(p.argmax())], "confidence": float(p.max()),
+                **{f"prob_{label}": float(p[i]) for i, label in enumerate(LABELS)}, "model_name": "m", "pretrained_model": "efficientnet_lite0",
+            })
+    return folder(root, labelled=False), pd.DataFrame(rows)
+
+
+def _metrics():
+    metrics = metrics_from_confusion(np.array([[5, 1, 0], [0, 6, 1], [1, 0, 4]]), LABELS)
+    metrics["model"] = {"model_name": "m", "pretrained_model": "efficientnet_lite0", "classifier": "logistic_regression", "hyperparameters": {}}
+    return metrics
+
+
+def test_figures_cover_metrics_map_and_gallery(scored):
+    tiles, predictions = scored
+    figures = draw_figures(_metrics(), predictions, tiles, REPORT)
+    assert set(figures) == {"confusion_matrix.png", "class_metrics.png", "land_use_map.png", "gallery.png"}
+    assert all(isinstance(f, Figure) for f in figures.values())
+    map_axes = figures["land_use_map.png"].axes[0]
+    assert map_axes.get_xlim() == pytest.approx((-71.0, -70.988))  # west to east
+    assert map_axes.get_ylim() == pytest.approx((41.996, 42.002))  # south to north: north up
+    assert map_axes.get_aspect() == pytest.approx(1 / np.cos(np.radians(41.999)), rel=1e-3)
+
+
+def test_geojson_is_a_feature_collection_of_closed_lon_lat_polygons(scored):
+    _, predictions = scored
+    geojson = json.loads(json.dumps(to_geojson(predictions)))
+    assert geojson["type"] == "FeatureCollection" and len(geojson["features"]) == 12
+    feature = geojson["features"][0]
+    ring = feature["geometry"]["coordinates"][0]
+    assert feature["geometry"]["type"] == "Polygon" and ring[0] == ring[-1] and len(ring) == 5
+    assert ring[0] == [-71.0, 42.0]  # [lon, lat], lower-left first
+    assert set(feature["properties"]) >= {"pred_label", "confidence", "prob_Forest"}
+
+
+def test_accounting_reconciles_and_refuses_counts_that_do_not():
+    ingest = {"train": {"listed": 10, "sampled_out": 2, "quarantined": 1, "indexed": 7}}
+    featurize = {"train": {"indexed": 7, "featurized": 6, "quarantined": 1}}
+    score_ingest = {"score": {"listed": 4, "sampled_out": 0, "quarantined": 0, "indexed": 4}}
+    score_featurize = {"score": {"indexed": 4, "featurized": 4, "quarantined": 0}}
+    accounting = account_for_tiles(ingest, score_ingest, featurize, score_featurize)
+    assert accounting["train"] == {"listed": 10, "sampled_out": 2, "quarantined_ingest": 1, "quarantined_featurize": 1, "featurized": 6}
+    with pytest.raises(RuntimeError, match="reconcile"):
+        account_for_tiles(ingest, score_ingest, {"train": {"indexed": 7, "featurized": 7, "quarantined": 1}}, score_featurize)
+
+
+def test_ground_truth_agreement_only_when_truth_is_known(scored):
+    _, predictions = scored
+    truth = predictions[["filename"]].assign(true_label=predictions["pred_label"])
+    assert ground_truth_agreement(predictions, truth) == 1.0
+    assert ground_truth_agreement(predictions, predictions[["filename"]]) is None
+
+
+def test_html_report_is_self_contained_with_everything_in_it(scored):
+    tiles, predictions = scored
+    figures = draw_figures(_metrics(), predictions, tiles, REPORT)
+    images = {}
+    for name, fig in figures.items():
+        fig.canvas.draw()
+        images[name.removesuffix(".png")] = (lambda f=fig: Image.frombuffer("RGBA", f.canvas.get_width_height(), f.canvas.buffer_rgba()))
+    quarantine = collect_quarantine(
+        pd.DataFrame([{"path": "/x/broken.png", "split": "train", "label": "Forest", "stage": "ingest", "reason": "UnidentifiedImageError: cannot identify"}]),
+        pd.DataFrame(columns=["path", "split", "label", "stage", "reason"]),
+    )
+    accounting = {"train": {"listed": 8, "sampled_out": 0, "quarantined_ingest": 1, "quarantined_featurize": 0, "featurized": 7}}
+    html = render_report(_metrics(), accounting, quarantine, predictions, images, predictions[["filename"]],
+                         {"train": {"classifier": "logistic_regression"}, "demo_data": {}}, REPORT)
+    assert html.count("data:image/png;base64,") == 4
+    assert not re.search(r'(src|href)="https?://', html)
+    assert "Synthetic test tiles." in html and "broken.png" in html and "logistic_regression" in html
+    assert f"{100 * _metrics()['accuracy']:.1f}%" in html

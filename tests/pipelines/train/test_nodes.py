@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+from pyspark.ml.linalg import Vectors
+
+from aerial_landuse.datasets import SparkModelDataset
+from aerial_landuse.pipelines.train.nodes import train_classifier
+
+LABELS = ["Barren", "Forest", "Shrub"]
+
+
+def clustered_features(spark, n_per_class=30, dim=8, seed=0, split="train"):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 4, (len(LABELS), dim))
+    rows = [
+        (f"{split}/{label}/{i}", f"/tiles/{label}/{i}.png", label, split, Vectors.dense(centres[k] + rng.normal(0, 1, dim)))
+        for k, label in enumerate(LABELS) for i in range(n_per_class)
+    ]
+    return spark.createDataFrame(rows, ["id", "path", "label", "split", "features"])
+
+
+def params(classifier):
+    return {
+        "classifier": classifier, "model_name": f"test_{classifier}", "pretrained_model": "efficientnet_lite0",
+        "hyperparameters": {
+            "logistic_regression": {"maxIter": 50, "regParam": 0.01},
+            "random_forest": {"numTrees": 20, "maxDepth": 5, "seed": 1},
+        },
+    }
+
+
+@pytest.mark.parametrize("classifier", ["logistic_regression", "random_forest"])
+def test_both_seed_classifiers_learn_separable_classes(spark, classifier):
+    model = train_classifier(clustered_features(spark), params(classifier))
+    assert model.labels == LABELS
+    assert model.info["classifier"] == classifier and model.info["train_tiles_per_class"] == {c: 30 for c in LABELS}
+    test = clustered_features(spark, 10, seed=0, split="test")
+    predicted = model.predict(test).select("label", "pred_label").toPandas()
+    assert (predicted["label"] == predicted["pred_label"]).mean() > 0.9
+
+
+def test_unknown_classifier_is_refused(spark):
+    with pytest.raises(ValueError, match="random_forest"):
+        train_classifier(clustered_features(spark, 3), params("svm"))
+
+
+def test_model_round_trips_through_the_catalog_under_its_name(spark, tmp_path):
+    model = train_classifier(clustered_features(spark), params("logistic_regression"))
+    dataset = SparkModelDataset(path=str(tmp_path / "trained" / "test_logistic_regression"))
+    dataset.save(model)
+    loaded = dataset.load()
+    assert loaded.labels == LABELS and loaded.name == "test_logistic_regression"
+    features = clustered_features(spark, 5, seed=0)
+    before = [r["pred_label"] for r in model.predict(features).orderBy("id").collect()]
+    after = [r["pred_label"] for r in loaded.predict(features).orderBy("id").collect()]
+    assert before == after
+
+
+def test_missing_model_says_how_to_train_it(tmp_path):
+    with pytest.raises(Exception, match="--params model_name=nope"):
+        SparkModelDataset(path=str(tmp_path / "nope")).load()

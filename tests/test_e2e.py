@@ -1,0 +1,91 @@
+"""End to end: `kedro run` on a small demo set in a temporary copy of the project."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "efficientnet_lite0_logistic_regression"
+SMALL_DEMO = (
+    "demo_data.train_tiles_per_class=12,demo_data.test_tiles_per_class=6,"
+    "demo_data.region.rows=4,demo_data.region.cols=5"
+)
+
+
+def kedro(project: Path, *args: str) -> str:
+    env = {**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "true", "PYSPARK_PYTHON": sys.executable}
+    done = subprocess.run([sys.executable, "-m", "kedro", *args], cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"kedro {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = tmp_path_factory.mktemp("e2e") / "aerial-landuse"
+    project.mkdir()
+    shutil.copytree(ROOT / "conf" / "base", project / "conf" / "base")
+    (project / "conf" / "local").mkdir()
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy(ROOT / name, project / name)
+    return project
+
+
+@pytest.mark.e2e
+def test_kedro_run_end_to_end_on_a_small_demo_set(project):
+    kedro(project, "run", "--pipelines=demo_data", "--params", SMALL_DEMO)
+    raw = project / "data" / "01_raw"
+    (raw / "train" / "Forest" / "broken.png").write_bytes(b"not a png at all")
+    (raw / "test" / "Shrub" / "truncated.png").write_bytes((raw / "test" / "Shrub" / "shrub_0000.png").read_bytes()[:400])
+    kedro(project, "run", "--pipelines=pretrained")
+    assert (project / "data" / "06_models" / "pretrained" / "efficientnet_lite0.onnx").stat().st_size > 10e6
+
+    kedro(project, "run")
+
+    out = project / "data" / "08_reporting" / MODEL
+    metrics = json.loads((project / "data" / "07_model_output" / MODEL / "metrics.json").read_text())
+    assert metrics["n_test"] == 6 * 6 and metrics["accuracy"] > 0.6  # chance is 1/6
+    accounting = json.loads((out / "tile_accounting.json").read_text())
+    assert accounting["train"] == {"listed": 73, "sampled_out": 0, "quarantined_ingest": 1, "quarantined_featurize": 0, "featurized": 72}
+    assert accounting["test"] == {"listed": 37, "sampled_out": 0, "quarantined_ingest": 0, "quarantined_featurize": 1, "featurized": 36}
+    assert accounting["score"]["featurized"] == 20
+    quarantine = pd.read_csv(out / "quarantine.csv")
+    assert sorted(quarantine["path"].str.rsplit("/", n=1).str[-1]) == ["broken.png", "truncated.png"]
+    scores = pd.read_csv(project / "data" / "07_model_output" / MODEL / "score_predictions.csv")
+    assert len(scores) == 20 and list(scores.columns[:2]) == ["filepath", "pred_label"]
+    tests = pd.read_csv(project / "data" / "07_model_output" / MODEL / "test_predictions.csv")
+    assert list(tests.columns) == ["filepath", "label", "pred_label"] and len(tests) == 36
+    geojson = json.loads((out / "land_use.geojson").read_text())
+    assert len(geojson["features"]) == 20
+    html = (out / "report.html").read_text()
+    assert "synthetic" in html and html.count("data:image/png;base64,") == 4
+    assert {p.name for p in (out / "figures").iterdir()} == {"confusion_matrix.png", "class_metrics.png", "land_use_map.png", "gallery.png"}
+
+
+@pytest.mark.e2e
+def test_other_classifier_reuses_features_and_score_pipeline_runs_alone(project):
+    features = project / "data" / "04_feature" / "efficientnet_lite0" / "train.parquet"
+    stamp = features.stat().st_mtime
+    kedro(project, "run", "--nodes", "train_classifier,predict_test_tiles,evaluate_model,write_test_predictions",
+          "--params", "classifier=random_forest")
+    assert features.stat().st_mtime == stamp
+    metrics = json.loads((project / "data" / "07_model_output" / "efficientnet_lite0_random_forest" / "metrics.json").read_text())
+    assert metrics["model"]["classifier"] == "random_forest" and metrics["accuracy"] > 0.5
+
+    kedro(project, "run", "--pipelines=score", "--params", "model_name=efficientnet_lite0_random_forest")
+    scores = pd.read_csv(project / "data" / "07_model_output" / "efficientnet_lite0_random_forest" / "score_predictions.csv")
+    assert len(scores) == 20 and scores["model_name"].eq("efficientnet_lite0_random_forest").all()
+
+
+@pytest.mark.e2e
+def test_registry_lists_the_six_pipelines(project):
+    listed = kedro(project, "registry", "list")
+    for name in ("ingest", "featurize", "train", "evaluate", "score", "report"):
+        assert f"- {name}" in listed
