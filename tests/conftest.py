@@ -22,23 +22,31 @@ warnings.filterwarnings("ignore", message=".*register_new_resolver.*")
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    conf = spark_conf({
-        "spark.master": "local[2]",
-        "spark.driver.memory": "2g",
-        "spark.sql.shuffle.partitions": "4",
-        "spark.default.parallelism": "2",
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.pyspark.python": sys.executable,
-    })
+    conf = spark_conf(
+        {
+            "spark.master": "local[2]",
+            "spark.driver.memory": "2g",
+            "spark.sql.shuffle.partitions": "4",
+            "spark.default.parallelism": "2",
+            "spark.sql.execution.arrow.pyspark.enabled": "true",
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.pyspark.python": sys.executable,
+        }
+    )
     session = SparkSession.builder.appName("aerial-landuse-tests").config(conf=conf).getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
 
 
-def write_labelled_folder(root: Path, per_class: int, classes: tuple[str, ...] = LAND_USE_CLASSES, size: int = 64, seed: int = 0) -> Path:
+def write_labelled_folder(
+    root: Path,
+    per_class: int,
+    classes: tuple[str, ...] = LAND_USE_CLASSES,
+    size: int = 64,
+    seed: int = 0,
+) -> Path:
     """``root/<Class>/<class>_<i>.png`` synthetic tiles."""
     for k, label in enumerate(classes):
         (root / label).mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "efficientnet_lite0_logistic_regression"
@@ -21,9 +23,24 @@ SMALL_DEMO = (
 
 
 def kedro(project: Path, *args: str) -> str:
-    env = {**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "true", "PYSPARK_PYTHON": sys.executable}
-    done = subprocess.run([sys.executable, "-m", "kedro", *args], cwd=project, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, f"kedro {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+    env = {
+        **os.environ,
+        "DO_NOT_TRACK": "1",
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "kedro", *args],
+        check=False,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, (
+        f"kedro {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+    )
     return done.stdout + done.stderr
 
 
@@ -33,6 +50,9 @@ def project(tmp_path_factory) -> Path:
     project.mkdir()
     shutil.copytree(ROOT / "conf" / "base", project / "conf" / "base")
     (project / "conf" / "local").mkdir()
+    shutil.copytree(
+        ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     for name in ("pyproject.toml", ".telemetry"):
         shutil.copy(ROOT / name, project / name)
     return project
@@ -43,21 +63,42 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
     kedro(project, "run", "--pipelines=demo_data", "--params", SMALL_DEMO)
     raw = project / "data" / "01_raw"
     (raw / "train" / "Forest" / "broken.png").write_bytes(b"not a png at all")
-    (raw / "test" / "Shrub" / "truncated.png").write_bytes((raw / "test" / "Shrub" / "shrub_0000.png").read_bytes()[:400])
+    (raw / "test" / "Shrub" / "truncated.png").write_bytes(
+        (raw / "test" / "Shrub" / "shrub_0000.png").read_bytes()[:400]
+    )
     kedro(project, "run", "--pipelines=pretrained")
-    assert (project / "data" / "06_models" / "pretrained" / "efficientnet_lite0.onnx").stat().st_size > 10e6
+    assert (
+        project / "data" / "06_models" / "pretrained" / "efficientnet_lite0.onnx"
+    ).stat().st_size > 10e6
 
     kedro(project, "run")
 
     out = project / "data" / "08_reporting" / MODEL
-    metrics = json.loads((project / "data" / "07_model_output" / MODEL / "metrics.json").read_text())
+    metrics = json.loads(
+        (project / "data" / "07_model_output" / MODEL / "metrics.json").read_text()
+    )
     assert metrics["n_test"] == 6 * 6 and metrics["accuracy"] > 0.6  # chance is 1/6
     accounting = json.loads((out / "tile_accounting.json").read_text())
-    assert accounting["train"] == {"listed": 73, "sampled_out": 0, "quarantined_ingest": 1, "quarantined_featurize": 0, "featurized": 72}
-    assert accounting["test"] == {"listed": 37, "sampled_out": 0, "quarantined_ingest": 0, "quarantined_featurize": 1, "featurized": 36}
+    assert accounting["train"] == {
+        "listed": 73,
+        "sampled_out": 0,
+        "quarantined_ingest": 1,
+        "quarantined_featurize": 0,
+        "featurized": 72,
+    }
+    assert accounting["test"] == {
+        "listed": 37,
+        "sampled_out": 0,
+        "quarantined_ingest": 0,
+        "quarantined_featurize": 1,
+        "featurized": 36,
+    }
     assert accounting["score"]["featurized"] == 20
     quarantine = pd.read_csv(out / "quarantine.csv")
-    assert sorted(quarantine["path"].str.rsplit("/", n=1).str[-1]) == ["broken.png", "truncated.png"]
+    assert sorted(quarantine["path"].str.rsplit("/", n=1).str[-1]) == [
+        "broken.png",
+        "truncated.png",
+    ]
     scores = pd.read_csv(project / "data" / "07_model_output" / MODEL / "score_predictions.csv")
     assert len(scores) == 20 and list(scores.columns[:2]) == ["filepath", "pred_label"]
     tests = pd.read_csv(project / "data" / "07_model_output" / MODEL / "test_predictions.csv")
@@ -66,21 +107,52 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
     assert len(geojson["features"]) == 20
     html = (out / "report.html").read_text()
     assert "synthetic" in html and html.count("data:image/png;base64,") == 4
-    assert {p.name for p in (out / "figures").iterdir()} == {"confusion_matrix.png", "class_metrics.png", "land_use_map.png", "gallery.png"}
+    assert {p.name for p in (out / "figures").iterdir()} == {
+        "confusion_matrix.png",
+        "class_metrics.png",
+        "land_use_map.png",
+        "gallery.png",
+    }
 
 
 @pytest.mark.e2e
 def test_other_classifier_reuses_features_and_score_pipeline_runs_alone(project):
     features = project / "data" / "04_feature" / "efficientnet_lite0" / "train.parquet"
     stamp = features.stat().st_mtime
-    kedro(project, "run", "--nodes", "train_classifier,predict_test_tiles,evaluate_model,write_test_predictions",
-          "--params", "classifier=random_forest")
+    kedro(
+        project,
+        "run",
+        "--nodes",
+        "train_classifier,predict_test_tiles,evaluate_model,write_test_predictions",
+        "--params",
+        "classifier=random_forest",
+    )
     assert features.stat().st_mtime == stamp
-    metrics = json.loads((project / "data" / "07_model_output" / "efficientnet_lite0_random_forest" / "metrics.json").read_text())
+    metrics = json.loads(
+        (
+            project
+            / "data"
+            / "07_model_output"
+            / "efficientnet_lite0_random_forest"
+            / "metrics.json"
+        ).read_text()
+    )
     assert metrics["model"]["classifier"] == "random_forest" and metrics["accuracy"] > 0.5
 
-    kedro(project, "run", "--pipelines=score", "--params", "model_name=efficientnet_lite0_random_forest")
-    scores = pd.read_csv(project / "data" / "07_model_output" / "efficientnet_lite0_random_forest" / "score_predictions.csv")
+    kedro(
+        project,
+        "run",
+        "--pipelines=score",
+        "--params",
+        "model_name=efficientnet_lite0_random_forest",
+    )
+    scores = pd.read_csv(
+        project
+        / "data"
+        / "07_model_output"
+        / "efficientnet_lite0_random_forest"
+        / "score_predictions.csv"
+    )
     assert len(scores) == 20 and scores["model_name"].eq("efficientnet_lite0_random_forest").all()
 
 
@@ -89,3 +161,49 @@ def test_registry_lists_the_six_pipelines(project):
     listed = kedro(project, "registry", "list")
     for name in ("ingest", "featurize", "train", "evaluate", "score", "report"):
         assert f"- {name}" in listed
+
+
+def chromium() -> str:
+    """Debian's Chromium; CI installs it (.ci/run), elsewhere the test says how."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail(
+                "Chromium is missing in CI: .ci/run should have installed it (apt-get install chromium)."
+            )
+        pytest.skip("Chromium not installed (apt-get install chromium) - CI runs this test.")
+    return found
+
+
+@pytest.mark.e2e
+def test_report_renders_in_a_real_browser(project, tmp_path):
+    report = project / "data" / "08_reporting" / MODEL / "report.html"
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--hide-scrollbars",
+            "--window-size=1280,2400",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
+    # The land-use map's class colours (NLCD legend) show: the embedded figures decoded and drew.
+    for colour in ("#1c5f2c", "#ab6c28", "#eb0000"):
+        rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(pixels - rgb).sum(axis=1) < 12).sum() > 200, (
+            f"{colour} not seen in the rendered report"
+        )

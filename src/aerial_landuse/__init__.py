@@ -1,4 +1,3 @@
-"""aerial-landuse
-"""
+"""aerial-landuse"""
 
 __version__ = "0.1"

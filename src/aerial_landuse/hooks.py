@@ -15,9 +15,11 @@ logger = logging.getLogger(__name__)
 
 
 def spark_conf(settings: dict[str, object]) -> SparkConf:
-    """SparkConf from spark.yml; local masters run executors on this interpreter."""
+    """SparkConf from spark.yml; local masters bind to loopback and run this interpreter."""
     conf = SparkConf().setAll([(k, str(v)) for k, v in settings.items()])
     if str(settings.get("spark.master", "local")).startswith("local"):
+        conf.setIfMissing("spark.driver.host", "127.0.0.1")
+        conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1")
         conf.setIfMissing("spark.pyspark.python", sys.executable)
         conf.setIfMissing("spark.pyspark.driver.python", sys.executable)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -31,9 +33,12 @@ class SparkHooks:
         settings = dict(context.config_loader["spark"])
         conf = spark_conf(settings)
         spark = (
-            SparkSession.builder.appName(context.project_path.name)
-            .config(conf=conf)
-            .getOrCreate()
+            SparkSession.builder.appName(context.project_path.name).config(conf=conf).getOrCreate()
         )
         spark.sparkContext.setLogLevel("WARN")
-        logger.info("Spark %s on %s (UI: %s)", spark.version, spark.sparkContext.master, spark.sparkContext.uiWebUrl)
+        logger.info(
+            "Spark %s on %s (UI: %s)",
+            spark.version,
+            spark.sparkContext.master,
+            spark.sparkContext.uiWebUrl,
+        )

@@ -53,7 +53,9 @@ class FeaturizeSettings:
     decode_threads: int = 2
 
 
-def _decode_batch(reader: TileReader, paths: list[str], size: int, pool: ThreadPoolExecutor) -> list[np.ndarray | str]:
+def _decode_batch(
+    reader: TileReader, paths: list[str], size: int, pool: ThreadPoolExecutor
+) -> list[np.ndarray | str]:
     """Decoded tiles, or the error text for each tile that failed."""
 
     def load(path: str) -> np.ndarray | str:
@@ -65,7 +67,9 @@ def _decode_batch(reader: TileReader, paths: list[str], size: int, pool: ThreadP
     return list(pool.map(load, paths))
 
 
-def _features_for(session: Any, decoded: list[np.ndarray | str], dim: int) -> tuple[list[Any], list[Any]]:
+def _features_for(
+    session: Any, decoded: list[np.ndarray | str], dim: int
+) -> tuple[list[Any], list[Any]]:
     ok = [i for i, d in enumerate(decoded) if isinstance(d, np.ndarray)]
     features: list[Any] = [None] * len(decoded)
     errors: list[Any] = [d if isinstance(d, str) else None for d in decoded]
@@ -106,6 +110,8 @@ def _chunks(pdf: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
         yield pdf.iloc[start : start + size]
 
 
-def _emit(chunk: pd.DataFrame, session: Any, decoded: list[np.ndarray | str], dim: int) -> pd.DataFrame:
+def _emit(
+    chunk: pd.DataFrame, session: Any, decoded: list[np.ndarray | str], dim: int
+) -> pd.DataFrame:
     features, errors = _features_for(session, decoded, dim)
     return chunk.assign(features=features, error=errors)

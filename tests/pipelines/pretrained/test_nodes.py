@@ -63,11 +63,15 @@ def test_lite0_weights_are_the_real_imagenet_weights(lite0_network):
 
     random_extractor, random_head = build_torch_extractor("efficientnet_lite0", pretrained=False)
     with torch.no_grad():
-        random_probabilities = torch.softmax(random_head(random_extractor(torch.from_numpy(_grace_hopper()))), dim=1)[0]
+        random_probabilities = torch.softmax(
+            random_head(random_extractor(torch.from_numpy(_grace_hopper()))), dim=1
+        )[0]
     assert float(random_probabilities.max()) < 0.05
 
 
-def test_exported_file_carries_its_preprocessing_and_round_trips_through_the_catalog(lite0_network, tmp_path):
+def test_exported_file_carries_its_preprocessing_and_round_trips_through_the_catalog(
+    lite0_network, tmp_path
+):
     dataset = ONNXNetworkDataset(filepath=str(tmp_path / "pretrained" / "efficientnet_lite0.onnx"))
     assert not dataset.exists()
     dataset.save(lite0_network)
@@ -78,7 +82,9 @@ def test_exported_file_carries_its_preprocessing_and_round_trips_through_the_cat
 
 
 def test_missing_network_file_says_how_to_export_it(tmp_path):
-    with pytest.raises(Exception, match=r"kedro run --pipelines=pretrained --params pretrained_model=resnet18"):
+    with pytest.raises(
+        Exception, match=r"kedro run --pipelines=pretrained --params pretrained_model=resnet18"
+    ):
         ONNXNetworkDataset(filepath=str(tmp_path / "resnet18.onnx")).load()
 
 

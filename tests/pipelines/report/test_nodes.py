@@ -19,7 +19,13 @@ from aerial_landuse.pipelines.report.nodes import (
 from tests.conftest import folder
 
 LABELS = ["Developed", "Forest", "Shrub"]
-REPORT = {"title": "Test report", "data_note": "Synthetic test tiles.", "gallery_tiles_per_class": 2, "max_quarantine_rows": 5, "seed": 0}
+REPORT = {
+    "title": "Test report",
+    "data_note": "Synthetic test tiles.",
+    "gallery_tiles_per_class": 2,
+    "max_quarantine_rows": 5,
+    "seed": 0,
+}
 
 
 @pytest.fixture
@@ -33,25 +39,45 @@ def scored(tmp_path):
             name = f"t{r}{c}.png"
             Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(root / name)
             p = rng.dirichlet(np.ones(3))
-            rows.append({
-                "id": name, "filename": name, "filepath": str(root / name),
-                "llcrnrlat": 42.0 - r * 0.002, "llcrnrlon": -71.0 + c * 0.003, "urcrnrlat": 42.002 - r * 0.002, "urcrnrlon": -70.997 + c * 0.003,
-                "pred_label": LABELS[int(p.argmax())], "confidence": float(p.max()),
-                **{f"prob_{label}": float(p[i]) for i, label in enumerate(LABELS)}, "model_name": "m", "pretrained_model": "efficientnet_lite0",
-            })
+            rows.append(
+                {
+                    "id": name,
+                    "filename": name,
+                    "filepath": str(root / name),
+                    "llcrnrlat": 42.0 - r * 0.002,
+                    "llcrnrlon": -71.0 + c * 0.003,
+                    "urcrnrlat": 42.002 - r * 0.002,
+                    "urcrnrlon": -70.997 + c * 0.003,
+                    "pred_label": LABELS[int(p.argmax())],
+                    "confidence": float(p.max()),
+                    **{f"prob_{label}": float(p[i]) for i, label in enumerate(LABELS)},
+                    "model_name": "m",
+                    "pretrained_model": "efficientnet_lite0",
+                }
+            )
     return folder(root, labelled=False), pd.DataFrame(rows)
 
 
 def _metrics():
     metrics = metrics_from_confusion(np.array([[5, 1, 0], [0, 6, 1], [1, 0, 4]]), LABELS)
-    metrics["model"] = {"model_name": "m", "pretrained_model": "efficientnet_lite0", "classifier": "logistic_regression", "hyperparameters": {}}
+    metrics["model"] = {
+        "model_name": "m",
+        "pretrained_model": "efficientnet_lite0",
+        "classifier": "logistic_regression",
+        "hyperparameters": {},
+    }
     return metrics
 
 
 def test_figures_cover_metrics_map_and_gallery(scored):
     tiles, predictions = scored
     figures = draw_figures(_metrics(), predictions, tiles, REPORT)
-    assert set(figures) == {"confusion_matrix.png", "class_metrics.png", "land_use_map.png", "gallery.png"}
+    assert set(figures) == {
+        "confusion_matrix.png",
+        "class_metrics.png",
+        "land_use_map.png",
+        "gallery.png",
+    }
     assert all(isinstance(f, Figure) for f in figures.values())
     map_axes = figures["land_use_map.png"].axes[0]
     assert map_axes.get_xlim() == pytest.approx((-71.0, -70.988))  # west to east
@@ -76,9 +102,20 @@ def test_accounting_reconciles_and_refuses_counts_that_do_not():
     score_ingest = {"score": {"listed": 4, "sampled_out": 0, "quarantined": 0, "indexed": 4}}
     score_featurize = {"score": {"indexed": 4, "featurized": 4, "quarantined": 0}}
     accounting = account_for_tiles(ingest, score_ingest, featurize, score_featurize)
-    assert accounting["train"] == {"listed": 10, "sampled_out": 2, "quarantined_ingest": 1, "quarantined_featurize": 1, "featurized": 6}
+    assert accounting["train"] == {
+        "listed": 10,
+        "sampled_out": 2,
+        "quarantined_ingest": 1,
+        "quarantined_featurize": 1,
+        "featurized": 6,
+    }
     with pytest.raises(RuntimeError, match="reconcile"):
-        account_for_tiles(ingest, score_ingest, {"train": {"indexed": 7, "featurized": 7, "quarantined": 1}}, score_featurize)
+        account_for_tiles(
+            ingest,
+            score_ingest,
+            {"train": {"indexed": 7, "featurized": 7, "quarantined": 1}},
+            score_featurize,
+        )
 
 
 def test_ground_truth_agreement_only_when_truth_is_known(scored):
@@ -94,15 +131,45 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
     images = {}
     for name, fig in figures.items():
         fig.canvas.draw()
-        images[name.removesuffix(".png")] = (lambda f=fig: Image.frombuffer("RGBA", f.canvas.get_width_height(), f.canvas.buffer_rgba()))
+        images[name.removesuffix(".png")] = lambda f=fig: Image.frombuffer(
+            "RGBA", f.canvas.get_width_height(), f.canvas.buffer_rgba()
+        )
     quarantine = collect_quarantine(
-        pd.DataFrame([{"path": "/x/broken.png", "split": "train", "label": "Forest", "stage": "ingest", "reason": "UnidentifiedImageError: cannot identify"}]),
+        pd.DataFrame(
+            [
+                {
+                    "path": "/x/broken.png",
+                    "split": "train",
+                    "label": "Forest",
+                    "stage": "ingest",
+                    "reason": "UnidentifiedImageError: cannot identify",
+                }
+            ]
+        ),
         pd.DataFrame(columns=["path", "split", "label", "stage", "reason"]),
     )
-    accounting = {"train": {"listed": 8, "sampled_out": 0, "quarantined_ingest": 1, "quarantined_featurize": 0, "featurized": 7}}
-    html = render_report(_metrics(), accounting, quarantine, predictions, images, predictions[["filename"]],
-                         {"train": {"classifier": "logistic_regression"}, "demo_data": {}}, REPORT)
+    accounting = {
+        "train": {
+            "listed": 8,
+            "sampled_out": 0,
+            "quarantined_ingest": 1,
+            "quarantined_featurize": 0,
+            "featurized": 7,
+        }
+    }
+    html = render_report(
+        _metrics(),
+        accounting,
+        quarantine,
+        predictions,
+        images,
+        predictions[["filename"]],
+        {"train": {"classifier": "logistic_regression"}, "demo_data": {}},
+        REPORT,
+    )
     assert html.count("data:image/png;base64,") == 4
     assert not re.search(r'(src|href)="https?://', html)
-    assert "Synthetic test tiles." in html and "broken.png" in html and "logistic_regression" in html
+    assert (
+        "Synthetic test tiles." in html and "broken.png" in html and "logistic_regression" in html
+    )
     assert f"{100 * _metrics()['accuracy']:.1f}%" in html

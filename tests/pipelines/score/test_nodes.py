@@ -11,14 +11,18 @@ def score_features(spark):
     features = clustered_features(spark, 4, split="score").drop("label")
     return (
         features.withColumn("filename", F.concat(F.col("id"), F.lit(".png")))
-        .withColumn("llcrnrlat", F.lit(42.0)).withColumn("llcrnrlon", F.lit(-71.0))
-        .withColumn("urcrnrlat", F.lit(42.002)).withColumn("urcrnrlon", F.lit(-70.997))
+        .withColumn("llcrnrlat", F.lit(42.0))
+        .withColumn("llcrnrlon", F.lit(-71.0))
+        .withColumn("urcrnrlat", F.lit(42.002))
+        .withColumn("urcrnrlon", F.lit(-70.997))
     )
 
 
 def test_scores_have_bounds_prediction_and_a_probability_per_class(spark):
     model = train_classifier(clustered_features(spark), params("random_forest"))
-    scored = score_tiles(model, score_features(spark), {"pretrained_model": "efficientnet_lite0"}).toPandas()
+    scored = score_tiles(
+        model, score_features(spark), {"pretrained_model": "efficientnet_lite0"}
+    ).toPandas()
     assert len(scored) == 12
     probabilities = scored[[f"prob_{c}" for c in LABELS]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)

@@ -12,15 +12,24 @@ def clustered_features(spark, n_per_class=30, dim=8, seed=0, split="train"):
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 4, (len(LABELS), dim))
     rows = [
-        (f"{split}/{label}/{i}", f"/tiles/{label}/{i}.png", label, split, Vectors.dense(centres[k] + rng.normal(0, 1, dim)))
-        for k, label in enumerate(LABELS) for i in range(n_per_class)
+        (
+            f"{split}/{label}/{i}",
+            f"/tiles/{label}/{i}.png",
+            label,
+            split,
+            Vectors.dense(centres[k] + rng.normal(0, 1, dim)),
+        )
+        for k, label in enumerate(LABELS)
+        for i in range(n_per_class)
     ]
     return spark.createDataFrame(rows, ["id", "path", "label", "split", "features"])
 
 
 def params(classifier):
     return {
-        "classifier": classifier, "model_name": f"test_{classifier}", "pretrained_model": "efficientnet_lite0",
+        "classifier": classifier,
+        "model_name": f"test_{classifier}",
+        "pretrained_model": "efficientnet_lite0",
         "hyperparameters": {
             "logistic_regression": {"maxIter": 50, "regParam": 0.01},
             "random_forest": {"numTrees": 20, "maxDepth": 5, "seed": 1},
@@ -32,7 +41,9 @@ def params(classifier):
 def test_both_seed_classifiers_learn_separable_classes(spark, classifier):
     model = train_classifier(clustered_features(spark), params(classifier))
     assert model.labels == LABELS
-    assert model.info["classifier"] == classifier and model.info["train_tiles_per_class"] == {c: 30 for c in LABELS}
+    assert model.info["classifier"] == classifier and model.info["train_tiles_per_class"] == {
+        c: 30 for c in LABELS
+    }
     test = clustered_features(spark, 10, seed=0, split="test")
     predicted = model.predict(test).select("label", "pred_label").toPandas()
     assert (predicted["label"] == predicted["pred_label"]).mean() > 0.9

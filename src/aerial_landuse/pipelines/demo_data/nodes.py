@@ -26,14 +26,20 @@ def _tile_rng(seed: int, *keys: int) -> np.random.Generator:
 def labelled_tiles(params: dict[str, Any], split: str) -> dict[str, Callable[[], Image.Image]]:
     """``{Class/class_0001: lazy tile}`` for one split; saving renders one tile at a time."""
     per_class = int(params[f"{split}_tiles_per_class"])
-    size, seed, mix = int(params["tile_size"]), int(params["seed"]), float(params["edge_mix_probability"])
+    size, seed, mix = (
+        int(params["tile_size"]),
+        int(params["seed"]),
+        float(params["edge_mix_probability"]),
+    )
 
     def render(label: str, index: int) -> Callable[[], Image.Image]:
         rng = _tile_rng(seed, SPLIT_CODES[split], LAND_USE_CLASSES.index(label), index)
         return lambda: Image.fromarray(labelled_tile(rng, label, size, mix))
 
     return {
-        f"{label}/{label.lower()}_{i:04d}": render(label, i) for label in LAND_USE_CLASSES for i in range(per_class)
+        f"{label}/{label.lower()}_{i:04d}": render(label, i)
+        for label in LAND_USE_CLASSES
+        for i in range(per_class)
     }
 
 
@@ -60,18 +66,32 @@ CLASS_SEEDS: dict[str, list[tuple[float, float]]] = {
 
 def class_map(params: dict[str, Any], resolution: int) -> np.ndarray:
     """Class index per map cell (``resolution`` cells per tile side), north row first."""
-    rows, cols, seed = int(params["region"]["rows"]), int(params["region"]["cols"]), int(params["seed"])
+    rows, cols, seed = (
+        int(params["region"]["rows"]),
+        int(params["region"]["cols"]),
+        int(params["seed"]),
+    )
     rng = _tile_rng(seed, 99)
     height, width = rows * resolution, cols * resolution
     north, east = np.mgrid[0:height, 0:width].astype(np.float32)
     east, north = east / width, 1.0 - north / height
-    warp = [np.asarray(Image.fromarray((rng.random((6, 8)) * 255).astype(np.uint8)).resize((width, height), Image.BICUBIC), np.float32) / 255 - 0.5 for _ in range(2)]
+    warp = [
+        np.asarray(
+            Image.fromarray((rng.random((6, 8)) * 255).astype(np.uint8)).resize(
+                (width, height), Image.BICUBIC
+            ),
+            np.float32,
+        )
+        / 255
+        - 0.5
+        for _ in range(2)
+    ]
     east, north = east + 0.12 * warp[0], north + 0.12 * warp[1]
     best = np.full((height, width), np.inf, np.float32)
     classes = np.zeros((height, width), np.int64)
     for label, seeds in CLASS_SEEDS.items():
-        for se, sn in seeds:
-            se, sn = se + rng.normal(0, 0.03), sn + rng.normal(0, 0.03)
+        for seed_east, seed_north in seeds:
+            se, sn = seed_east + rng.normal(0, 0.03), seed_north + rng.normal(0, 0.03)
             scale = 0.7 if label == "Barren" else 1.0
             distance = np.hypot((east - se) * cols / rows, north - sn) / scale
             closer = distance < best
@@ -92,15 +112,26 @@ def _draw_roads(mosaic: Image.Image, rng: np.random.Generator) -> None:
 def generate_score_region(params: dict[str, Any]) -> tuple[dict[str, Image.Image], pd.DataFrame]:
     """Tiles covering a rectangle of land, and tile_summaries.csv with their bounds and true class."""
     region = params["region"]
-    rows, cols, size, seed = int(region["rows"]), int(region["cols"]), int(params["tile_size"]), int(params["seed"])
+    rows, cols, size, seed = (
+        int(region["rows"]),
+        int(region["cols"]),
+        int(params["tile_size"]),
+        int(params["seed"]),
+    )
     resolution = 56
     classes = class_map(params, resolution)
     mosaic = np.zeros((rows * size, cols * size, 3), np.uint8)
     for r in range(rows):
         for c in range(cols):
-            cell = classes[r * resolution : (r + 1) * resolution, c * resolution : (c + 1) * resolution]
-            mask = np.asarray(Image.fromarray(cell.astype(np.uint8)).resize((size, size), Image.NEAREST))
-            mosaic[r * size : (r + 1) * size, c * size : (c + 1) * size] = composite_tile(_tile_rng(seed, 7, r, c), mask, size)
+            cell = classes[
+                r * resolution : (r + 1) * resolution, c * resolution : (c + 1) * resolution
+            ]
+            mask = np.asarray(
+                Image.fromarray(cell.astype(np.uint8)).resize((size, size), Image.NEAREST)
+            )
+            mosaic[r * size : (r + 1) * size, c * size : (c + 1) * size] = composite_tile(
+                _tile_rng(seed, 7, r, c), mask, size
+            )
     image = Image.fromarray(mosaic)
     _draw_roads(image, _tile_rng(seed, 8))
     tiles, summaries = {}, []
@@ -111,15 +142,19 @@ def generate_score_region(params: dict[str, Any]) -> tuple[dict[str, Image.Image
         for c in range(cols):
             name = f"tile_r{r:03d}_c{c:03d}"
             tiles[name] = image.crop((c * size, r * size, (c + 1) * size, (r + 1) * size))
-            cell = classes[r * resolution : (r + 1) * resolution, c * resolution : (c + 1) * resolution]
+            cell = classes[
+                r * resolution : (r + 1) * resolution, c * resolution : (c + 1) * resolution
+            ]
             north = float(region["north_lat"]) - r * dlat
             west = float(region["west_lon"]) + c * dlon
-            summaries.append({
-                "filename": f"{name}.png",
-                "llcrnrlat": round(north - dlat, 7),
-                "llcrnrlon": round(west, 7),
-                "urcrnrlat": round(north, 7),
-                "urcrnrlon": round(west + dlon, 7),
-                "true_label": LAND_USE_CLASSES[int(np.bincount(cell.ravel()).argmax())],
-            })
+            summaries.append(
+                {
+                    "filename": f"{name}.png",
+                    "llcrnrlat": round(north - dlat, 7),
+                    "llcrnrlon": round(west, 7),
+                    "urcrnrlat": round(north, 7),
+                    "urcrnrlon": round(west + dlon, 7),
+                    "true_label": LAND_USE_CLASSES[int(np.bincount(cell.ravel()).argmax())],
+                }
+            )
     return tiles, pd.DataFrame(summaries)

@@ -8,8 +8,18 @@ from .nodes import generate_score_region, generate_test_tiles, generate_train_ti
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(generate_train_tiles, "params:demo_data", "demo_train_tiles", name="generate_train_tiles"),
-            Node(generate_test_tiles, "params:demo_data", "demo_test_tiles", name="generate_test_tiles"),
+            Node(
+                generate_train_tiles,
+                "params:demo_data",
+                "demo_train_tiles",
+                name="generate_train_tiles",
+            ),
+            Node(
+                generate_test_tiles,
+                "params:demo_data",
+                "demo_test_tiles",
+                name="generate_test_tiles",
+            ),
             Node(
                 generate_score_region,
                 "params:demo_data",

@@ -26,7 +26,9 @@ def smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
-def fractal_noise(rng: np.random.Generator, size: int, octaves: tuple[int, ...] = (4, 12, 40)) -> np.ndarray:
+def fractal_noise(
+    rng: np.random.Generator, size: int, octaves: tuple[int, ...] = (4, 12, 40)
+) -> np.ndarray:
     """Sum of value-noise octaves, normalised to [0, 1]."""
     total = sum(smooth_noise(rng, size, c) / (i + 1) for i, c in enumerate(octaves))
     total -= total.min()
@@ -67,7 +69,9 @@ def draw_blobs(
         x, y = rng.uniform(-r, size + r, 2)
         if shadow:
             dark = (0, max(0, 30 - shadow), 0)
-            draw.ellipse((x - r + r * 0.5, y - r + r * 0.5, x + r + r * 0.5, y + r + r * 0.5), fill=dark)
+            draw.ellipse(
+                (x - r + r * 0.5, y - r + r * 0.5, x + r + r * 0.5, y + r + r * 0.5), fill=dark
+            )
         draw.ellipse((x - r, y - r, x + r, y + r), fill=jitter(rng, colour, colour_jitter))
 
 
@@ -88,8 +92,12 @@ def forest(rng: np.random.Generator, size: int) -> np.ndarray:
 
 def cultivated(rng: np.random.Generator, size: int) -> np.ndarray:
     """Fields of crop rows: parallel stripes at a per-field angle and period."""
-    palettes = [((88, 130, 52), (120, 98, 66)), ((188, 170, 98), (150, 128, 80)),
-                ((70, 112, 48), (92, 122, 60)), ((140, 112, 80), (112, 88, 62))]
+    palettes = [
+        ((88, 130, 52), (120, 98, 66)),
+        ((188, 170, 98), (150, 128, 80)),
+        ((70, 112, 48), (92, 122, 60)),
+        ((140, 112, 80), (112, 88, 62)),
+    ]
     out = np.zeros((size, size, 3), np.float32)
     split_angle = rng.uniform(0, math.pi)
     split_at = rng.uniform(-0.4, 0.4) * size + rotated_coords(size, split_angle).mean()
@@ -99,8 +107,13 @@ def cultivated(rng: np.random.Generator, size: int) -> np.ndarray:
         crop, soil = jitter(rng, crop, 14), jitter(rng, soil, 14)
         period = rng.uniform(3.0, 9.0)
         phase = rotated_coords(size, rng.uniform(0, math.pi)) * (2 * math.pi / period)
-        stripes = (np.sin(phase) > rng.uniform(-0.4, 0.4)).astype(np.float32)
-        field_img = stripes[..., None] * np.asarray(crop) + (1 - stripes[..., None]) * np.asarray(soil)
+        contrast = rng.uniform(0.25, 1.0)  # young or mown crops show faint rows
+        stripes = 0.5 + contrast * (
+            (np.sin(phase) > rng.uniform(-0.4, 0.4)).astype(np.float32) - 0.5
+        )
+        field_img = stripes[..., None] * np.asarray(crop) + (1 - stripes[..., None]) * np.asarray(
+            soil
+        )
         field_img *= 1 + 0.15 * (smooth_noise(rng, size, 5)[..., None] - 0.5)
         out[field] = field_img[field]
     img = Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
@@ -108,7 +121,11 @@ def cultivated(rng: np.random.Generator, size: int) -> np.ndarray:
     if rng.random() < 0.5:
         ux, uy = math.cos(split_angle), math.sin(split_angle)
         cx, cy = size / 2 + ux * (split_at - rotated_coords(size, split_angle).mean()), size / 2
-        draw.line((cx - uy * size, cy + ux * size, cx + uy * size, cy - ux * size), fill=(170, 160, 140), width=3)
+        draw.line(
+            (cx - uy * size, cy + ux * size, cx + uy * size, cy - ux * size),
+            fill=(170, 160, 140),
+            width=3,
+        )
     return np.asarray(img.filter(ImageFilter.GaussianBlur(0.5)))
 
 
@@ -123,8 +140,16 @@ def developed(rng: np.random.Generator, size: int) -> np.ndarray:
     spacing = rng.uniform(60, 110)
     for k in range(-3, 4):  # parallel streets and one cross street
         ox, oy = size / 2 - uy * k * spacing, size / 2 + ux * k * spacing
-        draw.line((ox - ux * 400, oy - uy * 400, ox + ux * 400, oy + uy * 400), fill=asphalt, width=int(rng.integers(7, 13)))
-    draw.line((size / 2 - uy * 400, size / 2 + ux * 400, size / 2 + uy * 400, size / 2 - ux * 400), fill=asphalt, width=10)
+        draw.line(
+            (ox - ux * 400, oy - uy * 400, ox + ux * 400, oy + uy * 400),
+            fill=asphalt,
+            width=int(rng.integers(7, 13)),
+        )
+    draw.line(
+        (size / 2 - uy * 400, size / 2 + ux * 400, size / 2 + uy * 400, size / 2 - ux * 400),
+        fill=asphalt,
+        width=10,
+    )
     roofs = [(70, 70, 74), (150, 146, 140), (120, 70, 58), (200, 198, 192), (96, 82, 72)]
     for _ in range(int(rng.integers(25, 70))):
         w, h = rng.uniform(8, 22), rng.uniform(8, 18)
@@ -147,7 +172,15 @@ def herbaceous(rng: np.random.Generator, size: int) -> np.ndarray:
     dryness = np.clip(smooth_noise(rng, size, 4) * rng.uniform(0.2, 0.9), 0, 1)[..., None]
     canvas = canvas * (1 - dryness * 0.6) + dry * dryness * 0.6
     img = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
-    draw_blobs(img, rng, int(rng.integers(0, 12)), (2.0, 4.0), (84, 108, 58), 10, shadow=0)
+    draw_blobs(
+        img,
+        rng,
+        int(rng.integers(0, 30)),
+        (2.0, 4.5),
+        (84, 108, 58),
+        10,
+        shadow=int(rng.integers(0, 2)),
+    )
     return np.asarray(img.filter(ImageFilter.GaussianBlur(0.8)))
 
 
@@ -155,8 +188,10 @@ def shrub(rng: np.random.Generator, size: int) -> np.ndarray:
     """Scrubland: scattered dark bushes with shadows on light, dry soil."""
     soil = jitter(rng, (168, 146, 110), 18)
     img = Image.fromarray(tint(soil, fractal_noise(rng, size), 0.25).astype(np.uint8))
-    density = rng.uniform(0.5, 1.6)
-    draw_blobs(img, rng, int(160 * density), (2.0, 6.0), jitter(rng, (76, 84, 52), 12), 14, shadow=1)
+    density = rng.uniform(0.25, 1.6)
+    draw_blobs(
+        img, rng, int(160 * density), (2.0, 6.0), jitter(rng, (76, 84, 52), 12), 14, shadow=1
+    )
     return np.asarray(img.filter(ImageFilter.GaussianBlur(0.5)))
 
 
@@ -193,12 +228,16 @@ GENERATORS: dict[str, Generator] = {
 }
 
 
-def photometric_variation(rng: np.random.Generator, tile: np.ndarray) -> np.ndarray:
-    """Sensor and season differences: brightness, contrast, colour balance, haze and noise."""
+def photometric_variation(
+    rng: np.random.Generator, tile: np.ndarray, strength: float = 1.0
+) -> np.ndarray:
+    """Sensor and season differences: brightness, contrast, colour balance and sensor noise."""
     out = tile.astype(np.float32)
     mean = out.mean(axis=(0, 1), keepdims=True)
-    out = (out - mean) * rng.uniform(0.8, 1.2) + mean * rng.uniform(0.85, 1.15)
-    out *= rng.uniform(0.93, 1.07, size=(1, 1, 3))
+    out = (out - mean) * (1 + strength * rng.uniform(-0.2, 0.2)) + mean * (
+        1 + strength * rng.uniform(-0.15, 0.15)
+    )
+    out *= 1 + strength * rng.uniform(-0.07, 0.07, size=(1, 1, 3))
     out += rng.normal(0, rng.uniform(1, 5), out.shape)
     return np.clip(out, 0, 255).astype(np.uint8)
 
@@ -212,7 +251,9 @@ def edge_mask(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip((depth + wobble - coords) / 6.0, 0, 1)
 
 
-def labelled_tile(rng: np.random.Generator, label: str, size: int, mix_probability: float) -> np.ndarray:
+def labelled_tile(
+    rng: np.random.Generator, label: str, size: int, mix_probability: float
+) -> np.ndarray:
     """One training tile of ``label``; sometimes a neighbouring class intrudes along an edge."""
     tile = GENERATORS[label](rng, size).astype(np.float32)
     if rng.random() < mix_probability:
@@ -229,4 +270,4 @@ def composite_tile(rng: np.random.Generator, class_mask: np.ndarray, size: int) 
         texture = GENERATORS[LAND_USE_CLASSES[index]](rng, size).astype(np.float32)
         where = class_mask == index
         out[where] = texture[where]
-    return out.astype(np.uint8)
+    return photometric_variation(rng, out.astype(np.uint8), strength=0.5)

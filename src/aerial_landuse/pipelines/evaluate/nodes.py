@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, functions as F
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from aerial_landuse.model import TrainedModel
 
@@ -25,13 +26,17 @@ def confusion_matrix(predictions: DataFrame, labels: list[str]) -> np.ndarray:
     matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
     for row in predictions.groupBy("label", "pred_label").count().collect():
         if row["label"] not in position:
-            raise ValueError(f"Test label {row['label']!r} is not one of the model's classes {labels}.")
+            raise ValueError(
+                f"Test label {row['label']!r} is not one of the model's classes {labels}."
+            )
         matrix[position[row["label"]], position[row["pred_label"]]] += int(row["count"])
     return matrix
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator, dtype=float), where=denominator > 0)
+    return np.divide(
+        numerator, denominator, out=np.zeros_like(numerator, dtype=float), where=denominator > 0
+    )
 
 
 def metrics_from_confusion(matrix: np.ndarray, labels: list[str]) -> dict[str, Any]:
@@ -62,21 +67,36 @@ def metrics_from_confusion(matrix: np.ndarray, labels: list[str]) -> dict[str, A
             }
             for i, label in enumerate(labels)
         },
-        "confusion_matrix": {"labels": labels, "rows": "true label", "columns": "predicted label", "counts": matrix.tolist()},
+        "confusion_matrix": {
+            "labels": labels,
+            "rows": "true label",
+            "columns": "predicted label",
+            "counts": matrix.tolist(),
+        },
     }
 
 
 def evaluate_model(model: TrainedModel, test_predictions: DataFrame) -> dict[str, Any]:
     """Metrics of ``model`` on the test predictions, with the model's identity."""
     metrics = metrics_from_confusion(confusion_matrix(test_predictions, model.labels), model.labels)
-    metrics["model"] = {k: model.info[k] for k in ("model_name", "pretrained_model", "classifier", "hyperparameters")}
+    metrics["model"] = {
+        k: model.info[k]
+        for k in ("model_name", "pretrained_model", "classifier", "hyperparameters")
+    }
     logger.info(
         "Model %s: test accuracy %.3f, macro F1 %.3f on %d tiles",
-        model.name, metrics["accuracy"], metrics["macro_f1"], metrics["n_test"],
+        model.name,
+        metrics["accuracy"],
+        metrics["macro_f1"],
+        metrics["n_test"],
     )
     return metrics
 
 
 def seed_format_predictions(test_predictions: DataFrame) -> pd.DataFrame:
     """Test predictions as the seed wrote them: filepath,label,pred_label."""
-    return test_predictions.select(F.col("path").alias("filepath"), "label", "pred_label").orderBy("filepath").toPandas()
+    return (
+        test_predictions.select(F.col("path").alias("filepath"), "label", "pred_label")
+        .orderBy("filepath")
+        .toPandas()
+    )

@@ -8,9 +8,24 @@ from .nodes import evaluate_model, predict_test_tiles, seed_format_predictions
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(predict_test_tiles, ["trained_model", "test_features"], "test_predictions_spark", name="predict_test_tiles"),
-            Node(evaluate_model, ["trained_model", "test_predictions_spark"], "metrics", name="evaluate_model"),
-            Node(seed_format_predictions, "test_predictions_spark", "test_predictions", name="write_test_predictions"),
+            Node(
+                predict_test_tiles,
+                ["trained_model", "test_features"],
+                "test_predictions_spark",
+                name="predict_test_tiles",
+            ),
+            Node(
+                evaluate_model,
+                ["trained_model", "test_predictions_spark"],
+                "metrics",
+                name="evaluate_model",
+            ),
+            Node(
+                seed_format_predictions,
+                "test_predictions_spark",
+                "test_predictions",
+                name="write_test_predictions",
+            ),
         ],
         tags=["labelled"],
     )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from functools import partial
 from typing import Any
 
 import pandas as pd
 from pyspark.ml.functions import array_to_vector
-from pyspark.sql import DataFrame, functions as F, types as T
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from aerial_landuse.inference import FeaturizeSettings, featurize_batches, model_key
 from aerial_landuse.networks import ONNXNetwork
@@ -18,7 +21,10 @@ from aerial_landuse.tiles import TileFolder
 
 logger = logging.getLogger(__name__)
 
-FEATURE_FIELDS = [T.StructField("features", T.ArrayType(T.FloatType())), T.StructField("error", T.StringType())]
+FEATURE_FIELDS = [
+    T.StructField("features", T.ArrayType(T.FloatType())),
+    T.StructField("error", T.StringType()),
+]
 
 
 def _settings(params: dict[str, Any]) -> FeaturizeSettings:
@@ -29,7 +35,9 @@ def _settings(params: dict[str, Any]) -> FeaturizeSettings:
     )
 
 
-def run_network(tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]) -> DataFrame:
+def run_network(
+    tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
+) -> DataFrame:
     """Every indexed tile with its feature array, or the error that stopped it (lazy)."""
     spark = get_spark()
     if params["pretrained_model"] != network.spec.name:
@@ -50,7 +58,12 @@ def run_network(tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, 
         settings=_settings(params),
     )
     schema = T.StructType(tile_index.schema.fields + FEATURE_FIELDS)
-    logger.info("Featurizing %d tiles with %s on %d partitions", rows, network.spec.name, frame.rdd.getNumPartitions())
+    logger.info(
+        "Featurizing %d tiles with %s on %d partitions",
+        rows,
+        network.spec.name,
+        frame.rdd.getNumPartitions(),
+    )
     return frame.mapInPandas(body, schema)
 
 
@@ -63,21 +76,54 @@ def _features_of(featurized: DataFrame, split: str | None) -> DataFrame:
 
 def _quarantine_of(featurized: DataFrame, network: ONNXNetwork) -> pd.DataFrame:
     bad = featurized.where(F.col("error").isNotNull()).select(
-        "path", "split", "label", F.lit(f"featurize:{network.spec.name}").alias("stage"), F.col("error").alias("reason")
+        "path",
+        "split",
+        "label",
+        F.lit(f"featurize:{network.spec.name}").alias("stage"),
+        F.col("error").alias("reason"),
     )
     return bad.toPandas().reindex(columns=QUARANTINE_COLUMNS)
 
 
-def featurize_summary(tile_index: DataFrame, featurized: DataFrame, network: ONNXNetwork) -> dict[str, Any]:
+def featurize_summary(
+    tile_index: DataFrame, featurized: DataFrame, network: ONNXNetwork
+) -> dict[str, Any]:
     """Per split: indexed = featurized + quarantined (raises if not)."""
     indexed = count_by(tile_index, "split")
     ok = count_by(featurized.withColumn("ok", F.col("error").isNull()), "split", "ok")
-    summary: dict[str, Any] = {"pretrained_model": network.spec.name, "feature_dim": network.spec.feature_dim}
+    summary: dict[str, Any] = {
+        "pretrained_model": network.spec.name,
+        "feature_dim": network.spec.feature_dim,
+    }
     for split, n in indexed.items():
-        row = {"indexed": n, "featurized": ok.get(f"{split}/True", 0), "quarantined": ok.get(f"{split}/False", 0)}
+        row = {
+            "indexed": n,
+            "featurized": ok.get(f"{split}/True", 0),
+            "quarantined": ok.get(f"{split}/False", 0),
+        }
         if row["indexed"] != row["featurized"] + row["quarantined"]:
             raise RuntimeError(f"Featurize counts do not reconcile for split {split}: {row}")
         summary[split] = row
+    return summary
+
+
+def _timed_summary(
+    tile_index: DataFrame, featurized: DataFrame, network: ONNXNetwork
+) -> dict[str, Any]:
+    """The summary, whose counts run the (persisted) featurization: its wall time is the cost."""
+    start = time.perf_counter()
+    summary = featurize_summary(tile_index, featurized, network)
+    seconds = time.perf_counter() - start
+    tiles = sum(row["indexed"] for row in summary.values() if isinstance(row, dict))
+    summary["seconds"] = round(seconds, 2)
+    summary["tiles_per_second"] = round(tiles / seconds, 1) if seconds else None
+    logger.info(
+        "Featurized %d tiles in %.1f s (%.1f tiles/s) with %s",
+        tiles,
+        seconds,
+        tiles / max(seconds, 1e-9),
+        network.spec.name,
+    )
     return summary
 
 
@@ -86,8 +132,13 @@ def featurize_labelled(
 ) -> tuple[DataFrame, DataFrame, pd.DataFrame, dict[str, Any]]:
     """Train and test features (one Spark job), their quarantine and counts."""
     featurized = run_network(tile_index, tiles, network, params).persist()
-    summary = featurize_summary(tile_index, featurized, network)
-    return _features_of(featurized, "train"), _features_of(featurized, "test"), _quarantine_of(featurized, network), summary
+    summary = _timed_summary(tile_index, featurized, network)
+    return (
+        _features_of(featurized, "train"),
+        _features_of(featurized, "test"),
+        _quarantine_of(featurized, network),
+        summary,
+    )
 
 
 def featurize_score(
@@ -95,5 +146,5 @@ def featurize_score(
 ) -> tuple[DataFrame, pd.DataFrame, dict[str, Any]]:
     """Features of the tiles to score, their quarantine and counts."""
     featurized = run_network(tile_index, tiles, network, params).persist()
-    summary = featurize_summary(tile_index, featurized, network)
+    summary = _timed_summary(tile_index, featurized, network)
     return _features_of(featurized, None), _quarantine_of(featurized, network), summary

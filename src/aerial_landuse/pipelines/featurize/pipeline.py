@@ -11,7 +11,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 featurize_labelled,
                 ["labelled_tile_index", "train_tiles", "pretrained_network", "params:featurize"],
-                ["train_features", "test_features", "featurize_quarantine_labelled", "featurize_summary_labelled"],
+                [
+                    "train_features",
+                    "test_features",
+                    "featurize_quarantine_labelled",
+                    "featurize_summary_labelled",
+                ],
                 name="featurize_labelled_tiles",
                 tags=["labelled"],
             ),

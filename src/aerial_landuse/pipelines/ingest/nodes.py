@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, functions as F, types as T
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from aerial_landuse.spark_utils import count_by, get_spark, partitions_for
 from aerial_landuse.tiles import TileFolder, TileReader, probe_image
@@ -36,7 +38,9 @@ QUARANTINE_COLUMNS = ["path", "split", "label", "stage", "reason"]
 def stratified_split(listing: pd.DataFrame, test_fraction: float, seed: int) -> pd.DataFrame:
     """Assign ``split`` train/test per class, ``test_fraction`` of each class to test (seeded)."""
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"ingest.test_fraction must be between 0 and 1 (exclusive), got {test_fraction}.")
+        raise ValueError(
+            f"ingest.test_fraction must be between 0 and 1 (exclusive), got {test_fraction}."
+        )
     rng = np.random.default_rng(seed)
     parts = []
     for _, group in listing.sort_values("path").groupby("label", sort=True):
@@ -48,7 +52,9 @@ def stratified_split(listing: pd.DataFrame, test_fraction: float, seed: int) -> 
     return pd.concat(parts, ignore_index=True)
 
 
-def mark_sample(listing: pd.DataFrame, sample_frac: float, seed: int, by: str | None) -> pd.DataFrame:
+def mark_sample(
+    listing: pd.DataFrame, sample_frac: float, seed: int, by: str | None
+) -> pd.DataFrame:
     """Add ``sampled``: a seeded ``sample_frac`` of the rows (per ``by`` group, at least one each)."""
     if not 0.0 < sample_frac <= 1.0:
         raise ValueError(f"sample_frac must be in (0, 1], got {sample_frac}.")
@@ -70,22 +76,33 @@ def _with_ids(listing: pd.DataFrame, prefix_split: bool) -> pd.DataFrame:
     return listing.assign(id=ids, filename=filenames)
 
 
-def list_labelled_tiles(train_tiles: TileFolder, test_tiles: TileFolder, params: dict[str, Any]) -> pd.DataFrame:
+def list_labelled_tiles(
+    train_tiles: TileFolder, test_tiles: TileFolder, params: dict[str, Any]
+) -> pd.DataFrame:
     """Train and test tiles with labels, split and sampling decided (paths only, no pixels)."""
     test_fraction = params.get("test_fraction")
     if test_fraction is None:
         listing = pd.concat(
-            [train_tiles.list_tiles().assign(split="train"), test_tiles.list_tiles().assign(split="test")],
+            [
+                train_tiles.list_tiles().assign(split="train"),
+                test_tiles.list_tiles().assign(split="test"),
+            ],
             ignore_index=True,
         )
     else:
-        listing = stratified_split(train_tiles.list_tiles(), float(test_fraction), int(params["seed"]))
+        listing = stratified_split(
+            train_tiles.list_tiles(), float(test_fraction), int(params["seed"])
+        )
     _check_classes(listing, train_tiles, test_tiles)
-    listing = mark_sample(listing, float(params["sample_frac"]), int(params["seed"]), by=["split", "label"])
+    listing = mark_sample(
+        listing, float(params["sample_frac"]), int(params["seed"]), by=["split", "label"]
+    )
     listing = _with_ids(listing, prefix_split=True)
     for column in BOUND_COLUMNS:
         listing[column] = np.nan
-    logger.info("Listed %d labelled tiles (%d sampled)", len(listing), int(listing["sampled"].sum()))
+    logger.info(
+        "Listed %d labelled tiles (%d sampled)", len(listing), int(listing["sampled"].sum())
+    )
     return listing
 
 
@@ -105,7 +122,9 @@ def _check_classes(listing: pd.DataFrame, train_tiles: TileFolder, test_tiles: T
         )
 
 
-def list_score_tiles(score_tiles: TileFolder, tile_summaries: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+def list_score_tiles(
+    score_tiles: TileFolder, tile_summaries: pd.DataFrame, params: dict[str, Any]
+) -> pd.DataFrame:
     """Tiles to score joined with their bounds from tile_summaries.csv (one row per tile)."""
     listing = score_tiles.list_tiles().assign(split="score", label=None)
     listing = _with_ids(listing, prefix_split=False)
@@ -113,7 +132,9 @@ def list_score_tiles(score_tiles: TileFolder, tile_summaries: pd.DataFrame, para
     merged = listing.merge(summaries, on="filename", how="left", validate="many_to_one")
     missing = merged.loc[merged["llcrnrlat"].isna(), "filename"].tolist()
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
         raise ValueError(
             f"{len(missing)} tile(s) under {score_tiles.reader.uri(score_tiles.root)} have no row in "
             f"tile_summaries.csv: {shown}. Add a row (filename, llcrnrlat, llcrnrlon, urcrnrlat, "
@@ -121,7 +142,9 @@ def list_score_tiles(score_tiles: TileFolder, tile_summaries: pd.DataFrame, para
         )
     unused = len(summaries) - merged["filename"].nunique()
     if unused:
-        logger.warning("tile_summaries.csv lists %d tile(s) that are not in the score folder", unused)
+        logger.warning(
+            "tile_summaries.csv lists %d tile(s) that are not in the score folder", unused
+        )
     return mark_sample(merged, float(params["score_sample_frac"]), int(params["seed"]), by=None)
 
 
@@ -130,7 +153,9 @@ def _checked_summaries(summaries: pd.DataFrame, score_tiles: TileFolder) -> pd.D
     absent = [c for c in required if c not in summaries.columns]
     where = f"tile_summaries.csv for {score_tiles.reader.uri(score_tiles.root)}"
     if absent:
-        raise ValueError(f"{where} lacks column(s) {absent}; it needs {required} (decimal degrees).")
+        raise ValueError(
+            f"{where} lacks column(s) {absent}; it needs {required} (decimal degrees)."
+        )
     out = summaries[required].copy()
     out["filename"] = out["filename"].astype(str).map(lambda p: PurePosixPath(p).name)
     dupes = out.loc[out["filename"].duplicated(), "filename"].unique().tolist()
@@ -154,7 +179,9 @@ def _probe_partition(batches: Iterator[pd.DataFrame], reader: TileReader) -> Ite
                     results.append((*probe_image(handle), None))
             except Exception as exc:  # any failure quarantines this tile
                 results.append((None, None, None, None, f"{type(exc).__name__}: {exc}"))
-        probe = pd.DataFrame(results, columns=["width", "height", "mode", "format", "error"], index=pdf.index)
+        probe = pd.DataFrame(
+            results, columns=["width", "height", "mode", "format", "error"], index=pdf.index
+        )
         yield pd.concat([pdf, probe], axis=1).astype({"width": "Int32", "height": "Int32"})
 
 
@@ -162,25 +189,35 @@ def probe_tiles(listing: pd.DataFrame, tiles: TileFolder, params: dict[str, Any]
     """Sampled tiles with header info (size, mode, format) or the reason they cannot be read."""
     sampled = listing.loc[listing["sampled"], LISTING_COLUMNS]
     spark = get_spark()
-    frame = spark.createDataFrame(sampled.astype(object).where(sampled.notna(), None), schema=LISTING_SCHEMA)
+    frame = spark.createDataFrame(
+        sampled.astype(object).where(sampled.notna(), None), schema=LISTING_SCHEMA
+    )
     frame = frame.repartition(partitions_for(len(sampled), int(params["rows_per_partition"])))
     schema = T.StructType(LISTING_SCHEMA.fields + PROBE_FIELDS)
     return frame.mapInPandas(partial(_probe_partition, reader=tiles.reader), schema)
 
 
-def split_index_and_quarantine(probed: DataFrame, listing: pd.DataFrame) -> tuple[DataFrame, pd.DataFrame, dict[str, Any]]:
+def split_index_and_quarantine(
+    probed: DataFrame, listing: pd.DataFrame
+) -> tuple[DataFrame, pd.DataFrame, dict[str, Any]]:
     """Readable tiles (the index), unreadable ones (quarantine) and counts that reconcile."""
     probed = probed.persist()
     index = probed.where(F.col("error").isNull()).drop("error")
     bad = probed.where(F.col("error").isNotNull())
-    quarantine = bad.select("path", "split", "label", F.lit("ingest").alias("stage"), F.col("error").alias("reason")).toPandas()
+    quarantine = bad.select(
+        "path", "split", "label", F.lit("ingest").alias("stage"), F.col("error").alias("reason")
+    ).toPandas()
     summary = ingest_summary(listing, count_by(index, "split"), quarantine)
     if quarantine.shape[0]:
-        logger.warning("Quarantined %d unreadable tile(s); see the quarantine report", len(quarantine))
+        logger.warning(
+            "Quarantined %d unreadable tile(s); see the quarantine report", len(quarantine)
+        )
     return index, quarantine.reindex(columns=QUARANTINE_COLUMNS), summary
 
 
-def ingest_summary(listing: pd.DataFrame, indexed: dict[str, int], quarantine: pd.DataFrame) -> dict[str, Any]:
+def ingest_summary(
+    listing: pd.DataFrame, indexed: dict[str, int], quarantine: pd.DataFrame
+) -> dict[str, Any]:
     """Per split: listed = sampled_out + quarantined + indexed (raises if not)."""
     summary: dict[str, Any] = {}
     for split, group in listing.groupby("split"):
@@ -194,6 +231,8 @@ def ingest_summary(listing: pd.DataFrame, indexed: dict[str, int], quarantine: p
         if row["listed"] != row["sampled_out"] + row["quarantined"] + row["indexed"]:
             raise RuntimeError(f"Tile counts do not reconcile for split {split}: {row}")
         if group["label"].notna().any():
-            row["per_class_listed"] = {str(k): int(v) for k, v in group.groupby("label").size().items()}
+            row["per_class_listed"] = {
+                str(k): int(v) for k, v in group.groupby("label").size().items()
+            }
         summary[str(split)] = row
     return summary

@@ -16,7 +16,11 @@ def _probe_and_index(tile_set: str, tiles: str) -> list[Node]:
         Node(
             split_index_and_quarantine,
             [f"{tile_set}_probe", f"{tile_set}_listing"],
-            [f"{tile_set}_tile_index", f"ingest_quarantine_{tile_set}", f"ingest_summary_{tile_set}"],
+            [
+                f"{tile_set}_tile_index",
+                f"ingest_quarantine_{tile_set}",
+                f"ingest_summary_{tile_set}",
+            ],
             name=f"index_{tile_set}_tiles",
         ),
     ]

@@ -9,4 +9,6 @@ from aerial_landuse.networks import ONNXNetwork, export_onnx
 
 def export_pretrained_network(params: dict[str, Any]) -> ONNXNetwork:
     """The selected network as an ONNX feature extractor (ImageNet weights unless told otherwise)."""
-    return export_onnx(params["pretrained_model"], pretrained=bool(params.get("pretrained_weights", True)))
+    return export_onnx(
+        params["pretrained_model"], pretrained=bool(params.get("pretrained_weights", True))
+    )

@@ -7,5 +7,12 @@ from .nodes import export_pretrained_network
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
-        [Node(export_pretrained_network, "params:pretrained", "pretrained_network", name="export_pretrained_network")]
+        [
+            Node(
+                export_pretrained_network,
+                "params:pretrained",
+                "pretrained_network",
+                name="export_pretrained_network",
+            )
+        ]
     )

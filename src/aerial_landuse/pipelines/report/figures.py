@@ -28,20 +28,40 @@ NLCD_COLOURS = {
 
 def class_colours(labels: Sequence[str]) -> dict[str, str]:
     spare = iter(plt.get_cmap("tab10").colors)
-    return {label: NLCD_COLOURS.get(label) or matplotlib.colors.to_hex(next(spare)) for label in labels}
+    return {
+        label: NLCD_COLOURS.get(label) or matplotlib.colors.to_hex(next(spare)) for label in labels
+    }
 
 
 def confusion_figure(metrics: dict) -> Figure:
     """Row-normalised confusion matrix (recall on the diagonal) annotated with counts."""
     cm = metrics["confusion_matrix"]
     labels, counts = cm["labels"], np.asarray(cm["counts"], dtype=float)
-    share = np.divide(counts, counts.sum(axis=1, keepdims=True), out=np.zeros_like(counts), where=counts.sum(axis=1, keepdims=True) > 0)
+    share = np.divide(
+        counts,
+        counts.sum(axis=1, keepdims=True),
+        out=np.zeros_like(counts),
+        where=counts.sum(axis=1, keepdims=True) > 0,
+    )
     fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", color="white" if share[i, j] > 0.5 else "black", fontsize=9)
-    ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xlabel="Predicted label", ylabel="True label")
+            ax.text(
+                j,
+                i,
+                f"{int(counts[i, j])}",
+                ha="center",
+                va="center",
+                color="white" if share[i, j] > 0.5 else "black",
+                fontsize=9,
+            )
+    ax.set(
+        xticks=range(len(labels)),
+        yticks=range(len(labels)),
+        xlabel="Predicted label",
+        ylabel="True label",
+    )
     ax.set_xticklabels(labels, rotation=35, ha="right")
     ax.set_yticklabels(labels)
     ax.set_title(f"Confusion matrix (accuracy {metrics['accuracy']:.1%}, n={metrics['n_test']})")
@@ -55,9 +75,18 @@ def class_metrics_figure(metrics: dict) -> Figure:
     labels = list(per_class)
     x = np.arange(len(labels))
     fig, ax = plt.subplots(figsize=(7.5, 4), layout="constrained")
-    for k, (name, colour) in enumerate((("precision", "#4c78a8"), ("recall", "#f58518"), ("f1", "#54a24b"))):
-        ax.bar(x + (k - 1) * 0.27, [per_class[c][name] for c in labels], 0.27, label=name, color=colour)
-    ax.set(xticks=x, ylim=(0, 1.05), ylabel="score", title=f"Per-class metrics (macro F1 {metrics['macro_f1']:.3f})")
+    for k, (name, colour) in enumerate(
+        (("precision", "#4c78a8"), ("recall", "#f58518"), ("f1", "#54a24b"))
+    ):
+        ax.bar(
+            x + (k - 1) * 0.27, [per_class[c][name] for c in labels], 0.27, label=name, color=colour
+        )
+    ax.set(
+        xticks=x,
+        ylim=(0, 1.05),
+        ylabel="score",
+        title=f"Per-class metrics (macro F1 {metrics['macro_f1']:.3f})",
+    )
     ax.set_xticklabels([f"{c}\n(n={per_class[c]['support']})" for c in labels])
     ax.legend(ncols=3, loc="lower right")
     ax.grid(axis="y", alpha=0.3)
@@ -75,8 +104,16 @@ def _north_up(ax: plt.Axes, predictions: pd.DataFrame) -> None:
     ax.set(xlabel="longitude (°)", ylabel="latitude (°)")
     ax.set_xlim(predictions["llcrnrlon"].min(), predictions["urcrnrlon"].max())
     ax.set_ylim(predictions["llcrnrlat"].min(), predictions["urcrnrlat"].max())
-    ax.annotate("N", xy=(0.96, 0.96), xytext=(0.96, 0.84), xycoords="axes fraction", ha="center",
-                arrowprops={"arrowstyle": "-|>", "color": "black"}, fontsize=12, fontweight="bold")
+    ax.annotate(
+        "N",
+        xy=(0.96, 0.96),
+        xytext=(0.96, 0.84),
+        xycoords="axes fraction",
+        ha="center",
+        arrowprops={"arrowstyle": "-|>", "color": "black"},
+        fontsize=12,
+        fontweight="bold",
+    )
 
 
 def land_use_map_figure(predictions: pd.DataFrame, labels: Sequence[str], title: str) -> Figure:
@@ -84,13 +121,28 @@ def land_use_map_figure(predictions: pd.DataFrame, labels: Sequence[str], title:
     colours = class_colours(labels)
     polygons = _tile_polygons(predictions)
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6), layout="constrained")
-    left.add_collection(PolyCollection(polygons, facecolors=[colours[p] for p in predictions["pred_label"]], edgecolors="none"))
+    left.add_collection(
+        PolyCollection(
+            polygons, facecolors=[colours[p] for p in predictions["pred_label"]], edgecolors="none"
+        )
+    )
     _north_up(left, predictions)
     counts = predictions["pred_label"].value_counts()
-    left.legend(handles=[Patch(color=colours[c], label=f"{c} ({counts.get(c, 0)})") for c in labels],
-                loc="upper left", bbox_to_anchor=(0, -0.12), ncols=3, frameon=False)
+    left.legend(
+        handles=[Patch(color=colours[c], label=f"{c} ({counts.get(c, 0)})") for c in labels],
+        loc="upper left",
+        bbox_to_anchor=(0, -0.12),
+        ncols=3,
+        frameon=False,
+    )
     left.set_title(title)
-    confidence = PolyCollection(polygons, array=predictions["confidence"].to_numpy(), cmap="magma", clim=(0, 1), edgecolors="none")
+    confidence = PolyCollection(
+        polygons,
+        array=predictions["confidence"].to_numpy(),
+        cmap="magma",
+        clim=(0, 1),
+        edgecolors="none",
+    )
     right.add_collection(confidence)
     _north_up(right, predictions)
     right.set_title("Confidence (probability of the predicted class)")
@@ -101,7 +153,13 @@ def land_use_map_figure(predictions: pd.DataFrame, labels: Sequence[str], title:
 def gallery_figure(samples: dict[str, list[tuple[str, np.ndarray]]], per_class: int) -> Figure:
     """A row of sample tiles per predicted class."""
     labels = list(samples)
-    fig, axes = plt.subplots(len(labels), per_class, figsize=(1.9 * per_class, 2.0 * len(labels)), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(labels),
+        per_class,
+        figsize=(1.9 * per_class, 2.0 * len(labels)),
+        squeeze=False,
+        layout="constrained",
+    )
     for row, label in enumerate(labels):
         for col in range(per_class):
             ax = axes[row][col]
@@ -110,6 +168,15 @@ def gallery_figure(samples: dict[str, list[tuple[str, np.ndarray]]], per_class: 
                 name, pixels = samples[label][col]
                 ax.imshow(pixels)
                 ax.set_title(name, fontsize=7)
-        axes[row][0].text(-0.08, 0.5, label, transform=axes[row][0].transAxes, rotation=90, ha="right", va="center", fontsize=11)
+        axes[row][0].text(
+            -0.08,
+            0.5,
+            label,
+            transform=axes[row][0].transAxes,
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=11,
+        )
     fig.suptitle("Sample tiles per predicted class")
     return fig

@@ -26,12 +26,17 @@ logger = logging.getLogger(__name__)
 
 
 def account_for_tiles(
-    ingest_labelled: dict[str, Any], ingest_score: dict[str, Any],
-    featurize_labelled: dict[str, Any], featurize_score: dict[str, Any],
+    ingest_labelled: dict[str, Any],
+    ingest_score: dict[str, Any],
+    featurize_labelled: dict[str, Any],
+    featurize_score: dict[str, Any],
 ) -> dict[str, Any]:
     """Per split: listed = sampled_out + quarantined (ingest, featurize) + featurized, checked."""
     accounting: dict[str, Any] = {}
-    for ingest, featurize in ((ingest_labelled, featurize_labelled), (ingest_score, featurize_score)):
+    for ingest, featurize in (
+        (ingest_labelled, featurize_labelled),
+        (ingest_score, featurize_score),
+    ):
         for split, row in ingest.items():
             feat = featurize.get(split, {"featurized": 0, "quarantined": 0, "indexed": 0})
             entry = {
@@ -41,7 +46,9 @@ def account_for_tiles(
                 "quarantined_featurize": feat["quarantined"],
                 "featurized": feat["featurized"],
             }
-            if row["indexed"] != feat["indexed"] or entry["listed"] != sum(v for k, v in entry.items() if k != "listed"):
+            if row["indexed"] != feat["indexed"] or entry["listed"] != sum(
+                v for k, v in entry.items() if k != "listed"
+            ):
                 raise RuntimeError(
                     f"Tile counts do not reconcile for split {split!r}: {entry} (indexed {row['indexed']} at "
                     f"ingest, {feat['indexed']} at featurize). Re-run ingest and featurize together."
@@ -58,15 +65,25 @@ def collect_quarantine(*reports: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[QUARANTINE_COLUMNS]
 
 
-def _gallery_samples(predictions: pd.DataFrame, tiles: TileFolder, per_class: int, seed: int, size: int = 160) -> dict[str, list[tuple[str, np.ndarray]]]:
+def _gallery_samples(
+    predictions: pd.DataFrame, tiles: TileFolder, per_class: int, seed: int, size: int = 160
+) -> dict[str, list[tuple[str, np.ndarray]]]:
     samples: dict[str, list[tuple[str, np.ndarray]]] = {}
     for label, group in predictions.groupby("pred_label", sort=True):
         chosen = group.sample(n=min(per_class, len(group)), random_state=seed)
-        samples[str(label)] = [(row.filename, decode_tile(tiles.reader.read_bytes(row.filepath), size)) for row in chosen.itertuples()]
+        samples[str(label)] = [
+            (row.filename, decode_tile(tiles.reader.read_bytes(row.filepath), size))
+            for row in chosen.itertuples()
+        ]
     return samples
 
 
-def draw_figures(metrics: dict[str, Any], score_predictions: pd.DataFrame, score_tiles: TileFolder, params: dict[str, Any]) -> dict[str, Figure]:
+def draw_figures(
+    metrics: dict[str, Any],
+    score_predictions: pd.DataFrame,
+    score_tiles: TileFolder,
+    params: dict[str, Any],
+) -> dict[str, Figure]:
     """Confusion matrix, per-class metrics, land-use map and gallery, keyed by file name."""
     labels = metrics["confusion_matrix"]["labels"]
     model = metrics["model"]["model_name"]
@@ -74,22 +91,38 @@ def draw_figures(metrics: dict[str, Any], score_predictions: pd.DataFrame, score
     return {
         "confusion_matrix.png": confusion_figure(metrics),
         "class_metrics.png": class_metrics_figure(metrics),
-        "land_use_map.png": land_use_map_figure(score_predictions, labels, f"Predicted land use ({model})"),
-        "gallery.png": gallery_figure(_gallery_samples(score_predictions, score_tiles, per_class, int(params["seed"])), per_class),
+        "land_use_map.png": land_use_map_figure(
+            score_predictions, labels, f"Predicted land use ({model})"
+        ),
+        "gallery.png": gallery_figure(
+            _gallery_samples(score_predictions, score_tiles, per_class, int(params["seed"])),
+            per_class,
+        ),
     }
 
 
 def to_geojson(score_predictions: pd.DataFrame) -> dict[str, Any]:
     """Scored tiles as a GeoJSON FeatureCollection (WGS84 lon/lat polygons) for QGIS."""
-    props = ["filename", "pred_label", "confidence", *[c for c in score_predictions.columns if c.startswith("prob_")], "model_name"]
+    props = [
+        "filename",
+        "pred_label",
+        "confidence",
+        *[c for c in score_predictions.columns if c.startswith("prob_")],
+        "model_name",
+    ]
     features = []
     for row in score_predictions.itertuples(index=False):
         w, s, e, n = row.llcrnrlon, row.llcrnrlat, row.urcrnrlon, row.urcrnrlat
-        features.append({
-            "type": "Feature",
-            "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
-            "properties": {p: _plain(getattr(row, p)) for p in props},
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]],
+                },
+                "properties": {p: _plain(getattr(row, p)) for p in props},
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -97,7 +130,9 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def ground_truth_agreement(score_predictions: pd.DataFrame, tile_summaries: pd.DataFrame) -> float | None:
+def ground_truth_agreement(
+    score_predictions: pd.DataFrame, tile_summaries: pd.DataFrame
+) -> float | None:
     """Share of scored tiles whose prediction matches ``true_label`` (demo data only), else None."""
     if "true_label" not in tile_summaries.columns:
         return None
@@ -125,7 +160,9 @@ def render_report(
     template = Environment(autoescape=select_autoescape(["html"])).from_string(
         files("aerial_landuse").joinpath("templates/report.html").read_text(encoding="utf-8")
     )
-    images = {name.removesuffix(".png"): _png_data_uri(load()) for name, load in sorted(figures.items())}
+    images = {
+        name.removesuffix(".png"): _png_data_uri(load()) for name, load in sorted(figures.items())
+    }
     shown = {k: parameters[k] for k in ("ingest", "featurize", "train", "score") if k in parameters}
     return template.render(
         title=params["title"],

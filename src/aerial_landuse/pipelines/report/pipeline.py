@@ -10,13 +10,23 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 account_for_tiles,
-                ["ingest_summary_labelled", "ingest_summary_score", "featurize_summary_labelled", "featurize_summary_score"],
+                [
+                    "ingest_summary_labelled",
+                    "ingest_summary_score",
+                    "featurize_summary_labelled",
+                    "featurize_summary_score",
+                ],
                 "tile_accounting",
                 name="account_for_tiles",
             ),
             Node(
                 collect_quarantine,
-                ["ingest_quarantine_labelled", "ingest_quarantine_score", "featurize_quarantine_labelled", "featurize_quarantine_score"],
+                [
+                    "ingest_quarantine_labelled",
+                    "ingest_quarantine_score",
+                    "featurize_quarantine_labelled",
+                    "featurize_quarantine_score",
+                ],
                 "quarantine_report",
                 name="collect_quarantine",
             ),
@@ -30,8 +40,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 render_report,
                 [
-                    "metrics", "tile_accounting", "quarantine_report", "score_predictions@pandas",
-                    "report_figures@png", "tile_summaries", "parameters", "params:report",
+                    "metrics",
+                    "tile_accounting",
+                    "quarantine_report",
+                    "score_predictions@pandas",
+                    "report_figures@png",
+                    "tile_summaries",
+                    "parameters",
+                    "params:report",
                 ],
                 "html_report",
                 name="render_html_report",

@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 from pyspark.ml.functions import vector_to_array
-from pyspark.sql import DataFrame, functions as F
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from aerial_landuse.model import TrainedModel
 from aerial_landuse.pipelines.ingest.nodes import BOUND_COLUMNS
@@ -19,7 +20,9 @@ def probability_column(label: str) -> str:
     return f"prob_{label}"
 
 
-def score_tiles(model: TrainedModel, score_features: DataFrame, params: dict[str, Any]) -> DataFrame:
+def score_tiles(
+    model: TrainedModel, score_features: DataFrame, params: dict[str, Any]
+) -> DataFrame:
     """Per tile: filename, bounds, ``pred_label``, one probability column per class, model identity."""
     if model.network != params["pretrained_model"]:
         raise ValueError(
@@ -27,8 +30,12 @@ def score_tiles(model: TrainedModel, score_features: DataFrame, params: dict[str
             f"{params['pretrained_model']!r}: run with `--params pretrained_model={model.network}`."
         )
     predicted = model.predict(score_features).withColumn("_p", vector_to_array("probability"))
-    probabilities = [F.col("_p")[i].alias(probability_column(label)) for i, label in enumerate(model.labels)]
-    logger.info("Scoring with model %s (%s, %s)", model.name, model.network, model.info.get("classifier"))
+    probabilities = [
+        F.col("_p")[i].alias(probability_column(label)) for i, label in enumerate(model.labels)
+    ]
+    logger.info(
+        "Scoring with model %s (%s, %s)", model.name, model.network, model.info.get("classifier")
+    )
     return predicted.select(
         "id",
         "filename",

@@ -26,7 +26,9 @@ CLASSIFIERS = {
 def build_classifier(name: str, hyperparameters: dict[str, Any]) -> Any:
     """A Spark ML classifier reading ``features`` and ``label_index``."""
     if name not in CLASSIFIERS:
-        raise ValueError(f"Unknown classifier {name!r}: choose one of {sorted(CLASSIFIERS)} (train.classifier).")
+        raise ValueError(
+            f"Unknown classifier {name!r}: choose one of {sorted(CLASSIFIERS)} (train.classifier)."
+        )
     return CLASSIFIERS[name](featuresCol="features", labelCol=LABEL_INDEX, **hyperparameters)
 
 
@@ -34,7 +36,9 @@ def train_classifier(train_features: DataFrame, params: dict[str, Any]) -> Train
     """Fit the classifier; the saved PipelineModel maps ``features`` to ``pred_label``."""
     name = params["classifier"]
     hyperparameters = dict(params["hyperparameters"].get(name) or {})
-    indexer = StringIndexer(inputCol="label", outputCol=LABEL_INDEX, stringOrderType="alphabetAsc").fit(train_features)
+    indexer = StringIndexer(
+        inputCol="label", outputCol=LABEL_INDEX, stringOrderType="alphabetAsc"
+    ).fit(train_features)
     labels = list(indexer.labels)
     indexed = indexer.transform(train_features).cache()
     logger.info("Training %s on %d tiles, %d classes", name, indexed.count(), len(labels))

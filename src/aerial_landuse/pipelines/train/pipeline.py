@@ -7,6 +7,13 @@ from .nodes import train_classifier
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
-        [Node(train_classifier, ["train_features", "params:train"], "trained_model", name="train_classifier")],
+        [
+            Node(
+                train_classifier,
+                ["train_features", "params:train"],
+                "trained_model",
+                name="train_classifier",
+            )
+        ],
         tags=["labelled"],
     )
