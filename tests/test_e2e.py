@@ -207,3 +207,22 @@ def test_report_renders_in_a_real_browser(project, tmp_path):
         assert (np.abs(pixels - rgb).sum(axis=1) < 12).sum() > 200, (
             f"{colour} not seen in the rendered report"
         )
+
+
+@pytest.mark.e2e
+def test_analysis_notebook_runs_on_the_outputs_through_the_catalog(project):
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(ROOT / "notebooks" / "model_prediction_analysis.ipynb", as_version=4)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(project)}}
+    ).execute()
+    printed = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
+    assert f"Model {MODEL}: accuracy" in printed and "Developed:" in printed

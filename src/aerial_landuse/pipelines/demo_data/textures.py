@@ -80,7 +80,7 @@ def forest(rng: np.random.Generator, size: int) -> np.ndarray:
     base = jitter(rng, (34, 62, 30), 12)
     canvas = tint(base, fractal_noise(rng, size), 0.35)
     img = Image.fromarray(canvas.astype(np.uint8))
-    density = rng.uniform(0.6, 1.4)
+    density = rng.uniform(0.35, 1.4)  # open woodland to closed canopy
     crown = jitter(rng, (52, 92, 44), 18)
     draw_blobs(img, rng, int(420 * density), (3.5, 9.5), crown, 22, shadow=1)
     if rng.random() < 0.3:  # a clearing
@@ -107,7 +107,7 @@ def cultivated(rng: np.random.Generator, size: int) -> np.ndarray:
         crop, soil = jitter(rng, crop, 14), jitter(rng, soil, 14)
         period = rng.uniform(3.0, 9.0)
         phase = rotated_coords(size, rng.uniform(0, math.pi)) * (2 * math.pi / period)
-        contrast = rng.uniform(0.25, 1.0)  # young or mown crops show faint rows
+        contrast = rng.uniform(0.08, 1.0)  # fallow, young or mown fields: faint rows
         stripes = 0.5 + contrast * (
             (np.sin(phase) > rng.uniform(-0.4, 0.4)).astype(np.float32) - 0.5
         )
@@ -151,7 +151,7 @@ def developed(rng: np.random.Generator, size: int) -> np.ndarray:
         width=10,
     )
     roofs = [(70, 70, 74), (150, 146, 140), (120, 70, 58), (200, 198, 192), (96, 82, 72)]
-    for _ in range(int(rng.integers(25, 70))):
+    for _ in range(int(rng.integers(6, 70))):
         w, h = rng.uniform(8, 22), rng.uniform(8, 18)
         cx, cy = rng.uniform(0, size, 2)
         corners = [(-w, -h), (w, -h), (w, h), (-w, h)]
@@ -175,7 +175,7 @@ def herbaceous(rng: np.random.Generator, size: int) -> np.ndarray:
     draw_blobs(
         img,
         rng,
-        int(rng.integers(0, 30)),
+        int(rng.integers(0, 60)),
         (2.0, 4.5),
         (84, 108, 58),
         10,
@@ -188,7 +188,7 @@ def shrub(rng: np.random.Generator, size: int) -> np.ndarray:
     """Scrubland: scattered dark bushes with shadows on light, dry soil."""
     soil = jitter(rng, (168, 146, 110), 18)
     img = Image.fromarray(tint(soil, fractal_noise(rng, size), 0.25).astype(np.uint8))
-    density = rng.uniform(0.25, 1.6)
+    density = rng.uniform(0.12, 1.6)
     draw_blobs(
         img, rng, int(160 * density), (2.0, 6.0), jitter(rng, (76, 84, 52), 12), 14, shadow=1
     )
@@ -196,7 +196,7 @@ def shrub(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def barren(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Bare rock, sand or a quarry floor: grainy, no vegetation, cracks and boulders."""
+    """Bare rock, sand or a quarry floor: grainy, cracks, boulders, at most a few bushes."""
     ground = jitter(rng, [(186, 176, 160), (160, 150, 138), (190, 160, 128)][rng.integers(3)], 16)
     grain = rng.normal(0, 1, (size, size)).astype(np.float32) * rng.uniform(4, 14)
     canvas = tint(ground, fractal_noise(rng, size, (3, 16, 60)), 0.3) + grain[..., None]
@@ -215,6 +215,8 @@ def barren(rng: np.random.Generator, size: int) -> np.ndarray:
     for _ in range(int(rng.integers(0, 25))):  # boulders
         r, (x, y) = rng.uniform(1.5, 5), rng.uniform(0, size, 2)
         draw.ellipse((x - r, y - r, x + r, y + r), fill=jitter(rng, (130, 124, 118), 20))
+    if rng.random() < 0.3:  # a few hardy bushes
+        draw_blobs(img, rng, int(rng.integers(3, 25)), (1.5, 4.0), (88, 90, 60), 12, shadow=1)
     return np.asarray(img)
 
 
@@ -244,7 +246,7 @@ def photometric_variation(
 
 def edge_mask(rng: np.random.Generator, size: int) -> np.ndarray:
     """Soft mask covering a band along one random tile edge (a neighbouring parcel)."""
-    depth = rng.uniform(0.12, 0.35) * size
+    depth = rng.uniform(0.15, 0.5) * size
     coords = rotated_coords(size, rng.choice([0, 0.5, 1, 1.5]) * math.pi)
     coords = coords - coords.min()
     wobble = (smooth_noise(rng, size, 6) - 0.5) * 20
