@@ -14,7 +14,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help install prerequisites demo-data pretrained run test lint viz clean-data
+.PHONY: help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,7 +48,7 @@ run: install demo-data pretrained  ## Run the whole job on the demo data and pri
 	@echo
 	@echo "Report: $(abspath data/08_reporting/$(MODEL)/report.html)"
 
-test: install  ## Run the test suite (real Spark, real onnxruntime)
+test: install azurite-install  ## Run the test suite (real Spark, onnxruntime, Azurite)
 	$(BIN)/python -m pytest
 
 lint:  install ## ruff
@@ -61,3 +61,28 @@ viz: install  ## Show the pipelines in kedro-viz
 clean-data:  ## Remove generated data (keeps the folder layout)
 	find data -type f ! -name .gitkeep -delete
 	find data -mindepth 2 -type d -empty -delete
+
+# ---- Azure Blob Storage, locally: Azurite from npm (pinned in tools/azurite) ----------------
+AZURITE_BIN := tools/azurite/node_modules/.bin/azurite-blob
+AZURITE_PORT ?= 10000
+AZURITE_ENV := .azurite/connection.env
+
+$(AZURITE_BIN): tools/azurite/package.json tools/azurite/package-lock.json
+	@command -v npm >/dev/null || { echo "Azurite needs Node.js 18+ with npm."; exit 1; }
+	cd tools/azurite && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+azurite-install: $(AZURITE_BIN)  ## Install Azurite into tools/azurite (npm ci)
+
+azurite: install azurite-install  ## Start Azurite on 127.0.0.1:$(AZURITE_PORT), data in .azurite/
+	$(BIN)/python -m aerial_landuse.azurite start --port $(AZURITE_PORT) --folder .azurite
+
+azurite-stop:  ## Stop Azurite
+	$(BIN)/python -m aerial_landuse.azurite stop --folder .azurite
+
+upload: install demo-data  ## Copy the local tiles into Azurite's containers (skips what is there)
+	source $(AZURITE_ENV) && $(BIN)/python -m aerial_landuse.upload --env azurite
+
+run-azurite: upload  ## The whole job against Azurite: export the network there, then kedro run
+	source $(AZURITE_ENV) && $(BIN)/kedro run --env=azurite --pipelines=pretrained --only-missing-outputs --params pretrained_model=$(NETWORK)
+	source $(AZURITE_ENV) && $(BIN)/kedro run --env=azurite --params pretrained_model=$(NETWORK)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
@@ -12,12 +15,20 @@ import pytest
 from PIL import Image
 from pyspark.sql import SparkSession
 
+from aerial_landuse.azurite import Azurite, running_azurite
 from aerial_landuse.hooks import spark_conf
 from aerial_landuse.networks import ONNXNetwork, export_onnx
 from aerial_landuse.pipelines.demo_data.textures import LAND_USE_CLASSES, labelled_tile
 from aerial_landuse.tiles import TileFolder, TileReader
 
 warnings.filterwarnings("ignore", message=".*register_new_resolver.*")
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "efficientnet_lite0_logistic_regression"
+SMALL_DEMO = (
+    "demo_data.train_tiles_per_class=12,demo_data.test_tiles_per_class=6,"
+    "demo_data.region.rows=4,demo_data.region.cols=5"
+)
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +75,74 @@ def folder(root: Path, labelled: bool = True) -> TileFolder:
 def lite0_network() -> ONNXNetwork:
     """efficientnet_lite0 with its real ImageNet weights, exported once per test session."""
     return export_onnx("efficientnet_lite0", pretrained=True)
+
+
+def kedro(project: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
+    """Run ``kedro *args`` in ``project``; returns everything it printed."""
+    environment = {
+        **os.environ,
+        "DO_NOT_TRACK": "1",
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "PYSPARK_PYTHON": sys.executable,
+        "COLUMNS": "200",
+        **(env or {}),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "kedro", *args],
+        check=False,
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if check:
+        assert done.returncode == 0, (
+            f"kedro {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+        )
+    return done.stdout + done.stderr
+
+
+def copy_project(destination: Path) -> Path:
+    """conf/ (all environments), src/ and pyproject.toml of this project, with empty data/."""
+    destination.mkdir(parents=True)
+    shutil.copytree(
+        ROOT / "conf",
+        destination / "conf",
+        ignore=shutil.ignore_patterns("credentials.yml", "local"),
+    )
+    shutil.copy(
+        ROOT / "conf" / "base" / "credentials.yml",
+        destination / "conf" / "base" / "credentials.yml",
+    )
+    (destination / "conf" / "local").mkdir()
+    shutil.copytree(
+        ROOT / "src",
+        destination / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+    )
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy(ROOT / name, destination / name)
+    return destination
+
+
+@pytest.fixture(scope="session")
+def e2e_project(tmp_path_factory) -> Path:
+    """A copy of the project after `make run`'s steps on a small demo set with two broken tiles."""
+    project = copy_project(tmp_path_factory.mktemp("e2e") / "aerial-landuse")
+    kedro(project, "run", "--pipelines=demo_data", "--params", SMALL_DEMO)
+    raw = project / "data" / "01_raw"
+    (raw / "train" / "Forest" / "broken.png").write_bytes(b"not a png at all")
+    (raw / "test" / "Shrub" / "truncated.png").write_bytes(
+        (raw / "test" / "Shrub" / "shrub_0000.png").read_bytes()[:400]
+    )
+    kedro(project, "run", "--pipelines=pretrained")
+    kedro(project, "run")
+    return project
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory) -> Iterator[Azurite]:
+    """A real Azurite blob server on a free port, with a random account key; stopped at the end."""
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as server:
+        yield server

@@ -14,64 +14,19 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = "efficientnet_lite0_logistic_regression"
-SMALL_DEMO = (
-    "demo_data.train_tiles_per_class=12,demo_data.test_tiles_per_class=6,"
-    "demo_data.region.rows=4,demo_data.region.cols=5"
-)
-
-
-def kedro(project: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "DO_NOT_TRACK": "1",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "PYSPARK_PYTHON": sys.executable,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "kedro", *args],
-        check=False,
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, (
-        f"kedro {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
-    )
-    return done.stdout + done.stderr
+from tests.conftest import MODEL, ROOT, kedro
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    project = tmp_path_factory.mktemp("e2e") / "aerial-landuse"
-    project.mkdir()
-    shutil.copytree(ROOT / "conf" / "base", project / "conf" / "base")
-    (project / "conf" / "local").mkdir()
-    shutil.copytree(
-        ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-    )
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(ROOT / name, project / name)
-    return project
+def project(e2e_project: Path) -> Path:
+    return e2e_project
 
 
 @pytest.mark.e2e
 def test_kedro_run_end_to_end_on_a_small_demo_set(project):
-    kedro(project, "run", "--pipelines=demo_data", "--params", SMALL_DEMO)
-    raw = project / "data" / "01_raw"
-    (raw / "train" / "Forest" / "broken.png").write_bytes(b"not a png at all")
-    (raw / "test" / "Shrub" / "truncated.png").write_bytes(
-        (raw / "test" / "Shrub" / "shrub_0000.png").read_bytes()[:400]
-    )
-    kedro(project, "run", "--pipelines=pretrained")
     assert (
         project / "data" / "06_models" / "pretrained" / "efficientnet_lite0.onnx"
     ).stat().st_size > 10e6
-
-    kedro(project, "run")
 
     out = project / "data" / "08_reporting" / MODEL
     metrics = json.loads(

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
+
+from aerial_landuse.storage import blob_containers, check_containers
 
 logger = logging.getLogger(__name__)
 
@@ -42,3 +45,23 @@ class SparkHooks:
             spark.sparkContext.master,
             spark.sparkContext.uiWebUrl,
         )
+
+
+class StorageHooks:
+    """Checks blob endpoints, credentials and containers once, before the pipeline runs."""
+
+    def __init__(self) -> None:
+        self._context: KedroContext | None = None
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        self._context = context
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        if self._context is None:
+            return
+        loader = self._context.config_loader
+        accounts = blob_containers(loader["catalog"], loader["credentials"])
+        if accounts:
+            check_containers(accounts, run_params.get("env"))

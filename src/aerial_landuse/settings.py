@@ -4,12 +4,12 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
-from aerial_landuse.hooks import SparkHooks
+from aerial_landuse.hooks import SparkHooks, StorageHooks
 
 # Kedro 1.7 itself still calls OmegaConf's deprecated register_new_resolver: not ours to fix.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
 
-HOOKS = (SparkHooks(),)
+HOOKS = (SparkHooks(), StorageHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

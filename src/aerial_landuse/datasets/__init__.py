@@ -4,10 +4,13 @@
   executors straight from storage (PartitionedDataset loads partitions one by one on the driver).
 - ``ONNXNetworkDataset``: a pretrained network as an ONNX file with its preprocessing.
 - ``SparkModelDataset``: a Spark ML PipelineModel with its label list and training record.
+- ``FsspecSparkDataset``: a Spark DataFrame as Parquet that executors write and read through
+  fsspec, for object storage that Spark's Hadoop connectors cannot reach (Azurite).
 """
 
+from .fsspec_spark import FsspecSparkDataset
 from .onnx_network import ONNXNetworkDataset
 from .spark_model import SparkModelDataset
 from .tile_folder import TileFolderDataset
 
-__all__ = ["ONNXNetworkDataset", "SparkModelDataset", "TileFolderDataset"]
+__all__ = ["FsspecSparkDataset", "ONNXNetworkDataset", "SparkModelDataset", "TileFolderDataset"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -18,43 +20,72 @@ RECORD_FILE = "model.json"
 
 
 class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
-    """A folder ``<path>`` holding ``spark_model/`` (Spark's own format) and ``model.json``."""
+    """A folder ``<path>`` holding ``spark_model/`` (Spark's own format) and ``model.json``.
 
-    def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
+    On local disk Spark writes the model in place. On object storage (``abfs://`` ...) Spark would
+    need hadoop-azure, which cannot talk to Azurite: the model (small: coefficients or trees) is
+    written to a temporary local folder and copied with fsspec, and read back the same way.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         protocol, stripped = get_protocol_and_path(path)
+        options = {**deepcopy(fs_args or {}), **deepcopy(credentials or {})}
         if protocol == "file":
             stripped = str(Path(stripped).resolve())
-            self._spark_path = stripped
-        else:
-            self._spark_path = path
+            options.setdefault("auto_mkdir", True)
         self._protocol = protocol
-        self._path = stripped
-        self._fs = fsspec.filesystem(
-            protocol, **({"auto_mkdir": True} if protocol == "file" else {})
-        )
+        self._path = stripped.rstrip("/")
+        self._fs = fsspec.filesystem(protocol, **options)
         self.metadata = metadata
+
+    @property
+    def _local(self) -> bool:
+        return self._protocol == "file"
 
     def load(self) -> TrainedModel:
         record_path = f"{self._path}/{RECORD_FILE}"
         if not self._fs.exists(record_path):
-            name = Path(self._path).name
+            name = self._path.rsplit("/", 1)[-1]
             raise DatasetError(
-                f"No trained model at {self._path}. Train it first: "
+                f"No trained model at {self._describe()['path']}. Train it first: "
                 f"`kedro run --pipelines=train --params model_name={name}`, or pick an existing one "
-                "with `--params model_name=<name>` (see data/06_models/trained/)."
+                "with `--params model_name=<name>`."
             )
         record = json.loads(self._fs.cat_file(record_path))
-        pipeline = PipelineModel.load(f"{self._spark_path}/{SPARK_MODEL_DIR}")
+        if self._local:
+            pipeline = PipelineModel.load(f"{self._path}/{SPARK_MODEL_DIR}")
+        else:
+            with tempfile.TemporaryDirectory(prefix="aerial-model-") as tmp:
+                self._fs.get(
+                    f"{self._path}/{SPARK_MODEL_DIR}", f"{tmp}/{SPARK_MODEL_DIR}", recursive=True
+                )
+                pipeline = PipelineModel.load(f"{tmp}/{SPARK_MODEL_DIR}")
         return TrainedModel(pipeline, list(record["labels"]), record["info"])
 
     def save(self, data: TrainedModel) -> None:
-        data.pipeline.write().overwrite().save(f"{self._spark_path}/{SPARK_MODEL_DIR}")
+        if self._local:
+            data.pipeline.write().overwrite().save(f"{self._path}/{SPARK_MODEL_DIR}")
+        else:
+            with tempfile.TemporaryDirectory(prefix="aerial-model-") as tmp:
+                data.pipeline.write().overwrite().save(f"{tmp}/{SPARK_MODEL_DIR}")
+                if self._fs.exists(f"{self._path}/{SPARK_MODEL_DIR}"):
+                    self._fs.rm(f"{self._path}/{SPARK_MODEL_DIR}", recursive=True)
+                self._fs.put(
+                    f"{tmp}/{SPARK_MODEL_DIR}", f"{self._path}/{SPARK_MODEL_DIR}", recursive=True
+                )
         record = {"labels": data.labels, "info": data.info}
-        with self._fs.open(f"{self._path}/{RECORD_FILE}", "w") as handle:
-            json.dump(record, handle, indent=2, default=str)
+        self._fs.pipe_file(
+            f"{self._path}/{RECORD_FILE}", json.dumps(record, indent=2, default=str).encode()
+        )
 
     def _exists(self) -> bool:
         return self._fs.exists(f"{self._path}/{RECORD_FILE}")
 
     def _describe(self) -> dict[str, Any]:
-        return {"path": self._path}
+        return {"path": self._path if self._local else f"{self._protocol}://{self._path}"}

@@ -1,0 +1,177 @@
+"""Start and stop Azurite, the local Azure Blob Storage server, for `make azurite` and the tests.
+
+    python -m aerial_landuse.azurite start [--port 10000] [--folder .azurite]
+    python -m aerial_landuse.azurite stop  [--folder .azurite]
+
+Azurite comes from npm (tools/azurite, pinned). Each folder gets its own storage account with a
+random key (AZURITE_ACCOUNTS), written with the connection string to ``<folder>/connection.env``
+(mode 600, git-ignored); nothing secret is committed or printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ACCOUNT = "aerial"
+PROJECT = Path(__file__).resolve().parents[2]
+AZURITE_BIN = Path(
+    os.environ.get(
+        "AZURITE_BIN", PROJECT / "tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
+    )
+)
+
+
+@dataclass(frozen=True)
+class Azurite:
+    port: int
+    key: str
+    folder: Path
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{ACCOUNT}"
+
+    @property
+    def connection_string(self) -> str:
+        return f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={self.key};BlobEndpoint={self.endpoint};"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _key(folder: Path) -> str:
+    path = folder / "account.key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.b64encode(os.urandom(32)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _wait_for(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"Azurite exited with code {process.returncode}; see its log in the data folder."
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"Azurite did not listen on 127.0.0.1:{port} within {timeout:.0f} s.")
+
+
+def launch(folder: Path, port: int) -> tuple[Azurite, subprocess.Popen]:
+    """Start Azurite's blob service on 127.0.0.1:``port`` with its data under ``folder``."""
+    if not AZURITE_BIN.exists():
+        raise RuntimeError(
+            f"Azurite is not installed at {AZURITE_BIN}: run `make azurite-install`."
+        )
+    server = Azurite(port, _key(folder), folder.resolve())
+    (folder / "blob").mkdir(parents=True, exist_ok=True)
+    log = open(folder / "azurite.log", "ab")  # noqa: SIM115 - the server outlives this function
+    process = subprocess.Popen(
+        [
+            str(AZURITE_BIN),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(folder / "blob"),
+            "--skipApiVersionCheck",
+            "--loose",
+            "--disableTelemetry",
+            "--silent",
+        ],
+        env={**os.environ, "AZURITE_ACCOUNTS": f"{ACCOUNT}:{server.key}"},
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    _wait_for(port, process)
+    return server, process
+
+
+@contextmanager
+def running_azurite(folder: Path, port: int | None = None) -> Iterator[Azurite]:
+    """Azurite for the duration of the block (tests)."""
+    server, process = launch(folder, port or free_port())
+    try:
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def start(folder: Path, port: int) -> None:
+    pid_file = folder / "azurite.pid"
+    if pid_file.exists() and _alive(int(pid_file.read_text())):
+        print(
+            f"Azurite is already running (pid {pid_file.read_text().strip()}); `make azurite-stop` stops it."
+        )  # noqa: T201
+        return
+    server, process = launch(folder, port)
+    pid_file.write_text(str(process.pid))
+    env_file = folder / "connection.env"
+    env_file.write_text(f"export AZURE_STORAGE_CONNECTION_STRING='{server.connection_string}'\n")
+    env_file.chmod(0o600)
+    print(f"Azurite blob service on {server.endpoint} (data in {folder}/blob).")  # noqa: T201
+    print(f"Point the azurite environment at it with:  source {env_file}")  # noqa: T201
+
+
+def stop(folder: Path) -> None:
+    pid_file = folder / "azurite.pid"
+    if not pid_file.exists():
+        print("Azurite is not running (no pid file).")  # noqa: T201
+        return
+    pid = int(pid_file.read_text())
+    if _alive(pid):
+        os.killpg(pid, signal.SIGTERM)
+    pid_file.unlink()
+    print(f"Stopped Azurite (pid {pid}).")  # noqa: T201
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Start or stop the project's Azurite.")
+    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("--folder", type=Path, default=PROJECT / ".azurite")
+    parser.add_argument("--port", type=int, default=10000)
+    args = parser.parse_args(argv)
+    try:
+        start(args.folder, args.port) if args.action == "start" else stop(args.folder)
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)  # noqa: T201
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Blob storage checks: clear errors before a run instead of stack traces from deep in adlfs.
+
+Before a pipeline touches ``abfs://`` datasets, every container the catalog names is checked
+once: can the endpoint be reached, are the credentials accepted, does the container exist.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import fsspec
+
+logger = logging.getLogger(__name__)
+
+BLOB_PROTOCOLS = ("abfs", "abfss", "az", "wasbs", "wasb")
+PATH_KEYS = ("filepath", "path")
+
+
+class StorageError(RuntimeError):
+    """A storage problem users can fix; the message names the setting and the fix."""
+
+
+@dataclass(frozen=True)
+class BlobAccount:
+    """One storage account as the catalog reaches it (a credentials entry)."""
+
+    credentials_name: str | None
+    options: dict[str, Any] = field(repr=False, hash=False, compare=False)
+
+    @property
+    def endpoint(self) -> tuple[str, int, str]:
+        """(host, port, display URL) of the blob endpoint, without any secret."""
+        conn = self.options.get("connection_string") or ""
+        match = re.search(r"BlobEndpoint=([^;]+)", conn)
+        if match:
+            url = urlparse(match.group(1))
+            return (
+                url.hostname or "",
+                url.port or (443 if url.scheme == "https" else 80),
+                match.group(1),
+            )
+        name = self.options.get("account_name") or _conn_value(conn, "AccountName") or "?"
+        host = self.options.get("account_host") or f"{name}.blob.core.windows.net"
+        return host, 443, f"https://{host}"
+
+    @property
+    def name(self) -> str:
+        return (
+            self.options.get("account_name")
+            or _conn_value(self.options.get("connection_string") or "", "AccountName")
+            or "?"
+        )
+
+
+def _conn_value(conn: str, key: str) -> str | None:
+    match = re.search(rf"{key}=([^;]+)", conn)
+    return match.group(1) if match else None
+
+
+def blob_containers(
+    catalog_config: Mapping[str, Any], credentials: Mapping[str, Any]
+) -> dict[BlobAccount, dict[str, list[str]]]:
+    """Containers named by ``abfs://`` paths in the catalog: account -> container -> datasets."""
+    found: dict[BlobAccount, dict[str, list[str]]] = {}
+    accounts: dict[str | None, BlobAccount] = {}
+    for dataset, entry in catalog_config.items():
+        if not isinstance(entry, Mapping) or dataset.startswith("_"):
+            continue
+        for key in PATH_KEYS:
+            value = str(entry.get(key, ""))
+            protocol, _, rest = value.partition("://")
+            if protocol not in BLOB_PROTOCOLS or not rest:
+                continue
+            cred_name = (
+                entry.get("credentials") if isinstance(entry.get("credentials"), str) else None
+            )
+            if cred_name not in accounts:
+                options = {
+                    k: v
+                    for k, v in dict(credentials.get(cred_name, {}) if cred_name else {}).items()
+                    if v is not None
+                }
+                accounts[cred_name] = BlobAccount(cred_name, options)
+            container = rest.split("/", 1)[0].split("@", 1)[0]
+            if "{" in container:
+                continue
+            found.setdefault(accounts[cred_name], {}).setdefault(container, []).append(dataset)
+    return found
+
+
+def check_endpoint(account: BlobAccount, timeout: float = 3.0) -> None:
+    """Fail fast (no retries) when nothing listens at the blob endpoint."""
+    host, port, url = account.endpoint
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except OSError as exc:
+        local = host in ("127.0.0.1", "localhost", "::1")
+        hint = (
+            "Is Azurite running? Start it with `make azurite` (and `source .azurite/connection.env`)."
+            if local
+            else "Check the account name (AZURE_STORAGE_ACCOUNT_NAME or credentials) and your network."
+        )
+        raise StorageError(
+            f"Cannot reach blob storage at {url} ({exc.strerror or exc}). {hint}"
+        ) from None
+
+
+def list_containers(account: BlobAccount) -> list[str]:
+    """Container names, translating authentication failures into a clear message."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+    fs = fsspec.filesystem("abfs", skip_instance_cache=True, **account.options)
+    try:
+        return sorted(p.rstrip("/") for p in fs.ls("", detail=False))
+    except (ClientAuthenticationError, HttpResponseError) as exc:
+        status = getattr(exc, "status_code", None)
+        if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
+            source = (
+                f"credentials entry '{account.credentials_name}'"
+                if account.credentials_name
+                else "the catalog"
+            )
+            raise StorageError(
+                f"Storage account '{account.name}' at {account.endpoint[2]} rejected the credentials from {source} "
+                f"(HTTP {status}). Check the account key, SAS token or connection string in "
+                "conf/local/credentials.yml or the AZURE_STORAGE_* environment variables."
+            ) from None
+        raise StorageError(
+            f"Storage account '{account.name}' answered HTTP {status}: {exc.reason}"
+        ) from None
+
+
+def check_containers(
+    accounts: Mapping[BlobAccount, Mapping[str, Iterable[str]]], env: str | None
+) -> None:
+    """Every container the catalog names exists; otherwise say which, where, and the fix."""
+    for account, containers in accounts.items():
+        check_endpoint(account)
+        existing = list_containers(account)
+        missing = {c: list(ds) for c, ds in containers.items() if c not in existing}
+        if not missing:
+            continue
+        lines = []
+        for container, datasets in sorted(missing.items()):
+            close = difflib.get_close_matches(container, existing, n=1)
+            guess = f" (did you mean '{close[0]}'?)" if close else ""
+            lines.append(f"  - '{container}'{guess}, used by {', '.join(sorted(datasets)[:4])}")
+        raise StorageError(
+            f"Storage account '{account.name}' has no container(s):\n" + "\n".join(lines) + "\n"
+            f"Existing containers: {', '.join(existing) or 'none'}. Fix the name in conf/{env or '<env>'}/catalog.yml, "
+            f"or create the containers and upload the tiles with `python -m aerial_landuse.upload --env {env or '<env>'}`."
+        )
+
+
+def create_containers(accounts: Mapping[BlobAccount, Mapping[str, Iterable[str]]]) -> list[str]:
+    """Create the containers the catalog names that do not exist yet; returns those created."""
+    created = []
+    for account, containers in accounts.items():
+        check_endpoint(account)
+        existing = set(list_containers(account))
+        fs = fsspec.filesystem("abfs", skip_instance_cache=True, **account.options)
+        for container in sorted(set(containers) - existing):
+            fs.mkdir(container)
+            created.append(container)
+    return created

@@ -1,0 +1,156 @@
+"""Copy the local tile set into the blob containers of a Kedro environment (the seed's AzCopy step).
+
+    python -m aerial_landuse.upload --env azurite
+
+Creates every container the environment's catalog names, then copies ``train_tiles``,
+``test_tiles``, ``score_tiles`` and ``tile_summaries`` from the base (local) catalog to the
+environment's, with a progress bar. Idempotent: a blob that already exists with the same size
+is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from kedro.config import OmegaConfigLoader
+from kedro.framework.project import settings
+from kedro.framework.startup import bootstrap_project
+from kedro.io import DataCatalog
+from kedro.io.core import get_protocol_and_path
+from tqdm import tqdm
+
+from aerial_landuse.storage import StorageError, blob_containers, create_containers
+
+logger = logging.getLogger(__name__)
+
+TILE_SETS = ("train_tiles", "test_tiles", "score_tiles")
+FILES = ("tile_summaries",)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    source: str
+    destination: str
+    size: int
+
+
+def load_config(project: Path, env: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(catalog, credentials) config of ``env`` (None: base + local)."""
+    loader = OmegaConfigLoader(
+        str(project / settings.CONF_SOURCE),
+        env=env,
+        **{k: v for k, v in settings.CONFIG_LOADER_ARGS.items() if k != "config_patterns"},
+    )
+    return dict(loader["catalog"]), dict(loader["credentials"])
+
+
+def _file_transfers(src_conf: dict, dst_conf: dict, dst_creds: dict) -> tuple[list[Transfer], Any]:
+    transfers = []
+    for name in FILES:
+        src, dst = src_conf[name]["filepath"], dst_conf[name]["filepath"]
+        size = fsspec.filesystem("file").size(src)
+        transfers.append(Transfer(str(Path(src).resolve()), get_protocol_and_path(dst)[1], size))
+    return transfers, _destination_fs(dst_conf[FILES[0]], dst_creds)
+
+
+def _destination_fs(entry: dict, credentials: dict) -> fsspec.AbstractFileSystem:
+    protocol, _ = get_protocol_and_path(entry.get("filepath") or entry["path"])
+    options = (
+        {k: v for k, v in credentials.get(entry.get("credentials"), {}).items() if v is not None}
+        if entry.get("credentials")
+        else {}
+    )
+    return fsspec.filesystem(protocol, **options)
+
+
+def plan(src_catalog: DataCatalog, dst_catalog: DataCatalog) -> list[Transfer]:
+    """Every tile file to copy, source absolute path to destination path."""
+    transfers = []
+    for name in TILE_SETS:
+        source, destination = src_catalog.load(name), dst_catalog.load(name)
+        listing = source.list_tiles()
+        sizes = source.reader.fs.sizes(listing["path"].tolist())
+        for (relpath, path), size in zip(
+            listing[["relpath", "path"]].itertuples(index=False), sizes, strict=True
+        ):
+            transfers.append(Transfer(path, f"{destination.root.rstrip('/')}/{relpath}", int(size)))
+    return transfers
+
+
+def existing_sizes(fs: fsspec.AbstractFileSystem, transfers: list[Transfer]) -> dict[str, int]:
+    roots = {t.destination.split("/", 1)[0] for t in transfers}
+    sizes: dict[str, int] = {}
+    for root in roots:
+        if fs.exists(root):
+            sizes.update(
+                {
+                    path: int(info.get("size") or 0)
+                    for path, info in fs.find(root, detail=True).items()
+                }
+            )
+    return sizes
+
+
+def copy(
+    fs: fsspec.AbstractFileSystem, transfers: list[Transfer], workers: int = 8
+) -> tuple[int, int]:
+    """Copy what is missing; returns (copied, skipped)."""
+    present = existing_sizes(fs, transfers)
+    todo = [t for t in transfers if present.get(t.destination) != t.size]
+    with tqdm(
+        total=sum(t.size for t in todo), unit="B", unit_scale=True, desc="upload", disable=not todo
+    ) as bar:
+
+        def one(transfer: Transfer) -> None:
+            fs.put_file(transfer.source, transfer.destination)
+            bar.update(transfer.size)
+
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(one, todo))
+    return len(todo), len(transfers) - len(todo)
+
+
+def upload(project: Path, env: str) -> tuple[int, int]:
+    src_conf, src_creds = load_config(project, None)
+    dst_conf, dst_creds = load_config(project, env)
+    created = create_containers(blob_containers(dst_conf, dst_creds))
+    if created:
+        logger.info("Created containers: %s", ", ".join(created))
+    src_catalog = DataCatalog.from_config({k: src_conf[k] for k in TILE_SETS}, src_creds)
+    dst_catalog = DataCatalog.from_config({k: dst_conf[k] for k in TILE_SETS}, dst_creds)
+    transfers = plan(src_catalog, dst_catalog)
+    file_transfers, fs = _file_transfers(src_conf, dst_conf, dst_creds)
+    return copy(fs, transfers + file_transfers)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--env",
+        required=True,
+        help="Kedro environment whose catalog names the containers, e.g. azurite",
+    )
+    parser.add_argument(
+        "--project", default=".", type=Path, help="project root (default: current folder)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    bootstrap_project(args.project.resolve())
+    try:
+        copied, skipped = upload(args.project.resolve(), args.env)
+    except (StorageError, ValueError) as exc:
+        print(f"upload failed: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    print(f"Uploaded {copied} file(s), skipped {skipped} already there.")  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

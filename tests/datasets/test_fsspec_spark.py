@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+from kedro.io import DatasetError
+from pyspark.ml.linalg import Vectors, VectorUDT
+
+from aerial_landuse.datasets import FsspecSparkDataset, SparkModelDataset
+from aerial_landuse.pipelines.train.nodes import train_classifier
+from tests.pipelines.train.test_nodes import LABELS, clustered_features, params
+
+
+def _frame(spark, rows=50):
+    rng = np.random.default_rng(0)
+    data = [
+        (
+            f"id{i}",
+            f"abfs://train/x/{i}.png",
+            None if i % 7 == 0 else 1.5 * i,
+            Vectors.dense(rng.normal(size=4).astype(np.float32)),
+        )
+        for i in range(rows)
+    ]
+    return spark.createDataFrame(data, ["id", "path", "llcrnrlat", "features"]).repartition(3)
+
+
+def _roundtrip(dataset, frame):
+    dataset.save(frame)
+    loaded = dataset.load()
+    assert isinstance(loaded.schema["features"].dataType, VectorUDT)
+    assert loaded.schema.simpleString() == frame.schema.simpleString()
+    before = {r["id"]: r for r in frame.collect()}
+    after = {r["id"]: r for r in loaded.collect()}
+    assert before.keys() == after.keys()
+    for key, row in before.items():
+        assert after[key]["llcrnrlat"] == row["llcrnrlat"] and after[key]["path"] == row["path"]
+        np.testing.assert_allclose(
+            after[key]["features"].toArray(), row["features"].toArray(), rtol=1e-6
+        )
+
+
+def test_round_trip_on_azurite_written_and_read_by_executors(spark, azurite):
+    from aerial_landuse.storage import BlobAccount, create_containers
+
+    credentials = {"connection_string": azurite.connection_string}
+    create_containers({BlobAccount("t", credentials): {"features": ["x"]}})
+    dataset = FsspecSparkDataset(
+        filepath="abfs://features/test/train.parquet", credentials=credentials
+    )
+    assert not dataset.exists()
+    _roundtrip(dataset, _frame(spark))
+    assert dataset.exists()
+    _roundtrip(dataset, _frame(spark, 20))  # overwrite, not append
+    assert dataset.load().count() == 20
+
+
+def test_round_trip_on_local_disk_and_missing_data_is_named(spark, tmp_path):
+    _roundtrip(FsspecSparkDataset(filepath=str(tmp_path / "f.parquet")), _frame(spark))
+    with pytest.raises(DatasetError, match="no complete dataset"):
+        FsspecSparkDataset(filepath=str(tmp_path / "missing.parquet")).load()
+
+
+def test_trained_model_round_trips_through_blob_storage(spark, azurite):
+    from aerial_landuse.storage import BlobAccount, create_containers
+
+    credentials = {"connection_string": azurite.connection_string}
+    create_containers({BlobAccount("t", credentials): {"trainedmodels": ["x"]}})
+    model = train_classifier(clustered_features(spark), params("random_forest"))
+    dataset = SparkModelDataset(
+        path="abfs://trainedmodels/test_random_forest", credentials=credentials
+    )
+    dataset.save(model)
+    dataset.save(model)  # overwrite
+    loaded = dataset.load()
+    assert loaded.labels == LABELS and loaded.info["classifier"] == "random_forest"
+    features = clustered_features(spark, 4)
+    assert [r["pred_label"] for r in loaded.predict(features).orderBy("id").collect()] == [
+        r["pred_label"] for r in model.predict(features).orderBy("id").collect()
+    ]
+    assert azurite.key not in repr(dataset)
