@@ -14,7 +14,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
+.PHONY: synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,7 +31,16 @@ $(STAMP): requirements-lock.txt pyproject.toml | prerequisites
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-install: $(STAMP)  ## Create .venv with the pinned dependencies
+JARS_STAMP := .jars/synapseml/.resolved
+
+$(JARS_STAMP): tools/synapseml/pom.xml
+	@command -v mvn >/dev/null || { echo "SynapseML's jars come from Maven Central: install Maven (mvn)."; exit 1; }
+	mvn -q -B -f tools/synapseml/pom.xml dependency:copy-dependencies
+	touch $@
+
+synapseml-jars: $(JARS_STAMP)  ## Resolve SynapseML's jars from Maven Central into .jars/synapseml
+
+install: $(STAMP) $(JARS_STAMP)  ## Create .venv with the pinned dependencies, resolve SynapseML's jars
 
 data/01_raw/middlesexma2016/tile_summaries.csv: | $(STAMP)
 	$(BIN)/kedro run --pipelines=demo_data

@@ -19,6 +19,7 @@ from aerial_landuse.azurite import Azurite, running_azurite
 from aerial_landuse.hooks import spark_conf
 from aerial_landuse.networks import ONNXNetwork, export_onnx
 from aerial_landuse.pipelines.demo_data.textures import LAND_USE_CLASSES, labelled_tile
+from aerial_landuse.settings import jars_in
 from aerial_landuse.tiles import TileFolder, TileReader
 
 warnings.filterwarnings("ignore", message=".*register_new_resolver.*")
@@ -43,6 +44,7 @@ def spark() -> Iterator[SparkSession]:
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
             "spark.pyspark.python": sys.executable,
+            "spark.jars": jars_in(str(ROOT / ".jars" / "synapseml")),
         }
     )
     session = SparkSession.builder.appName("aerial-landuse-tests").config(conf=conf).getOrCreate()
@@ -123,6 +125,7 @@ def copy_project(destination: Path) -> Path:
     )
     for name in ("pyproject.toml", ".telemetry"):
         shutil.copy(ROOT / name, destination / name)
+    (destination / ".jars").symlink_to(ROOT / ".jars")  # SynapseML's jars, resolved by make
     return destination
 
 

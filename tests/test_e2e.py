@@ -181,3 +181,21 @@ def test_analysis_notebook_runs_on_the_outputs_through_the_catalog(project):
         for output in cell.get("outputs", [])
     )
     assert f"Model {MODEL}: accuracy" in printed and "Developed:" in printed
+
+
+@pytest.mark.e2e
+def test_lightgbm_selected_by_a_runtime_parameter(project):
+    kedro(
+        project,
+        "run",
+        "--nodes",
+        "train_classifier,predict_test_tiles,evaluate_model,write_test_predictions",
+        "--params",
+        "classifier=lightgbm",
+    )
+    model = "efficientnet_lite0_lightgbm"
+    metrics = json.loads(
+        (project / "data" / "07_model_output" / model / "metrics.json").read_text()
+    )
+    assert metrics["model"]["classifier"] == "lightgbm" and metrics["accuracy"] > 0.5
+    assert (project / "data" / "06_models" / "trained" / model / "spark_model").is_dir()

@@ -126,9 +126,8 @@ def running_azurite(folder: Path, port: int | None = None) -> Iterator[Azurite]:
 def start(folder: Path, port: int) -> None:
     pid_file = folder / "azurite.pid"
     if pid_file.exists() and _alive(int(pid_file.read_text())):
-        print(
-            f"Azurite is already running (pid {pid_file.read_text().strip()}); `make azurite-stop` stops it."
-        )  # noqa: T201
+        pid = pid_file.read_text().strip()
+        print(f"Azurite is already running (pid {pid}); `make azurite-stop` stops it.")  # noqa: T201
         return
     server, process = launch(folder, port)
     pid_file.write_text(str(process.pid))

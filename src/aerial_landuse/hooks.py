@@ -21,6 +21,7 @@ def spark_conf(settings: dict[str, object]) -> SparkConf:
     """SparkConf from spark.yml; local masters bind to loopback and run this interpreter."""
     conf = SparkConf().setAll([(k, str(v)) for k, v in settings.items()])
     if str(settings.get("spark.master", "local")).startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         conf.setIfMissing("spark.driver.host", "127.0.0.1")
         conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1")
         conf.setIfMissing("spark.pyspark.python", sys.executable)

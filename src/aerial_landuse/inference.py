@@ -43,7 +43,7 @@ def onnx_session(model_bytes: Callable[[], bytes], key: str, threads: int) -> An
 
 
 def model_key(network: ONNXNetwork) -> str:
-    return f"{network.spec.name}-{hashlib.sha1(network.onnx_bytes).hexdigest()[:16]}"
+    return f"{network.spec.name}-{hashlib.sha1(network.uint8_bytes).hexdigest()[:16]}"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Pretrained ImageNet networks as feature extractors, exported to ONNX with their preprocessing.
 
-The exported graph takes ``image``: uint8 RGB tiles ``[batch, size, size, 3]`` and returns
-``features``: the pooled penultimate layer ``[batch, feature_dim]``. Normalisation lives inside
-the graph, so executors only decode and resize. torch is imported only here, at export time.
+The exported file holds the network proper: ``input`` float32 ``[batch, 3, size, size]``
+(normalised RGB) to ``features``, the pooled penultimate layer ``[batch, feature_dim]``, at ONNX
+opset 13 so that SynapseML's onnxruntime (1.8) runs it too. For the onnxruntime backend a uint8
+``image`` ``[batch, size, size, 3]`` front (cast, transpose, normalise) is composed onto it in
+memory, so executors only decode and resize. torch is imported only here, at export time.
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import warnings
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     import torch
@@ -20,8 +26,10 @@ logger = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
-INPUT_NAME = "image"
+INPUT_NAME = "image"  # uint8 NHWC, the onnxruntime backend's graph
+NETWORK_INPUT = "input"  # float32 NCHW normalised, the exported file (and SynapseML's ONNXModel)
 OUTPUT_NAME = "features"
+OPSET = 13
 METADATA_KEY = "aerial_landuse.preprocessing"
 
 
@@ -36,7 +44,7 @@ class NetworkSpec:
     std: tuple[float, float, float]
     weights: str
     resize: str = "bilinear"
-    input_layout: str = "NHWC uint8 RGB"
+    input_layout: str = "NCHW float32 RGB, (pixel - mean) / std"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -81,6 +89,11 @@ class ONNXNetwork:
 
     def __repr__(self) -> str:
         return f"ONNXNetwork({self.spec.name}, {len(self.onnx_bytes) / 1e6:.1f} MB)"
+
+    @cached_property
+    def uint8_bytes(self) -> bytes:
+        """The network behind a uint8 NHWC front that normalises in-graph (onnxruntime backend)."""
+        return with_uint8_front(self.onnx_bytes, self.spec)
 
 
 def _torch_backbone(name: str, pretrained: bool) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -138,57 +151,47 @@ def _download_guard(name: str, build: Any) -> Any:
         ) from exc
 
 
-class _UInt8Extractor:
-    """Wraps a backbone so the graph takes uint8 NHWC and normalises inside."""
-
-    @staticmethod
-    def build(backbone: torch.nn.Module, spec: NetworkSpec) -> torch.nn.Module:
-        import torch
-        from torch import nn
-
-        class Extractor(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.backbone = backbone
-                self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
-                self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
-
-            def forward(self, image: torch.Tensor) -> torch.Tensor:
-                x = (image.permute(0, 3, 1, 2).to(torch.float32) - self.mean) / self.std
-                return self.backbone(x)
-
-        return Extractor().eval()
-
-
 def build_torch_extractor(
     name: str, pretrained: bool = True
 ) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """(uint8 NHWC -> features module, ImageNet head) for ``name``, in eval mode."""
+    """(normalised NCHW float -> features module, ImageNet head) for ``name``, in eval mode."""
+    network_spec(name)
     backbone, head = _torch_backbone(name, pretrained)
-    return _UInt8Extractor.build(backbone.eval(), network_spec(name)), head.eval()
+    return backbone.eval(), head.eval()
 
 
-def export_onnx(name: str, pretrained: bool = True, opset: int = 18) -> ONNXNetwork:
-    """Export ``name`` as a feature extractor with a dynamic batch axis."""
+def normalise(images: np.ndarray, spec: NetworkSpec) -> np.ndarray:
+    """uint8 NHWC RGB tiles as the network's float NCHW input."""
+    x = images.astype(np.float32).transpose(0, 3, 1, 2)
+    return (x - np.asarray(spec.mean, np.float32)[None, :, None, None]) / np.asarray(
+        spec.std, np.float32
+    )[None, :, None, None]
+
+
+def export_onnx(name: str, pretrained: bool = True) -> ONNXNetwork:
+    """Export ``name`` as a feature extractor with a dynamic batch axis (opset 13)."""
     import onnx
     import torch
 
     spec = network_spec(name)
     extractor, _ = build_torch_extractor(name, pretrained)
-    sample = torch.zeros((2, spec.image_size, spec.image_size, 3), dtype=torch.uint8)
+    sample = torch.zeros((2, 3, spec.image_size, spec.image_size), dtype=torch.float32)
     buffer = io.BytesIO()
     logger.info("Exporting %s (%s) to ONNX", name, spec.weights if pretrained else "random weights")
-    torch.onnx.export(
-        extractor,
-        (sample,),
-        buffer,
-        input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
-        dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},),
-        dynamo=True,
-        opset_version=opset,
-        verbose=False,
-    )
+    with warnings.catch_warnings():
+        # The TorchScript exporter is the one that still writes opset 13 (SynapseML's onnxruntime 1.8).
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            extractor,
+            (sample,),
+            buffer,
+            input_names=[NETWORK_INPUT],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={NETWORK_INPUT: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+            do_constant_folding=True,
+        )
     model = onnx.load_model_from_string(buffer.getvalue())
     if not pretrained:
         spec = replace(spec, weights="random (test export)")
@@ -197,15 +200,44 @@ def export_onnx(name: str, pretrained: bool = True, opset: int = 18) -> ONNXNetw
     return ONNXNetwork(spec, model.SerializeToString())
 
 
+def with_uint8_front(network_bytes: bytes, spec: NetworkSpec) -> bytes:
+    """Compose cast + transpose + normalise in front of the network: uint8 NHWC in, features out."""
+    import onnx
+    from onnx import TensorProto, compose, helper, numpy_helper
+
+    network = onnx.load_model_from_string(network_bytes)
+    size = spec.image_size
+    mean = numpy_helper.from_array(np.asarray(spec.mean, np.float32).reshape(1, 3, 1, 1), "mean")
+    std = numpy_helper.from_array(np.asarray(spec.std, np.float32).reshape(1, 3, 1, 1), "std")
+    front = helper.make_graph(
+        [
+            helper.make_node("Cast", [INPUT_NAME], ["as_float"], to=TensorProto.FLOAT),
+            helper.make_node("Transpose", ["as_float"], ["nchw"], perm=[0, 3, 1, 2]),
+            helper.make_node("Sub", ["nchw", "mean"], ["centred"]),
+            helper.make_node("Div", ["centred", "std"], ["normalised"]),
+        ],
+        "uint8_front",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.UINT8, ["batch", size, size, 3])],
+        [helper.make_tensor_value_info("normalised", TensorProto.FLOAT, ["batch", 3, size, size])],
+        initializer=[mean, std],
+    )
+    front_model = helper.make_model(
+        front, opset_imports=network.opset_import, ir_version=network.ir_version
+    )
+    merged = compose.merge_models(front_model, network, io_map=[("normalised", NETWORK_INPUT)])
+    return merged.SerializeToString()
+
+
 def read_onnx_network(data: bytes) -> ONNXNetwork:
-    """Parse an exported file; raises ValueError if it lacks this project's metadata."""
+    """Parse an exported file; raises ValueError if it is not this project's current format."""
     import onnx
 
     model = onnx.load_model_from_string(data)
     meta = {p.key: p.value for p in model.metadata_props}
-    if METADATA_KEY not in meta:
+    inputs = [i.name for i in model.graph.input]
+    if METADATA_KEY not in meta or inputs != [NETWORK_INPUT]:
         raise ValueError(
-            "ONNX file has no preprocessing metadata: export it with "
-            "`kedro run --pipelines=pretrained` so the spec travels with the weights."
+            f"This ONNX file is not a network exported by this version of aerial_landuse (inputs {inputs}): "
+            "export it again with `kedro run --pipelines=pretrained` so the graph and its spec match."
         )
     return ONNXNetwork(NetworkSpec.from_json(meta[METADATA_KEY]), data)

@@ -1,6 +1,7 @@
 """Project settings: Spark hook, config patterns for spark.yml, OmegaConfigLoader."""
 
 import warnings
+from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
 
@@ -11,6 +12,12 @@ warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is depreca
 
 HOOKS = (SparkHooks(), StorageHooks())
 
+
+def jars_in(folder: str) -> str:
+    """``${jars_in:<folder>}`` in spark.yml: the folder's jars as a spark.jars list ('' if none)."""
+    return ",".join(sorted(str(p.resolve()) for p in Path(folder).glob("*.jar")))
+
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
@@ -18,4 +25,5 @@ CONFIG_LOADER_ARGS = {
     "config_patterns": {
         "spark": ["spark*", "spark*/**"],
     },
+    "custom_resolvers": {"jars_in": jars_in},
 }

@@ -60,3 +60,16 @@ def test_evaluate_on_spark_gives_confusion_and_seed_format_csv(spark):
     csv = seed_format_predictions(predictions)
     assert list(csv.columns) == ["filepath", "label", "pred_label"] and len(csv) == 30
     assert confusion_matrix(predictions, LABELS).sum() == 30
+
+
+@pytest.mark.parametrize("classifier", ["logistic_regression", "lightgbm"])
+def test_synapseml_compute_model_statistics_agrees_on_accuracy_and_confusion(spark, classifier):
+    from aerial_landuse.synapseml import model_statistics
+
+    model = train_classifier(clustered_features(spark, 20), params(classifier))
+    noisy = clustered_features(spark, 15, seed=0, split="test")
+    predictions = predict_test_tiles(model, noisy)
+    ours = evaluate_model(model, predictions)
+    theirs = model_statistics(predictions, model.labels)
+    assert theirs["accuracy"] == pytest.approx(ours["accuracy"])
+    assert theirs["confusion_matrix"] == ours["confusion_matrix"]["counts"]

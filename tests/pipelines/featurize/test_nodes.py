@@ -50,7 +50,7 @@ def test_features_match_onnxruntime_on_the_same_tiles_and_broken_tiles_are_quara
     )
     assert sum(s["featurized"] for k, s in summary.items() if isinstance(s, dict)) == 6
 
-    session = ort.InferenceSession(lite0_network.onnx_bytes, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(lite0_network.uint8_bytes, providers=["CPUExecutionProvider"])
     row = rows[0]
     with open(row["path"], "rb") as handle:
         expected = session.run(None, {"image": decode_tile(handle.read(), 224)[None]})[0][0]
@@ -111,3 +111,34 @@ def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
     row = features.collect()[0]
     assert (row["llcrnrlat"], row["urcrnrlon"]) == (1.0, 2.1) and len(quarantine) == 0
     assert summary["score"] == {"indexed": 1, "featurized": 1, "quarantined": 0}
+
+
+def test_synapseml_backend_gives_the_same_features_and_quarantine(spark, tmp_path, lite0_network):
+    root = write_labelled_folder(tmp_path / "train", 3, ("Forest", "Developed"), size=224)
+    (root / "Forest" / "truncated.png").write_bytes(
+        (root / "Forest" / "forest_000.png").read_bytes()[:300]
+    )
+    tiles = folder(root)
+    listing = list_labelled_tiles(tiles, folder(tmp_path / "none"), INGEST)
+    index, _, _ = split_index_and_quarantine(probe_tiles(listing, tiles, INGEST), listing)
+    by_backend = {}
+    for backend in ("onnxruntime", "synapseml"):
+        train, test, quarantine, _ = featurize_labelled(
+            index, tiles, lite0_network, {**FEATURIZE, "backend": backend}
+        )
+        by_backend[backend] = {
+            r["id"]: r["features"].toArray() for r in train.collect() + test.collect()
+        }
+        assert quarantine["path"].str.endswith("truncated.png").tolist() == [True]
+    assert (
+        by_backend["onnxruntime"].keys() == by_backend["synapseml"].keys()
+        and len(by_backend["synapseml"]) == 6
+    )
+    for key, features in by_backend["onnxruntime"].items():
+        np.testing.assert_allclose(by_backend["synapseml"][key], features, atol=1e-3)
+
+
+def test_unknown_backend_is_refused(labelled_index, lite0_network):
+    tiles, index, _ = labelled_index
+    with pytest.raises(ValueError, match="synapseml"):
+        featurize_labelled(index, tiles, lite0_network, {**FEATURIZE, "backend": "tensorflow"})

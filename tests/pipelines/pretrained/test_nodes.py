@@ -8,7 +8,13 @@ from matplotlib import cbook
 from PIL import Image
 
 from aerial_landuse.datasets import ONNXNetworkDataset
-from aerial_landuse.networks import NETWORKS, build_torch_extractor, export_onnx, read_onnx_network
+from aerial_landuse.networks import (
+    NETWORKS,
+    build_torch_extractor,
+    export_onnx,
+    normalise,
+    read_onnx_network,
+)
 from aerial_landuse.pipelines.pretrained.nodes import export_pretrained_network
 
 MILITARY_UNIFORM = 652  # ImageNet class of the Grace Hopper portrait matplotlib ships
@@ -19,18 +25,27 @@ def _tiles(n=3, size=224, seed=0):
 
 
 def _onnx_features(network, batch):
-    session = ort.InferenceSession(network.onnx_bytes, providers=["CPUExecutionProvider"])
+    """Features from the uint8 graph the onnxruntime backend runs."""
+    session = ort.InferenceSession(network.uint8_bytes, providers=["CPUExecutionProvider"])
     return session.run(None, {"image": batch})[0]
+
+
+def _torch_features(extractor, batch, name):
+    with torch.no_grad():
+        return extractor(torch.from_numpy(normalise(batch, NETWORKS[name]))).numpy()
 
 
 def test_lite0_onnx_equals_torch_within_1e4(lite0_network):
     batch = _tiles()
     extractor, _ = build_torch_extractor("efficientnet_lite0", pretrained=True)
-    with torch.no_grad():
-        expected = extractor(torch.from_numpy(batch)).numpy()
+    expected = _torch_features(extractor, batch, "efficientnet_lite0")
     actual = _onnx_features(lite0_network, batch)
     assert actual.shape == (3, 1280)
     np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=0)
+    # the exported file itself (SynapseML's input: normalised float NCHW)
+    raw = ort.InferenceSession(lite0_network.onnx_bytes, providers=["CPUExecutionProvider"])
+    direct = raw.run(None, {"input": normalise(batch, NETWORKS["efficientnet_lite0"])})[0]
+    np.testing.assert_allclose(direct, expected, atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("name", ["resnet18", "alexnet"])
@@ -40,8 +55,7 @@ def test_seed_networks_export_with_random_weights_and_match_torch(name):
     torch.manual_seed(0)
     extractor, _ = build_torch_extractor(name, pretrained=False)
     batch = _tiles(2)
-    with torch.no_grad():
-        expected = extractor(torch.from_numpy(batch)).numpy()
+    expected = _torch_features(extractor, batch, name)
     actual = _onnx_features(network, batch)
     assert actual.shape == (2, NETWORKS[name].feature_dim)
     np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=1e-4)
@@ -62,10 +76,11 @@ def test_lite0_weights_are_the_real_imagenet_weights(lite0_network):
     assert float(probabilities.max()) > 0.25
 
     random_extractor, random_head = build_torch_extractor("efficientnet_lite0", pretrained=False)
+    random_features = torch.from_numpy(
+        _torch_features(random_extractor, _grace_hopper(), "efficientnet_lite0")
+    )
     with torch.no_grad():
-        random_probabilities = torch.softmax(
-            random_head(random_extractor(torch.from_numpy(_grace_hopper()))), dim=1
-        )[0]
+        random_probabilities = torch.softmax(random_head(random_features), dim=1)[0]
     assert float(random_probabilities.max()) < 0.05
 
 

@@ -33,12 +33,13 @@ def params(classifier):
         "hyperparameters": {
             "logistic_regression": {"maxIter": 50, "regParam": 0.01},
             "random_forest": {"numTrees": 20, "maxDepth": 5, "seed": 1},
+            "lightgbm": {"numIterations": 30, "minDataInLeaf": 2, "seed": 1},
         },
     }
 
 
-@pytest.mark.parametrize("classifier", ["logistic_regression", "random_forest"])
-def test_both_seed_classifiers_learn_separable_classes(spark, classifier):
+@pytest.mark.parametrize("classifier", ["logistic_regression", "random_forest", "lightgbm"])
+def test_every_classifier_learns_separable_classes(spark, classifier):
     model = train_classifier(clustered_features(spark), params(classifier))
     assert model.labels == LABELS
     assert model.info["classifier"] == classifier and model.info["train_tiles_per_class"] == {
@@ -69,3 +70,17 @@ def test_model_round_trips_through_the_catalog_under_its_name(spark, tmp_path):
 def test_missing_model_says_how_to_train_it(tmp_path):
     with pytest.raises(Exception, match="--params model_name=nope"):
         SparkModelDataset(path=str(tmp_path / "nope")).load()
+
+
+def test_lightgbm_trains_through_synapseml_train_classifier_and_round_trips(spark, tmp_path):
+    from synapse.ml.train import TrainedClassifierModel
+
+    model = train_classifier(clustered_features(spark), params("lightgbm"))
+    assert isinstance(model.pipeline.stages[0], TrainedClassifierModel)
+    dataset = SparkModelDataset(path=str(tmp_path / "lightgbm"))
+    dataset.save(model)
+    loaded = dataset.load()
+    features = clustered_features(spark, 5, seed=0)
+    scored = loaded.predict(features).select("pred_label", "probability").collect()
+    assert {r["pred_label"] for r in scored} == set(LABELS)
+    assert all(abs(sum(r["probability"]) - 1) < 1e-6 for r in scored)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -14,10 +15,11 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from aerial_landuse.inference import FeaturizeSettings, featurize_batches, model_key
-from aerial_landuse.networks import ONNXNetwork
+from aerial_landuse.networks import NETWORK_INPUT, OUTPUT_NAME, ONNXNetwork
 from aerial_landuse.pipelines.ingest.nodes import QUARANTINE_COLUMNS
 from aerial_landuse.spark_utils import count_by, get_spark, partitions_for
-from aerial_landuse.tiles import TileFolder
+from aerial_landuse.synapseml import image_tensors, onnx_features, require_jars
+from aerial_landuse.tiles import TileFolder, TileReader
 
 logger = logging.getLogger(__name__)
 
@@ -35,19 +37,34 @@ def _settings(params: dict[str, Any]) -> FeaturizeSettings:
     )
 
 
+BACKENDS = ("onnxruntime", "synapseml")
+
+
 def run_network(
     tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
 ) -> DataFrame:
     """Every indexed tile with its feature array, or the error that stopped it (lazy)."""
     spark = get_spark()
+    backend = params.get("backend", "onnxruntime")
+    if backend not in BACKENDS:
+        raise ValueError(f"featurize.backend must be one of {BACKENDS}, got {backend!r}.")
     if params["pretrained_model"] != network.spec.name:
         raise ValueError(
             f"pretrained_model is {params['pretrained_model']!r} but the network file holds "
             f"{network.spec.name!r}: re-export it with `kedro run --pipelines=pretrained`."
         )
-    broadcast = spark.sparkContext.broadcast(network.onnx_bytes)
     rows = tile_index.count()
     frame = tile_index.repartition(partitions_for(rows, int(params["rows_per_partition"])))
+    logger.info(
+        "Featurizing %d tiles with %s (%s backend) on %d partitions",
+        rows,
+        network.spec.name,
+        backend,
+        frame.rdd.getNumPartitions(),
+    )
+    if backend == "synapseml":
+        return _run_network_synapseml(frame, tiles, network, params)
+    broadcast = spark.sparkContext.broadcast(network.uint8_bytes)
     body = partial(
         featurize_batches,
         reader=tiles.reader,
@@ -58,13 +75,53 @@ def run_network(
         settings=_settings(params),
     )
     schema = T.StructType(tile_index.schema.fields + FEATURE_FIELDS)
-    logger.info(
-        "Featurizing %d tiles with %s on %d partitions",
-        rows,
-        network.spec.name,
-        frame.rdd.getNumPartitions(),
-    )
     return frame.mapInPandas(body, schema)
+
+
+def _read_bytes(batches: Iterator[pd.DataFrame], reader: TileReader) -> Iterator[pd.DataFrame]:
+    """Executor side: each tile's bytes straight from storage, or why they could not be read."""
+    for pdf in batches:
+        contents, errors = [], []
+        for path in pdf["path"]:
+            try:
+                contents.append(reader.read_bytes(path))
+                errors.append(None)
+            except Exception as exc:  # unreadable: quarantined, never the batch
+                contents.append(None)
+                errors.append(f"{type(exc).__name__}: {exc}")
+        yield pdf.assign(content=contents, error=errors)
+
+
+def _run_network_synapseml(
+    frame: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
+) -> DataFrame:
+    """SynapseML backend: ImageTransformer (OpenCV) decodes and resizes, ONNXModel infers.
+
+    One pass: a tile OpenCV cannot decode gets a zero tensor and its error, so nothing is read twice.
+    """
+    require_jars(frame.sparkSession)
+    columns, spec = frame.columns, network.spec
+    extra = [T.StructField("content", T.BinaryType()), T.StructField("error", T.StringType())]
+    raw = frame.mapInPandas(
+        partial(_read_bytes, reader=tiles.reader), T.StructType(frame.schema.fields + extra)
+    )
+    tensors = image_tensors(raw, "content", spec.image_size, spec.mean, spec.std)
+    zero = F.lit(0.0).cast("float")
+    zeros = F.array_repeat(
+        F.array_repeat(F.array_repeat(zero, spec.image_size), spec.image_size), 3
+    )
+    undecodable = F.lit("not an image OpenCV can decode (SynapseML ImageTransformer)")
+    missing = F.col("tensor").isNull()
+    tensors = tensors.select(
+        *columns,
+        F.when(missing, F.coalesce("error", undecodable)).otherwise(F.col("error")).alias("error"),
+        F.coalesce("tensor", zeros).alias("tensor"),
+    )
+    scored = onnx_features(
+        tensors, network.onnx_bytes, NETWORK_INPUT, OUTPUT_NAME, int(params["batch_size"])
+    )
+    features = F.when(F.col("error").isNull(), F.col("features").cast(T.ArrayType(T.FloatType())))
+    return scored.select(*columns, features.alias("features"), "error")
 
 
 def _features_of(featurized: DataFrame, split: str | None) -> DataFrame:

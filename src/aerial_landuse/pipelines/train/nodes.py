@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame
 
 from aerial_landuse.model import TrainedModel
 from aerial_landuse.spark_utils import count_by
+from aerial_landuse.synapseml import train_lightgbm
 
 logger = logging.getLogger(__name__)
 
@@ -20,30 +21,46 @@ LABEL_INDEX = "label_index"
 CLASSIFIERS = {
     "logistic_regression": LogisticRegression,
     "random_forest": RandomForestClassifier,
+    "lightgbm": None,  # SynapseML's LightGBMClassifier, trained through TrainClassifier
 }
 
 
 def build_classifier(name: str, hyperparameters: dict[str, Any]) -> Any:
     """A Spark ML classifier reading ``features`` and ``label_index``."""
+    return CLASSIFIERS[name](featuresCol="features", labelCol=LABEL_INDEX, **hyperparameters)
+
+
+def _fit_spark_ml(
+    train_features: DataFrame, name: str, hyperparameters: dict[str, Any]
+) -> tuple[Any, list[str]]:
+    """Spark ML LogisticRegression or RandomForestClassifier on indexed labels (keeps probabilities)."""
+    indexer = StringIndexer(
+        inputCol="label", outputCol=LABEL_INDEX, stringOrderType="alphabetAsc"
+    ).fit(train_features)
+    indexed = indexer.transform(train_features).cache()
+    logger.info("Training %s on %d tiles, %d classes", name, indexed.count(), len(indexer.labels))
+    fitted = build_classifier(name, hyperparameters).fit(indexed)
+    indexed.unpersist()
+    return fitted, list(indexer.labels)
+
+
+def train_classifier(train_features: DataFrame, params: dict[str, Any]) -> TrainedModel:
+    """Fit the classifier; the saved PipelineModel maps ``features`` to ``pred_label``.
+
+    LightGBM trains through SynapseML's TrainClassifier, as the seed trained. Logistic regression
+    and random forest train as plain Spark ML estimators: TrainClassifier (SynapseML 1.1.0) drops
+    the probability column of LogisticRegression, and scoring needs per-class probabilities.
+    """
+    name = params["classifier"]
     if name not in CLASSIFIERS:
         raise ValueError(
             f"Unknown classifier {name!r}: choose one of {sorted(CLASSIFIERS)} (train.classifier)."
         )
-    return CLASSIFIERS[name](featuresCol="features", labelCol=LABEL_INDEX, **hyperparameters)
-
-
-def train_classifier(train_features: DataFrame, params: dict[str, Any]) -> TrainedModel:
-    """Fit the classifier; the saved PipelineModel maps ``features`` to ``pred_label``."""
-    name = params["classifier"]
     hyperparameters = dict(params["hyperparameters"].get(name) or {})
-    indexer = StringIndexer(
-        inputCol="label", outputCol=LABEL_INDEX, stringOrderType="alphabetAsc"
-    ).fit(train_features)
-    labels = list(indexer.labels)
-    indexed = indexer.transform(train_features).cache()
-    logger.info("Training %s on %d tiles, %d classes", name, indexed.count(), len(labels))
-    fitted = build_classifier(name, hyperparameters).fit(indexed)
-    indexed.unpersist()
+    if name == "lightgbm":
+        fitted, labels = train_lightgbm(train_features, hyperparameters)
+    else:
+        fitted, labels = _fit_spark_ml(train_features, name, hyperparameters)
     decoder = IndexToString(inputCol="prediction", outputCol="pred_label", labels=labels)
     info = {
         "model_name": params["model_name"],

@@ -1,0 +1,55 @@
+"""Featurize throughput of the two backends, side by side in one Spark session.
+
+    .venv/bin/python benchmarks/featurize_backends.py [--rounds 2]
+
+Runs the featurize step (read, decode, resize, infer; no write) on the labelled demo tiles
+(`make run` first) with the onnxruntime backend and the SynapseML backend, alternating, and
+prints images/s for each and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from aerial_landuse.pipelines.featurize.nodes import run_network
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    project = Path(__file__).resolve().parents[1]
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project) as session:
+        context = session.load_context()
+        catalog = context.catalog
+        index, tiles, network = (
+            catalog.load(n) for n in ("labelled_tile_index", "train_tiles", "pretrained_network")
+        )
+        params = context.params["featurize"]
+        rows = index.count()
+        results: dict[str, list[float]] = {"onnxruntime": [], "synapseml": []}
+        for _ in range(args.rounds):
+            for backend, rates in results.items():
+                frame = run_network(index, tiles, network, {**params, "backend": backend})
+                start = time.perf_counter()
+                done = frame.where("error IS NULL").count()
+                rates.append(done / (time.perf_counter() - start))
+    best = {backend: max(rates) for backend, rates in results.items()}
+    report = {
+        "tiles": rows,
+        "images_per_second": results,
+        "best": best,
+        "synapseml_over_onnxruntime": best["synapseml"] / best["onnxruntime"],
+    }
+    print(json.dumps(report, indent=2))  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
