@@ -14,7 +14,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
+.PHONY: sweep compare mlflow-ui synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,16 @@ run: install demo-data pretrained  ## Run the whole job on the demo data and pri
 	$(BIN)/kedro run --params pretrained_model=$(NETWORK)
 	@echo
 	@echo "Report: $(abspath data/08_reporting/$(MODEL)/report.html)"
+
+sweep: install demo-data pretrained  ## Train + evaluate every network x classifier available offline, then the leaderboard
+	$(BIN)/python -m aerial_landuse.sweep
+
+compare: install  ## Leaderboard of the MLflow run history (data/08_reporting/leaderboard.html)
+	$(BIN)/kedro run --pipelines=compare
+
+MLFLOW_PORT ?= 5000
+mlflow-ui: install  ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)
+	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 test: install azurite-install  ## Run the test suite (real Spark, onnxruntime, Azurite)
 	$(BIN)/python -m pytest

@@ -78,7 +78,7 @@ def test_other_classifier_reuses_features_and_score_pipeline_runs_alone(project)
         project,
         "run",
         "--nodes",
-        "train_classifier,predict_test_tiles,evaluate_model,write_test_predictions",
+        "train_classifier,predict_test_tiles,evaluate_model,record_run,write_test_predictions",
         "--params",
         "classifier=random_forest",
     )
@@ -189,7 +189,7 @@ def test_lightgbm_selected_by_a_runtime_parameter(project):
         project,
         "run",
         "--nodes",
-        "train_classifier,predict_test_tiles,evaluate_model,write_test_predictions",
+        "train_classifier,predict_test_tiles,evaluate_model,record_run,write_test_predictions",
         "--params",
         "classifier=lightgbm",
     )
@@ -199,3 +199,58 @@ def test_lightgbm_selected_by_a_runtime_parameter(project):
     )
     assert metrics["model"]["classifier"] == "lightgbm" and metrics["accuracy"] > 0.5
     assert (project / "data" / "06_models" / "trained" / model / "spark_model").is_dir()
+
+
+@pytest.mark.e2e
+def test_the_run_is_in_mlflow_with_params_metrics_and_artifacts(project):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    try:
+        runs = mlflow.search_runs(
+            experiment_names=["aerial-landuse"],
+            filter_string=f"params.`train.model_name` = '{MODEL}'",
+        )
+        run = runs.sort_values("start_time").iloc[0]  # the first, full `kedro run`
+        assert run["status"] == "FINISHED" and run["tags.mlflow.runName"] == MODEL
+        expected_params = {
+            "train.pretrained_model": "efficientnet_lite0",
+            "train.classifier": "logistic_regression",
+            "train.hyperparameters.logistic_regression.regParam": "0.01",
+            "ingest.sample_frac": "1.0",
+            "ingest.test_fraction": "None",
+            "tiles.train": "72",
+            "tiles.test.Shrub": "7",
+        }
+        for key, value in expected_params.items():
+            assert run[f"params.{key}"] == value, key
+        assert run["params.data.train_tiles"].endswith("data/01_raw/train")
+        metrics = json.loads(
+            (project / "data" / "07_model_output" / MODEL / "metrics.json").read_text()
+        )
+        assert run["metrics.accuracy"] == pytest.approx(metrics["accuracy"])
+        assert run["metrics.macro_f1"] == pytest.approx(metrics["macro_f1"])
+        assert "metrics.f1.Forest" in run
+        client = mlflow.MlflowClient()
+        artifacts = {a.path for a in client.list_artifacts(run["run_id"])}
+        assert {"metrics.json", "report.html", "figures", "model"} <= artifacts
+        assert "figures/confusion_matrix.png" in {
+            a.path for a in client.list_artifacts(run["run_id"], "figures")
+        }
+    finally:
+        mlflow.set_tracking_uri("")
+
+
+@pytest.mark.e2e
+def test_score_best_uses_the_top_run_and_compare_ranks_the_runs(project):
+    kedro(project, "run", "--pipelines=compare")
+    board = pd.read_csv(project / "data" / "08_reporting" / "leaderboard.csv")
+    assert board["accuracy"].is_monotonic_decreasing and len(board) >= 2
+    kedro(project, "run", "--pipelines=score", "--params", "model_name=best")
+    record = json.loads(
+        (project / "data" / "07_model_output" / "best" / "score_metadata.json").read_text()
+    )
+    assert record["chosen_as"] == "best" and record["model_name"] == board["model_name"].iloc[0]
+    assert record["mlflow_run_id"] == board["run_id"].iloc[0]
+    scores = pd.read_csv(project / "data" / "07_model_output" / "best" / "score_predictions.csv")
+    assert scores["mlflow_run_id"].eq(record["mlflow_run_id"]).all() and len(scores) == 20

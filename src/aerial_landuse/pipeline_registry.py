@@ -5,6 +5,7 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline
 
 from aerial_landuse.pipelines import (
+    compare,
     demo_data,
     evaluate,
     featurize,
@@ -29,7 +30,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     """ingest, featurize, train, evaluate, score, report, plus pretrained and demo_data.
 
     ``__default__`` runs the six in order. ``score`` runs end to end for the tiles to score:
-    list and probe them, featurize them and apply the model named by ``model_name``.
+    list and probe them, featurize them and apply the model named by ``model_name`` (or ``best``,
+    the top MLflow run by ``select_by``). ``compare`` writes the leaderboard of the run history.
     (Registered explicitly: find_pipelines loads only the pipelines named on the command line.)
     """
     pipelines = {name: module.create_pipeline() for name, module in MAIN_JOB.items()}
@@ -37,8 +39,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["score"] = (
         pipelines["ingest"].only_nodes_with_tags("score")
         + pipelines["featurize"].only_nodes_with_tags("score")
-        + pipelines["score"]
+        + Pipeline(pipelines["score"], inputs={"trained_model": "scoring_model"})
     )
+    pipelines["compare"] = compare.create_pipeline()
     pipelines["pretrained"] = pretrained.create_pipeline()
     pipelines["demo_data"] = demo_data.create_pipeline()
     return pipelines

@@ -1,5 +1,6 @@
 """Project settings: Spark hook, config patterns for spark.yml, OmegaConfigLoader."""
 
+import os
 import warnings
 from pathlib import Path
 
@@ -18,6 +19,11 @@ def jars_in(folder: str) -> str:
     return ",".join(sorted(str(p.resolve()) for p in Path(folder).glob("*.jar")))
 
 
+def tracking_uri(default: str) -> str:
+    """``${tracking_uri:<default>}`` in mlflow.yml: MLFLOW_TRACKING_URI when set, else the default."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or default
+
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
@@ -25,5 +31,5 @@ CONFIG_LOADER_ARGS = {
     "config_patterns": {
         "spark": ["spark*", "spark*/**"],
     },
-    "custom_resolvers": {"jars_in": jars_in},
+    "custom_resolvers": {"jars_in": jars_in, "tracking_uri": tracking_uri},
 }

@@ -6,11 +6,22 @@
 - ``SparkModelDataset``: a Spark ML PipelineModel with its label list and training record.
 - ``FsspecSparkDataset``: a Spark DataFrame as Parquet that executors write and read through
   fsspec, for object storage that Spark's Hadoop connectors cannot reach (Azurite).
+- ``MlflowParamsDataset``, ``MlflowRunsDataset``, ``ModelChoiceDataset``: run parameters, the run
+  history and model choice (``best``) on MLflow, beside kedro-mlflow's own datasets.
 """
 
 from .fsspec_spark import FsspecSparkDataset
+from .mlflow_runs import MlflowParamsDataset, MlflowRunsDataset, ModelChoiceDataset
 from .onnx_network import ONNXNetworkDataset
 from .spark_model import SparkModelDataset
 from .tile_folder import TileFolderDataset
 
-__all__ = ["FsspecSparkDataset", "ONNXNetworkDataset", "SparkModelDataset", "TileFolderDataset"]
+__all__ = [
+    "FsspecSparkDataset",
+    "MlflowParamsDataset",
+    "MlflowRunsDataset",
+    "ModelChoiceDataset",
+    "ONNXNetworkDataset",
+    "SparkModelDataset",
+    "TileFolderDataset",
+]

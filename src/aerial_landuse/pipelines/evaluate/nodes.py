@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from aerial_landuse.model import TrainedModel
+from aerial_landuse.tiles import TileFolder
 
 logger = logging.getLogger(__name__)
 
@@ -100,3 +101,34 @@ def seed_format_predictions(test_predictions: DataFrame) -> pd.DataFrame:
         .orderBy("filepath")
         .toPandas()
     )
+
+
+def tracking_record(
+    metrics: dict[str, Any],
+    ingest_summary: dict[str, Any],
+    train_tiles: TileFolder,
+    test_tiles: TileFolder,
+    params: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the MLflow run records beyond node parameters: (metrics, parameters).
+
+    Metrics: accuracy, macro F1, per-class F1. Parameters: where the tiles came from and how many
+    there were per split and class.
+    """
+    tracked = {
+        "accuracy": metrics["accuracy"],
+        "macro_f1": metrics["macro_f1"],
+        "weighted_f1": metrics["weighted_f1"],
+    }
+    tracked.update({f"f1.{label}": row["f1"] for label, row in metrics["per_class"].items()})
+    record: dict[str, Any] = {
+        "data.train_tiles": train_tiles.reader.uri(train_tiles.root),
+        "data.test_tiles": "split from train_tiles"
+        if params.get("test_fraction") is not None
+        else test_tiles.reader.uri(test_tiles.root),
+    }
+    for split, row in ingest_summary.items():
+        record[f"tiles.{split}"] = row["indexed"]
+        for label, count in row.get("per_class_listed", {}).items():
+            record[f"tiles.{split}.{label}"] = count
+    return {k: {"value": float(v), "step": 0} for k, v in tracked.items()}, record

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import evaluate_model, predict_test_tiles, seed_format_predictions
+from .nodes import evaluate_model, predict_test_tiles, seed_format_predictions, tracking_record
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -19,6 +19,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["trained_model", "test_predictions_spark"],
                 "metrics",
                 name="evaluate_model",
+            ),
+            Node(
+                tracking_record,
+                [
+                    "metrics",
+                    "ingest_summary_labelled",
+                    "train_tiles",
+                    "test_tiles",
+                    "params:ingest",
+                ],
+                ["tracked_metrics", "tracked_params"],
+                name="record_run",
             ),
             Node(
                 seed_format_predictions,

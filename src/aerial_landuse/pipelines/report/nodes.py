@@ -146,6 +146,13 @@ def _png_data_uri(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def run_parameters(
+    ingest: dict[str, Any], featurize: dict[str, Any], train: dict[str, Any], score: dict[str, Any]
+) -> dict[str, Any]:
+    """The parameters the report shows: those that decide what the model is and what it scored."""
+    return {"ingest": ingest, "featurize": featurize, "train": train, "score": score}
+
+
 def render_report(
     metrics: dict[str, Any],
     accounting: dict[str, Any],
@@ -163,7 +170,7 @@ def render_report(
     images = {
         name.removesuffix(".png"): _png_data_uri(load()) for name, load in sorted(figures.items())
     }
-    shown = {k: parameters[k] for k in ("ingest", "featurize", "train", "score") if k in parameters}
+    shown = parameters
     return template.render(
         title=params["title"],
         data_note=params["data_note"],

@@ -2,7 +2,14 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import account_for_tiles, collect_quarantine, draw_figures, render_report, to_geojson
+from .nodes import (
+    account_for_tiles,
+    collect_quarantine,
+    draw_figures,
+    render_report,
+    run_parameters,
+    to_geojson,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -36,6 +43,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "report_figures@matplotlib",
                 name="draw_figures",
             ),
+            Node(
+                run_parameters,
+                ["params:ingest", "params:featurize", "params:train", "params:score"],
+                "run_parameters",
+                name="collect_run_parameters",
+            ),
             Node(to_geojson, "score_predictions@pandas", "land_use_geojson", name="write_geojson"),
             Node(
                 render_report,
@@ -46,7 +59,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "score_predictions@pandas",
                     "report_figures@png",
                     "tile_summaries",
-                    "parameters",
+                    "run_parameters",
                     "params:report",
                 ],
                 "html_report",

@@ -46,7 +46,24 @@ def score_tiles(
         *probabilities,
         F.lit(model.name).alias("model_name"),
         F.lit(model.network).alias("pretrained_model"),
+        F.lit(model.info.get("mlflow_run_id")).cast("string").alias("mlflow_run_id"),
     )
+
+
+def scoring_record(model: TrainedModel) -> dict[str, Any]:
+    """Which model scored the tiles: name, network, classifier, MLflow run, how it was chosen."""
+    keys = (
+        "model_name",
+        "pretrained_model",
+        "classifier",
+        "hyperparameters",
+        "trained_at",
+        "mlflow_run_id",
+        "chosen_as",
+        "chosen_by",
+        "chosen_metric_value",
+    )
+    return {key: model.info.get(key) for key in keys}
 
 
 def seed_format_scores(score_predictions: pd.DataFrame) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import score_tiles, seed_format_scores
+from .nodes import score_tiles, scoring_record, seed_format_scores
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -14,6 +14,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "score_predictions@spark",
                 name="score_tiles",
             ),
+            Node(scoring_record, "trained_model", "score_metadata", name="record_scoring_model"),
             Node(
                 seed_format_scores,
                 "score_predictions@pandas",

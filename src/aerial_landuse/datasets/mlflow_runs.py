@@ -1,0 +1,150 @@
+"""MLflow-backed datasets: run parameters, the run history, and choosing a trained model by it.
+
+kedro-mlflow logs node parameters, metrics and artifacts; these add what it has no dataset for:
+free-form run parameters (data location, tile counts), the run table for the leaderboard, and
+loading a trained model by name or as ``best`` (the top run by a metric).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import pandas as pd
+from kedro.io import AbstractDataset, DatasetError
+
+from aerial_landuse.model import TrainedModel
+
+from .spark_model import SparkModelDataset
+
+EXPERIMENT = "aerial-landuse"
+MODEL_PARAM = "train.model_name"
+
+
+class MlflowParamsDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
+    """Saving logs a flat dict as parameters of the active MLflow run (no run: nothing logged)."""
+
+    def __init__(self, metadata: dict[str, Any] | None = None) -> None:
+        self.metadata = metadata
+        self._last: dict[str, Any] = {}
+
+    def save(self, data: dict[str, Any]) -> None:
+        self._last = dict(data)
+        if mlflow.active_run() is not None:
+            mlflow.log_params({k: str(v)[:6000] for k, v in data.items()})
+
+    def load(self) -> dict[str, Any]:
+        return dict(self._last)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"target": "active MLflow run"}
+
+
+def finished_runs(experiment: str = EXPERIMENT) -> pd.DataFrame:
+    """Every finished run of ``experiment`` that trained a model, newest first."""
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        return pd.DataFrame()
+    runs = mlflow.search_runs(
+        [found.experiment_id],
+        filter_string="attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+    )
+    column = f"params.{MODEL_PARAM}"
+    if runs.empty or column not in runs.columns:
+        return pd.DataFrame()
+    return runs[runs[column].notna()].reset_index(drop=True)
+
+
+class MlflowRunsDataset(AbstractDataset[None, pd.DataFrame]):
+    """The run history of the experiment as a table (params.*, metrics.*, tags.*)."""
+
+    def __init__(
+        self, experiment: str = EXPERIMENT, metadata: dict[str, Any] | None = None
+    ) -> None:
+        self._experiment = experiment
+        self.metadata = metadata
+
+    def load(self) -> pd.DataFrame:
+        runs = finished_runs(self._experiment)
+        if runs.empty:
+            raise DatasetError(
+                f"No finished training run in MLflow experiment '{self._experiment}' at {mlflow.get_tracking_uri()}: "
+                "train and evaluate a model first (`kedro run`, or `make sweep`)."
+            )
+        return runs
+
+    def save(self, data: None) -> None:
+        raise DatasetError("The MLflow run history is read-only here.")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"experiment": self._experiment}
+
+
+class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
+    """A trained model by name, or ``best``: the model of the top finished run by ``metric``.
+
+    The loaded model's ``info`` records the MLflow run that trained it (``mlflow_run_id``).
+    """
+
+    def __init__(
+        self,
+        root: str,
+        model_name: str,
+        metric: str = "accuracy",
+        experiment: str = EXPERIMENT,
+        credentials: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._root = root.rstrip("/")
+        self._name = model_name
+        self._metric = metric
+        self._experiment = experiment
+        self._credentials = credentials
+        self.metadata = metadata
+
+    def chosen(self) -> tuple[str, str | None, float | None]:
+        """(model name, run id, metric value) of the model this dataset loads."""
+        runs = finished_runs(self._experiment)
+        column = f"metrics.{self._metric}"
+        if self._name != "best":
+            mine = runs[runs[f"params.{MODEL_PARAM}"] == self._name] if not runs.empty else runs
+            if mine.empty:
+                return self._name, None, None
+            return (
+                self._name,
+                str(mine["run_id"].iloc[0]),
+                _value(mine[column].iloc[0]) if column in mine else None,
+            )
+        if runs.empty or column not in runs.columns or runs[column].isna().all():
+            raise DatasetError(
+                f"model_name=best needs finished runs with metric '{self._metric}' in MLflow experiment "
+                f"'{self._experiment}' ({mlflow.get_tracking_uri()}): train and evaluate models first."
+            )
+        top = runs.sort_values([column, "start_time"], ascending=[False, False]).iloc[0]
+        return str(top[f"params.{MODEL_PARAM}"]), str(top["run_id"]), _value(top[column])
+
+    def load(self) -> TrainedModel:
+        name, run_id, value = self.chosen()
+        model = SparkModelDataset(path=f"{self._root}/{name}", credentials=self._credentials).load()
+        model.info.update(
+            {
+                "mlflow_run_id": run_id,
+                "chosen_as": self._name,
+                "chosen_by": self._metric,
+                "chosen_metric_value": value,
+            }
+        )
+        return model
+
+    def save(self, data: TrainedModel) -> None:
+        raise DatasetError(
+            "Models are saved by the train pipeline (trained_model); this dataset only chooses one."
+        )
+
+    def _describe(self) -> dict[str, Any]:
+        return {"root": self._root, "model_name": self._name, "metric": self._metric}
+
+
+def _value(value: Any) -> float | None:
+    return None if pd.isna(value) else float(value)

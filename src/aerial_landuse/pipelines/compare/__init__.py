@@ -1,0 +1,5 @@
+"""Compare pipeline: a leaderboard of the run history."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

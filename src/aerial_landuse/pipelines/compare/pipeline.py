@@ -1,0 +1,25 @@
+"""Compare pipeline: the MLflow run history as a leaderboard (CSV, HTML, figure)."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import leaderboard, leaderboard_figure, leaderboard_html
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(leaderboard, ["mlflow_runs", "params:compare"], "leaderboard", name="rank_runs"),
+            Node(
+                leaderboard_html,
+                ["leaderboard", "params:compare"],
+                "leaderboard_html",
+                name="write_leaderboard_html",
+            ),
+            Node(
+                leaderboard_figure,
+                ["leaderboard", "params:compare"],
+                "leaderboard_figure",
+                name="draw_leaderboard",
+            ),
+        ]
+    )

@@ -1,0 +1,111 @@
+"""Run history: `best` picks the better model; the MLflow UI serves its page on localhost."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+
+import mlflow
+import pytest
+
+from aerial_landuse.azurite import free_port
+from aerial_landuse.datasets import MlflowRunsDataset, ModelChoiceDataset, SparkModelDataset
+from aerial_landuse.pipelines.compare.nodes import leaderboard
+from aerial_landuse.pipelines.train.nodes import train_classifier
+from tests.pipelines.train.test_nodes import clustered_features, params
+
+
+@pytest.fixture
+def tracking(tmp_path):
+    previous = mlflow.get_tracking_uri()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    mlflow.set_tracking_uri(previous)
+
+
+def _log_run(name: str, accuracy: float) -> str:
+    mlflow.set_experiment("aerial-landuse")
+    with mlflow.start_run(run_name=name) as run:
+        mlflow.log_params(
+            {
+                "train.model_name": name,
+                "train.classifier": name.split("_", 1)[1],
+                "train.pretrained_model": "efficientnet_lite0",
+            }
+        )
+        mlflow.log_metrics({"accuracy": accuracy, "macro_f1": accuracy - 0.01})
+        return run.info.run_id
+
+
+def test_best_picks_the_top_run_and_records_it(spark, tracking, tmp_path):
+    root = tmp_path / "trained"
+    for classifier in ("logistic_regression", "random_forest"):
+        model = train_classifier(
+            clustered_features(spark, 10), {**params(classifier), "model_name": f"m_{classifier}"}
+        )
+        SparkModelDataset(path=str(root / f"m_{classifier}")).save(model)
+    _log_run("m_logistic_regression", 0.81)
+    best_run = _log_run("m_random_forest", 0.93)
+
+    chosen = ModelChoiceDataset(root=str(root), model_name="best").load()
+    assert chosen.name == "m_random_forest" and chosen.info["mlflow_run_id"] == best_run
+    assert chosen.info["chosen_as"] == "best" and chosen.info[
+        "chosen_metric_value"
+    ] == pytest.approx(0.93)
+
+    by_f1 = ModelChoiceDataset(root=str(root), model_name="best", metric="macro_f1").load()
+    assert by_f1.name == "m_random_forest"
+    named = ModelChoiceDataset(root=str(root), model_name="m_logistic_regression").load()
+    assert named.name == "m_logistic_regression" and named.info["mlflow_run_id"] is not None
+
+    with mlflow.start_run(run_name="not evaluated"):
+        mlflow.log_params({"train.model_name": "m_unevaluated"})
+    table = leaderboard(MlflowRunsDataset().load(), {"metric": "accuracy"})
+    assert table["model_name"].tolist() == ["m_random_forest", "m_logistic_regression"]
+    assert table["rank"].tolist() == [1, 2]
+
+
+def test_best_without_history_says_what_to_do(tracking, tmp_path):
+    with pytest.raises(Exception, match="train and evaluate models first"):
+        ModelChoiceDataset(root=str(tmp_path), model_name="best").load()
+
+
+def test_mlflow_ui_serves_its_page_on_localhost(tracking, tmp_path):
+    _log_run("m_lightgbm", 0.9)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "ui",
+            "--backend-store-uri",
+            tracking,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline, page = time.monotonic() + 120, ""
+        while time.monotonic() < deadline and not page:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    page = response.read().decode()
+            except OSError:
+                time.sleep(1)
+        assert "MLflow" in page
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=aerial-landuse",
+            timeout=10,
+        ) as response:
+            assert b"aerial-landuse" in response.read()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
