@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+from copy import deepcopy
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import fsspec
 import numpy as np
 import pandas as pd
+from kedro.io.core import get_protocol_and_path
 from PIL import Image
 
 TILE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -46,6 +49,19 @@ class TileReader:
             if self.protocol == "file"
             else f"{self.protocol}://{self.fs._strip_protocol(path)}"
         )
+
+
+def storage_location(
+    url: str, credentials: dict[str, Any] | None = None, fs_args: dict[str, Any] | None = None
+) -> tuple[TileReader, str]:
+    """(reader of ``url``'s filesystem, path on it) for a dataset: credentials become fsspec
+    options; local paths are made absolute (Spark's Python workers run in other folders)."""
+    protocol, path = get_protocol_and_path(url)
+    options = {**deepcopy(fs_args or {}), **deepcopy(credentials or {})}
+    if protocol == "file":
+        path = str(Path(path).resolve())
+        options.setdefault("auto_mkdir", True)
+    return TileReader(protocol=protocol, storage_options=options), path.rstrip("/")
 
 
 @dataclass(frozen=True)

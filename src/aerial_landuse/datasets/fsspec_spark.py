@@ -11,21 +11,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from copy import deepcopy
 from functools import partial
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
-from kedro.io.core import get_protocol_and_path
 from pyspark.ml.functions import array_to_vector, vector_to_array
 from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
 from aerial_landuse.spark_utils import get_spark
-from aerial_landuse.tiles import TileReader
+from aerial_landuse.tiles import TileReader, storage_location
 
 SCHEMA_FILE = "_spark_schema.json"
 SUCCESS_FILE = "_SUCCESS"
@@ -81,13 +79,7 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        protocol, path = get_protocol_and_path(filepath)
-        options = {**deepcopy(fs_args or {}), **deepcopy(credentials or {})}
-        if protocol == "file":
-            options.setdefault("auto_mkdir", True)
-        self._protocol = protocol
-        self._path = path.rstrip("/")
-        self._reader = TileReader(protocol=protocol, storage_options=options)
+        self._reader, self._path = storage_location(filepath, credentials, fs_args)
         self.metadata = metadata
 
     @property

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from copy import deepcopy
 from pathlib import PurePosixPath
 from typing import Any
 
-import fsspec
 from kedro.io import AbstractDataset, DatasetError
-from kedro.io.core import get_filepath_str, get_protocol_and_path
 
 from aerial_landuse.networks import ONNXNetwork, read_onnx_network
+from aerial_landuse.tiles import storage_location
 
 
 class ONNXNetworkDataset(AbstractDataset[ONNXNetwork, ONNXNetwork]):
@@ -23,22 +21,14 @@ class ONNXNetworkDataset(AbstractDataset[ONNXNetwork, ONNXNetwork]):
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        protocol, path = get_protocol_and_path(filepath)
-        options = {**deepcopy(fs_args or {}), **deepcopy(credentials or {})}
-        if protocol == "file":
-            options.setdefault("auto_mkdir", True)
-        self._protocol = protocol
-        self._filepath = PurePosixPath(path)
-        self._fs = fsspec.filesystem(protocol, **options)
+        reader, self._path = storage_location(filepath, credentials, fs_args)
+        self._protocol = reader.protocol
+        self._fs = reader.fs
         self.metadata = metadata
-
-    @property
-    def _path(self) -> str:
-        return get_filepath_str(self._filepath, self._protocol)
 
     def load(self) -> ONNXNetwork:
         if not self._fs.exists(self._path):
-            name = self._filepath.stem
+            name = PurePosixPath(self._path).stem
             raise DatasetError(
                 f"Pretrained network {self._path} does not exist. Export it once with "
                 f"`kedro run --pipelines=pretrained --params pretrained_model={name}`."

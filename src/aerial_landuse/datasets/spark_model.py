@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-from copy import deepcopy
-from pathlib import Path
 from typing import Any
 
-import fsspec
 from kedro.io import AbstractDataset, DatasetError
-from kedro.io.core import get_protocol_and_path
 from pyspark.ml import PipelineModel
 
 from aerial_landuse.model import TrainedModel
+from aerial_landuse.tiles import storage_location
 
 SPARK_MODEL_DIR = "spark_model"
 RECORD_FILE = "model.json"
@@ -34,14 +31,9 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        protocol, stripped = get_protocol_and_path(path)
-        options = {**deepcopy(fs_args or {}), **deepcopy(credentials or {})}
-        if protocol == "file":
-            stripped = str(Path(stripped).resolve())
-            options.setdefault("auto_mkdir", True)
-        self._protocol = protocol
-        self._path = stripped.rstrip("/")
-        self._fs = fsspec.filesystem(protocol, **options)
+        reader, self._path = storage_location(path, credentials, fs_args)
+        self._protocol = reader.protocol
+        self._fs = reader.fs
         self.metadata = metadata
 
     @property

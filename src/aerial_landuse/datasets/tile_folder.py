@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from copy import deepcopy
-from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
-from kedro.io.core import get_protocol_and_path
 
-from aerial_landuse.tiles import TILE_EXTENSIONS, TileFolder, TileReader
+from aerial_landuse.tiles import TILE_EXTENSIONS, TileFolder, storage_location
 
 
 class TileFolderDataset(AbstractDataset[None, TileFolder]):
@@ -33,15 +30,9 @@ class TileFolderDataset(AbstractDataset[None, TileFolder]):
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        protocol, stripped = get_protocol_and_path(path)
-        if protocol == "file":
-            stripped = str(Path(stripped).resolve())
-        self._protocol = protocol
-        self._root = stripped
+        self._reader, self._root = storage_location(path, credentials, fs_args)
         self._labelled = labelled
         self._extensions = tuple(e.lower() for e in (extensions or TILE_EXTENSIONS))
-        options = {**deepcopy(fs_args or {}), **deepcopy(credentials or {})}
-        self._reader = TileReader(protocol=protocol, storage_options=options)
         self.metadata = metadata
 
     def load(self) -> TileFolder:
