@@ -17,6 +17,11 @@ from PIL import Image
 from tests.conftest import MODEL, ROOT, kedro
 
 
+def train_and_evaluate(project: Path, classifier: str) -> None:
+    """The README's command for another classifier on the existing features."""
+    kedro(project, "run", "--pipelines=train,evaluate", "--params", f"classifier={classifier}")
+
+
 @pytest.fixture(scope="module")
 def project(e2e_project: Path) -> Path:
     return e2e_project
@@ -74,14 +79,7 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
 def test_other_classifier_reuses_features_and_score_pipeline_runs_alone(project):
     features = project / "data" / "04_feature" / "efficientnet_lite0" / "train.parquet"
     stamp = features.stat().st_mtime
-    kedro(
-        project,
-        "run",
-        "--nodes",
-        "train_classifier,predict_test_tiles,evaluate_model,record_run,write_test_predictions",
-        "--params",
-        "classifier=random_forest",
-    )
+    train_and_evaluate(project, "random_forest")
     assert features.stat().st_mtime == stamp
     metrics = json.loads(
         (
@@ -185,14 +183,7 @@ def test_analysis_notebook_runs_on_the_outputs_through_the_catalog(project):
 
 @pytest.mark.e2e
 def test_lightgbm_selected_by_a_runtime_parameter(project):
-    kedro(
-        project,
-        "run",
-        "--nodes",
-        "train_classifier,predict_test_tiles,evaluate_model,record_run,write_test_predictions",
-        "--params",
-        "classifier=lightgbm",
-    )
+    train_and_evaluate(project, "lightgbm")
     model = "efficientnet_lite0_lightgbm"
     metrics = json.loads(
         (project / "data" / "07_model_output" / model / "metrics.json").read_text()

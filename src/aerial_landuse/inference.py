@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from aerial_landuse.networks import INPUT_NAME, ONNXNetwork
-from aerial_landuse.tiles import TileReader, decode_tile
+from aerial_landuse.tiles import TileReader, decode_tile, failure_reason
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +62,12 @@ def _decode_batch(
         try:
             return decode_tile(reader.read_bytes(path), size)
         except Exception as exc:  # any failure quarantines this tile, never the batch
-            return f"{type(exc).__name__}: {exc}"
+            return failure_reason(exc)
 
     return list(pool.map(load, paths))
 
 
-def _features_for(
-    session: Any, decoded: list[np.ndarray | str], dim: int
-) -> tuple[list[Any], list[Any]]:
+def _features_for(session: Any, decoded: list[np.ndarray | str]) -> tuple[list[Any], list[Any]]:
     ok = [i for i, d in enumerate(decoded) if isinstance(d, np.ndarray)]
     features: list[Any] = [None] * len(decoded)
     errors: list[Any] = [d if isinstance(d, str) else None for d in decoded]
@@ -87,7 +85,6 @@ def featurize_batches(
     network_bytes: Callable[[], bytes],
     key: str,
     image_size: int,
-    feature_dim: int,
     settings: FeaturizeSettings,
 ) -> Iterator[pd.DataFrame]:
     """mapInPandas body: each input row gains ``features`` (float array) and ``error``."""
@@ -99,10 +96,10 @@ def featurize_batches(
         for chunk in chunks:
             nxt = prefetch.submit(_decode_batch, reader, chunk["path"].tolist(), image_size, pool)
             if pending is not None and current is not None:
-                yield _emit(current, session, pending.result(), feature_dim)
+                yield _emit(current, session, pending.result())
             pending, current = nxt, chunk
         if pending is not None and current is not None:
-            yield _emit(current, session, pending.result(), feature_dim)
+            yield _emit(current, session, pending.result())
 
 
 def _chunks(pdf: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
@@ -110,8 +107,6 @@ def _chunks(pdf: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
         yield pdf.iloc[start : start + size]
 
 
-def _emit(
-    chunk: pd.DataFrame, session: Any, decoded: list[np.ndarray | str], dim: int
-) -> pd.DataFrame:
-    features, errors = _features_for(session, decoded, dim)
+def _emit(chunk: pd.DataFrame, session: Any, decoded: list[np.ndarray | str]) -> pd.DataFrame:
+    features, errors = _features_for(session, decoded)
     return chunk.assign(features=features, error=errors)

@@ -131,6 +131,11 @@ class TileFolder:
             )
 
 
+def failure_reason(exc: BaseException) -> str:
+    """How a tile failed, as the quarantine report states it."""
+    return f"{type(exc).__name__}: {exc}"
+
+
 def probe_image(handle: BinaryIO) -> tuple[int, int, str, str]:
     """Width, height, mode and format from an image header (reads only the header)."""
     if not handle.read(1):

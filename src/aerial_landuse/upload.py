@@ -23,15 +23,15 @@ from kedro.config import OmegaConfigLoader
 from kedro.framework.project import settings
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog
-from kedro.io.core import get_protocol_and_path
 from tqdm import tqdm
 
 from aerial_landuse.storage import StorageError, blob_containers, create_containers
+from aerial_landuse.tiles import storage_location
 
 logger = logging.getLogger(__name__)
 
 TILE_SETS = ("train_tiles", "test_tiles", "score_tiles")
-FILES = ("tile_summaries",)
+SUMMARIES = "tile_summaries"
 
 
 @dataclass(frozen=True)
@@ -51,23 +51,15 @@ def load_config(project: Path, env: str | None) -> tuple[dict[str, Any], dict[st
     return dict(loader["catalog"]), dict(loader["credentials"])
 
 
-def _file_transfers(src_conf: dict, dst_conf: dict, dst_creds: dict) -> tuple[list[Transfer], Any]:
-    transfers = []
-    for name in FILES:
-        src, dst = src_conf[name]["filepath"], dst_conf[name]["filepath"]
-        size = fsspec.filesystem("file").size(src)
-        transfers.append(Transfer(str(Path(src).resolve()), get_protocol_and_path(dst)[1], size))
-    return transfers, _destination_fs(dst_conf[FILES[0]], dst_creds)
-
-
-def _destination_fs(entry: dict, credentials: dict) -> fsspec.AbstractFileSystem:
-    protocol, _ = get_protocol_and_path(entry.get("filepath") or entry["path"])
-    options = (
-        {k: v for k, v in credentials.get(entry.get("credentials"), {}).items() if v is not None}
-        if entry.get("credentials")
-        else {}
-    )
-    return fsspec.filesystem(protocol, **options)
+def summaries_transfer(
+    src_conf: dict[str, Any], dst_conf: dict[str, Any], dst_creds: dict[str, Any]
+) -> Transfer:
+    """tile_summaries.csv from the local catalog's path to the environment's."""
+    entry = dst_conf[SUMMARIES]
+    credentials = dst_creds.get(entry["credentials"]) if entry.get("credentials") else None
+    _, destination = storage_location(entry["filepath"], credentials)
+    source_reader, source = storage_location(src_conf[SUMMARIES]["filepath"])
+    return Transfer(source, destination, int(source_reader.fs.size(source)))
 
 
 def plan(src_catalog: DataCatalog, dst_catalog: DataCatalog) -> list[Transfer]:
@@ -125,9 +117,8 @@ def upload(project: Path, env: str) -> tuple[int, int]:
         logger.info("Created containers: %s", ", ".join(created))
     src_catalog = DataCatalog.from_config({k: src_conf[k] for k in TILE_SETS}, src_creds)
     dst_catalog = DataCatalog.from_config({k: dst_conf[k] for k in TILE_SETS}, dst_creds)
-    transfers = plan(src_catalog, dst_catalog)
-    file_transfers, fs = _file_transfers(src_conf, dst_conf, dst_creds)
-    return copy(fs, transfers + file_transfers)
+    transfers = [*plan(src_catalog, dst_catalog), summaries_transfer(src_conf, dst_conf, dst_creds)]
+    return copy(dst_catalog.load("train_tiles").reader.fs, transfers)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,8 +17,11 @@ logger = logging.getLogger(__name__)
 
 
 def predict_test_tiles(model: TrainedModel, test_features: DataFrame) -> DataFrame:
-    """Test tiles with their true label and the model's ``pred_label``."""
-    return model.predict(test_features).select("id", "path", "label", "pred_label", "probability")
+    """Test tiles with their true label and the model's ``pred_label`` (cached: metrics and the
+    CSV both read it, the model runs once)."""
+    return (
+        model.predict(test_features).select("id", "path", "label", "pred_label", "probability")
+    ).persist()
 
 
 def confusion_matrix(predictions: DataFrame, labels: list[str]) -> np.ndarray:

@@ -19,7 +19,7 @@ from aerial_landuse.networks import NETWORK_INPUT, OUTPUT_NAME, ONNXNetwork
 from aerial_landuse.pipelines.ingest.nodes import QUARANTINE_COLUMNS
 from aerial_landuse.spark_utils import count_by, get_spark, partitions_for
 from aerial_landuse.synapseml import image_tensors, onnx_features, require_jars
-from aerial_landuse.tiles import TileFolder, TileReader
+from aerial_landuse.tiles import TileFolder, TileReader, failure_reason
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,6 @@ def run_network(
         network_bytes=lambda: broadcast.value,
         key=model_key(network),
         image_size=network.spec.image_size,
-        feature_dim=network.spec.feature_dim,
         settings=_settings(params),
     )
     schema = T.StructType(tile_index.schema.fields + FEATURE_FIELDS)
@@ -88,7 +87,7 @@ def _read_bytes(batches: Iterator[pd.DataFrame], reader: TileReader) -> Iterator
                 errors.append(None)
             except Exception as exc:  # unreadable: quarantined, never the batch
                 contents.append(None)
-                errors.append(f"{type(exc).__name__}: {exc}")
+                errors.append(failure_reason(exc))
         yield pdf.assign(content=contents, error=errors)
 
 

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from aerial_landuse.spark_utils import count_by, get_spark, partitions_for
-from aerial_landuse.tiles import TileFolder, TileReader, probe_image
+from aerial_landuse.tiles import TileFolder, TileReader, failure_reason, probe_image
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def _probe_partition(batches: Iterator[pd.DataFrame], reader: TileReader) -> Ite
                 with reader.fs.open(path, "rb") as handle:
                     results.append((*probe_image(handle), None))
             except Exception as exc:  # any failure quarantines this tile
-                results.append((None, None, None, None, f"{type(exc).__name__}: {exc}"))
+                results.append((None, None, None, None, failure_reason(exc)))
         probe = pd.DataFrame(
             results, columns=["width", "height", "mode", "format", "error"], index=pdf.index
         )
