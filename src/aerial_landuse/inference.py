@@ -1,21 +1,24 @@
 """Executor-side featurization: decode tiles and run the ONNX network in batches.
 
-One onnxruntime session per executor Python process (cached across tasks, Spark reuses its
-Python workers); decoding of the next batch runs in a thread pool while the current one infers
-(Pillow releases the GIL while decoding).
+Runs as a ``mapInArrow`` body: Arrow record batches in and out, no pandas, features written
+straight from onnxruntime's output buffer into an Arrow list column. One onnxruntime session per
+executor Python process (cached across tasks; Spark reuses its Python workers). Tiles are read
+and decoded by a small thread pool a bounded number of batches ahead of inference (Pillow and
+zlib release the GIL), so decoding overlaps the forward pass instead of queuing before it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from aerial_landuse.networks import INPUT_NAME, ONNXNetwork
 from aerial_landuse.tiles import TileReader, decode_tile, failure_reason
@@ -27,19 +30,21 @@ _SESSIONS: dict[tuple[str, int], Any] = {}
 
 def onnx_session(model_bytes: Callable[[], bytes], key: str, threads: int) -> Any:
     """The process-wide onnxruntime session for ``key`` (built on first use)."""
+    if (key, threads) not in _SESSIONS:
+        _SESSIONS[(key, threads)] = new_session(model_bytes(), threads)
+    return _SESSIONS[(key, threads)]
+
+
+def new_session(model: bytes, threads: int) -> Any:
+    """An onnxruntime CPU session: all graph optimisations, ``threads`` intra-op threads."""
     import onnxruntime as ort
 
-    cache_key = (key, threads)
-    if cache_key not in _SESSIONS:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        _SESSIONS[cache_key] = ort.InferenceSession(
-            model_bytes(), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-    return _SESSIONS[cache_key]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def model_key(network: ONNXNetwork) -> str:
@@ -48,65 +53,83 @@ def model_key(network: ONNXNetwork) -> str:
 
 @dataclass(frozen=True)
 class FeaturizeSettings:
-    batch_size: int = 64
+    batch_size: int = 16
     onnx_threads: int = 1
-    decode_threads: int = 2
+    decode_threads: int = 1
+    decode_ahead: int = 2  # batches decoded ahead of the one being inferred
 
 
-def _decode_batch(
-    reader: TileReader, paths: list[str], size: int, pool: ThreadPoolExecutor
-) -> list[np.ndarray | str]:
-    """Decoded tiles, or the error text for each tile that failed."""
-
-    def load(path: str) -> np.ndarray | str:
-        try:
-            return decode_tile(reader.read_bytes(path), size)
-        except Exception as exc:  # any failure quarantines this tile, never the batch
-            return failure_reason(exc)
-
-    return list(pool.map(load, paths))
+Decoded = np.ndarray | str  # pixels, or why the tile could not be read or decoded
 
 
-def _features_for(session: Any, decoded: list[np.ndarray | str]) -> tuple[list[Any], list[Any]]:
-    ok = [i for i, d in enumerate(decoded) if isinstance(d, np.ndarray)]
-    features: list[Any] = [None] * len(decoded)
-    errors: list[Any] = [d if isinstance(d, str) else None for d in decoded]
-    if ok:
-        out = session.run(None, {INPUT_NAME: np.stack([decoded[i] for i in ok])})[0]
-        for row, i in enumerate(ok):
-            features[i] = out[row].astype(np.float32, copy=False)
+def read_and_decode(reader: TileReader, path: str, size: int) -> Decoded:
+    """One tile's pixels, or its quarantine reason (any failure stops this tile, never the batch)."""
+    try:
+        return decode_tile(reader.read_bytes(path), size)
+    except Exception as exc:
+        return failure_reason(exc)
+
+
+def _slices(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        for start in range(0, batch.num_rows, size):
+            yield batch.slice(start, size)
+
+
+def decoded_ahead(
+    chunks: Iterator[pa.RecordBatch],
+    decode: Callable[[str], Decoded],
+    pool: ThreadPoolExecutor,
+    depth: int,
+) -> Iterator[tuple[pa.RecordBatch, list[Decoded]]]:
+    """Each chunk with its decoded tiles; up to ``depth`` further chunks decode meanwhile."""
+    window: deque[tuple[pa.RecordBatch, list[Future]]] = deque()
+    for chunk in chunks:
+        paths = chunk.column("path").to_pylist()
+        window.append((chunk, [pool.submit(decode, path) for path in paths]))
+        if len(window) > depth:
+            done, futures = window.popleft()
+            yield done, [future.result() for future in futures]
+    while window:
+        done, futures = window.popleft()
+        yield done, [future.result() for future in futures]
+
+
+def features_column(session: Any, decoded: list[Decoded]) -> tuple[pa.Array, pa.Array]:
+    """(features: list<float> with nulls for failed tiles, error: string or null) for one chunk."""
+    ok = np.fromiter((isinstance(d, np.ndarray) for d in decoded), bool, len(decoded))
+    errors = pa.array(
+        [None if good else d for good, d in zip(ok, decoded, strict=True)], pa.string()
+    )
+    if not ok.any():
+        return pa.nulls(len(decoded), pa.list_(pa.float32())), errors
+    images = np.stack([d for d in decoded if isinstance(d, np.ndarray)])
+    out = np.ascontiguousarray(session.run(None, {INPUT_NAME: images})[0], dtype=np.float32)
+    lengths = np.where(ok, out.shape[1], 0)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    features = pa.ListArray.from_arrays(
+        pa.array(offsets), pa.array(out.reshape(-1)), mask=pa.array(~ok)
+    )
     return features, errors
 
 
 def featurize_batches(
-    batches: Iterator[pd.DataFrame],
+    batches: Iterator[pa.RecordBatch],
     *,
     reader: TileReader,
     network_bytes: Callable[[], bytes],
     key: str,
     image_size: int,
     settings: FeaturizeSettings,
-) -> Iterator[pd.DataFrame]:
-    """mapInPandas body: each input row gains ``features`` (float array) and ``error``."""
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body: each input row gains ``features`` (list<float>) and ``error``."""
     session = onnx_session(network_bytes, key, settings.onnx_threads)
-    with ThreadPoolExecutor(settings.decode_threads) as pool, ThreadPoolExecutor(1) as prefetch:
-        chunks = (c for pdf in batches for c in _chunks(pdf, settings.batch_size))
-        pending: Future | None = None
-        current: pd.DataFrame | None = None
-        for chunk in chunks:
-            nxt = prefetch.submit(_decode_batch, reader, chunk["path"].tolist(), image_size, pool)
-            if pending is not None and current is not None:
-                yield _emit(current, session, pending.result())
-            pending, current = nxt, chunk
-        if pending is not None and current is not None:
-            yield _emit(current, session, pending.result())
 
+    def decode(path: str) -> Decoded:
+        return read_and_decode(reader, path, image_size)
 
-def _chunks(pdf: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
-    for start in range(0, len(pdf), size):
-        yield pdf.iloc[start : start + size]
-
-
-def _emit(chunk: pd.DataFrame, session: Any, decoded: list[np.ndarray | str]) -> pd.DataFrame:
-    features, errors = _features_for(session, decoded)
-    return chunk.assign(features=features, error=errors)
+    with ThreadPoolExecutor(settings.decode_threads) as pool:
+        chunks = _slices(batches, settings.batch_size)
+        for chunk, decoded in decoded_ahead(chunks, decode, pool, settings.decode_ahead):
+            features, errors = features_column(session, decoded)
+            yield chunk.append_column("features", features).append_column("error", errors)

@@ -13,9 +13,11 @@ def get_spark() -> SparkSession:
 
 
 def partitions_for(rows: int, rows_per_partition: int) -> int:
-    """Enough partitions to keep every task slot busy, each holding about ``rows_per_partition``."""
-    slots = get_spark().sparkContext.defaultParallelism
-    return max(slots, min(math.ceil(rows / max(rows_per_partition, 1)), 10_000))
+    """About ``rows_per_partition`` rows each, in whole waves over the task slots, so that no
+    slot sits idle in the last wave (at most 10,000 partitions)."""
+    slots = max(get_spark().sparkContext.defaultParallelism, 1)
+    wanted = max(math.ceil(rows / max(rows_per_partition, 1)), 1)
+    return min(math.ceil(wanted / slots) * slots, 10_000)
 
 
 def count_by(df: DataFrame, *columns: str) -> dict[str, int]:

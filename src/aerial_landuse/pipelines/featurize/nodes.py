@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 import pandas as pd
+from pyspark import StorageLevel
 from pyspark.ml.functions import array_to_vector
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -34,6 +35,7 @@ def _settings(params: dict[str, Any]) -> FeaturizeSettings:
         batch_size=int(params["batch_size"]),
         onnx_threads=int(params["onnx_threads"]),
         decode_threads=int(params["decode_threads"]),
+        decode_ahead=int(params.get("decode_ahead", FeaturizeSettings.decode_ahead)),
     )
 
 
@@ -54,13 +56,14 @@ def run_network(
             f"{network.spec.name!r}: re-export it with `kedro run --pipelines=pretrained`."
         )
     rows = tile_index.count()
-    frame = tile_index.repartition(partitions_for(rows, int(params["rows_per_partition"])))
+    partitions = partitions_for(rows, int(params["rows_per_partition"]))
+    frame = tile_index.repartition(partitions)
     logger.info(
         "Featurizing %d tiles with %s (%s backend) on %d partitions",
         rows,
         network.spec.name,
         backend,
-        frame.rdd.getNumPartitions(),
+        partitions,
     )
     if backend == "synapseml":
         return _run_network_synapseml(frame, tiles, network, params)
@@ -74,7 +77,7 @@ def run_network(
         settings=_settings(params),
     )
     schema = T.StructType(tile_index.schema.fields + FEATURE_FIELDS)
-    return frame.mapInPandas(body, schema)
+    return frame.mapInArrow(body, schema)
 
 
 def _read_bytes(batches: Iterator[pd.DataFrame], reader: TileReader) -> Iterator[pd.DataFrame]:
@@ -166,7 +169,11 @@ def featurize_summary(
 def _timed_summary(
     tile_index: DataFrame, featurized: DataFrame, network: ONNXNetwork
 ) -> dict[str, Any]:
-    """The summary, whose counts run the (persisted) featurization: its wall time is the cost."""
+    """The summary, whose counts run the featurization: its wall time is the cost.
+
+    The featurized rows are persisted on disk, not in memory: the writes that follow read them
+    back without running the network again, and executor memory stays flat however many tiles.
+    """
     start = time.perf_counter()
     summary = featurize_summary(tile_index, featurized, network)
     seconds = time.perf_counter() - start
@@ -187,7 +194,7 @@ def featurize_labelled(
     tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
 ) -> tuple[DataFrame, DataFrame, pd.DataFrame, dict[str, Any]]:
     """Train and test features (one Spark job), their quarantine and counts."""
-    featurized = run_network(tile_index, tiles, network, params).persist()
+    featurized = run_network(tile_index, tiles, network, params).persist(StorageLevel.DISK_ONLY)
     summary = _timed_summary(tile_index, featurized, network)
     return (
         _features_of(featurized, "train"),
@@ -201,6 +208,6 @@ def featurize_score(
     tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
 ) -> tuple[DataFrame, pd.DataFrame, dict[str, Any]]:
     """Features of the tiles to score, their quarantine and counts."""
-    featurized = run_network(tile_index, tiles, network, params).persist()
+    featurized = run_network(tile_index, tiles, network, params).persist(StorageLevel.DISK_ONLY)
     summary = _timed_summary(tile_index, featurized, network)
     return _features_of(featurized, None), _quarantine_of(featurized, network), summary

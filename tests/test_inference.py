@@ -1,0 +1,104 @@
+"""Executor-side featurization on Arrow batches, with a real onnxruntime session (no Spark)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import onnx
+import pyarrow as pa
+import pytest
+from onnx import TensorProto, helper
+from PIL import Image
+
+from aerial_landuse.inference import (
+    FeaturizeSettings,
+    decoded_ahead,
+    features_column,
+    featurize_batches,
+    new_session,
+)
+from aerial_landuse.tiles import TileReader
+
+
+@pytest.fixture(scope="module")
+def mean_colour_model() -> bytes:
+    """uint8 NHWC image -> its mean R, G, B (a network small enough to check by hand)."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("Cast", ["image"], ["as_float"], to=TensorProto.FLOAT),
+            helper.make_node("ReduceMean", ["as_float"], ["features"], axes=[1, 2], keepdims=0),
+        ],
+        "mean_colour",
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, ["batch", 8, 8, 3])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def write_tiles(root, colours):
+    paths = []
+    for i, colour in enumerate(colours):
+        path = root / f"tile_{i}.png"
+        Image.new("RGB", (8, 8), colour).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_decoded_ahead_keeps_order_and_bounds_the_window():
+    chunks = [pa.record_batch({"path": [f"{i}a", f"{i}b"]}) for i in range(6)]
+    started, consumed, worst = [], [0], [0]
+    lock = threading.Lock()
+
+    def decode(path):
+        with lock:
+            started.append(path)
+            worst[0] = max(worst[0], len(started) // 2 - consumed[0])
+        return path.upper()
+
+    with ThreadPoolExecutor(2) as pool:
+        out = []
+        for chunk, decoded in decoded_ahead(iter(chunks), decode, pool, depth=2):
+            out.append((chunk.column("path").to_pylist(), decoded))
+            consumed[0] += 1
+    assert [paths for paths, _ in out] == [c.column("path").to_pylist() for c in chunks]
+    assert all(decoded == [p.upper() for p in paths] for paths, decoded in out)
+    assert worst[0] <= 3  # the chunk being consumed plus at most `depth` ahead
+
+
+def test_features_column_has_nulls_and_reasons_for_failed_tiles(mean_colour_model):
+    session = new_session(mean_colour_model, 1)
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 0] = 200
+    features, errors = features_column(session, [red, "OSError: truncated", red // 2])
+    assert features.type == pa.list_(pa.float32())
+    assert features.to_pylist() == [[200.0, 0.0, 0.0], None, [100.0, 0.0, 0.0]]
+    assert errors.to_pylist() == [None, "OSError: truncated", None]
+    nothing, reasons = features_column(session, ["a", "b"])
+    assert nothing.null_count == 2 and reasons.to_pylist() == ["a", "b"]
+
+
+def test_featurize_batches_keeps_every_row_in_order(tmp_path, mean_colour_model):
+    paths = write_tiles(tmp_path, [(10, 20, 30), (40, 50, 60), (70, 80, 90)])
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    paths.insert(1, str(tmp_path / "broken.png"))
+    batch = pa.record_batch({"id": list("abcd"), "path": paths})
+    out = pa.Table.from_batches(
+        featurize_batches(
+            iter([batch.slice(0, 3), batch.slice(3)]),
+            reader=TileReader(),
+            network_bytes=lambda: mean_colour_model,
+            key="mean-colour-test",
+            image_size=8,
+            settings=FeaturizeSettings(batch_size=2, decode_ahead=1),
+        )
+    )
+    assert out.column("id").to_pylist() == list("abcd")
+    features = out.column("features").to_pylist()
+    assert features[0] == [10.0, 20.0, 30.0] and features[3] == [70.0, 80.0, 90.0]
+    assert features[1] is None and "broken.png" not in (out.column("error")[1].as_py() or "x")
+    assert out.column("error")[1].as_py().startswith("UnidentifiedImageError")

@@ -1,0 +1,55 @@
+"""Tile decoding: the fast PNG path gives Pillow's pixels; every other input goes through Pillow."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aerial_landuse.tiles import decode_tile
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _pillow_rgb(data: bytes, size: int) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR))
+
+
+@pytest.fixture
+def noisy_rgb() -> Image.Image:
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+def test_rgb_png_at_size_decodes_to_exactly_pillows_pixels(noisy_rgb):
+    data = _png(noisy_rgb)
+    decoded = decode_tile(data, 32)
+    assert decoded.dtype == np.uint8 and decoded.shape == (32, 32, 3)
+    np.testing.assert_array_equal(decoded, np.asarray(noisy_rgb))
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "L", "P"])
+def test_other_png_modes_become_rgb(noisy_rgb, mode):
+    data = _png(noisy_rgb.convert(mode))
+    np.testing.assert_array_equal(decode_tile(data, 32), _pillow_rgb(data, 32))
+
+
+def test_png_of_another_size_is_resized(noisy_rgb):
+    data = _png(noisy_rgb)
+    np.testing.assert_array_equal(decode_tile(data, 16), _pillow_rgb(data, 16))
+
+
+def test_sixteen_bit_png_is_rescaled_not_clipped():
+    ramp = (np.arange(32 * 32, dtype=np.uint16).reshape(32, 32) * 60).astype(np.uint16)
+    decoded = decode_tile(_png(Image.fromarray(ramp)), 32)
+    assert decoded.shape == (32, 32, 3) and decoded.max() == 255 and decoded.min() == 0
+
+
+def test_truncated_png_fails_with_pillows_reason(noisy_rgb):
+    with pytest.raises(OSError, match="truncated|broken|image file"):
+        decode_tile(_png(noisy_rgb)[:200], 32)
