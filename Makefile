@@ -14,7 +14,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: sweep compare mlflow-ui synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
+.PHONY: bench sweep compare mlflow-ui synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,10 @@ run: install demo-data pretrained  ## Run the whole job on the demo data and pri
 
 sweep: install demo-data pretrained  ## Train + evaluate every network x classifier available offline, then the leaderboard
 	$(BIN)/python -m aerial_landuse.sweep
+
+TILES ?= 2000
+bench: install pretrained  ## Throughput benchmark: network alone, plain loop, featurize, score (TILES=1000,4000,16000)
+	$(BIN)/python -m aerial_landuse.bench --tiles $(TILES)
 
 compare: install  ## Leaderboard of the MLflow run history (data/08_reporting/leaderboard.html)
 	$(BIN)/kedro run --pipelines=compare

@@ -1,0 +1,434 @@
+"""Featurize throughput benchmark: the network alone, a plain loop, and the Kedro pipelines.
+
+    python -m aerial_landuse.bench                      # N = 2,000 generated 224 px PNG tiles
+    python -m aerial_landuse.bench --tiles 1000,4000,16000   # scaling table
+
+For each N, side by side in one process tree: (a) onnxruntime's forward pass alone at its best
+batch size and thread count, (b) a plain single-process loop of read + decode + forward, (c) the
+featurize pipeline on local Spark (tile index to Parquet) and (d) the score pipeline end to end
+(list, probe, featurize, apply the model, write Parquet and CSV). Prints images/s, c/a, c/b,
+d/a and peak memory (PSS) of the driver, the JVM and Spark's Python workers; writes JSON.
+The pipelines run in a scratch copy of this project's conf under ``--workdir``, so data/ is
+untouched; the tiles (synthetic, from the demo textures) are generated once and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import multiprocessing
+import os
+import platform
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psutil
+import yaml
+from PIL import Image
+from tqdm import tqdm
+
+from aerial_landuse.networks import INPUT_NAME, read_onnx_network
+from aerial_landuse.pipelines.demo_data.textures import LAND_USE_CLASSES, labelled_tile
+from aerial_landuse.tiles import decode_tile
+
+logger = logging.getLogger(__name__)
+
+PROJECT = Path(__file__).resolve().parents[2]
+TILE_SIZE = 224
+FORWARD_BATCHES = (8, 16, 32, 64)
+TRACKED_OFF = ["ingest", "featurize", "train", "score", "pretrained", "demo_data"]
+
+
+# ---- tiles ------------------------------------------------------------------------------------
+def tile_name(i: int) -> str:
+    """The i-th tile of the benchmark set: classes in turn, so every prefix is balanced."""
+    label = LAND_USE_CLASSES[i % len(LAND_USE_CLASSES)]
+    return f"{label}/{label.lower()}_{i // len(LAND_USE_CLASSES):05d}.png"
+
+
+def _render(args: tuple[Path, int]) -> None:
+    root, i = args
+    label = LAND_USE_CLASSES[i % len(LAND_USE_CLASSES)]
+    pixels = labelled_tile(np.random.default_rng([2026, i]), label, TILE_SIZE, 0.25)
+    target = root / tile_name(i)
+    partial = target.with_suffix(".part")
+    Image.fromarray(pixels).save(partial, format="PNG")
+    partial.rename(target)
+
+
+def ensure_tiles(root: Path, n: int, workers: int) -> list[Path]:
+    """The first ``n`` benchmark tiles under ``root``, rendering the missing ones in parallel."""
+    for label in LAND_USE_CLASSES:
+        (root / label).mkdir(parents=True, exist_ok=True)
+    missing = [(root, i) for i in range(n) if not (root / tile_name(i)).exists()]
+    if missing:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            work = pool.map(_render, missing, chunksize=16)
+            for _ in tqdm(work, total=len(missing), desc="Generating tiles", unit="tile"):
+                pass
+    return [root / tile_name(i) for i in range(n)]
+
+
+# ---- memory -----------------------------------------------------------------------------------
+def _pss(process: psutil.Process) -> int:
+    """Proportional set size: pages shared by forked workers are split, so sums are honest."""
+    try:
+        info = process.memory_full_info()
+        return int(getattr(info, "pss", info.rss))
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0
+
+
+def memory_snapshot(root: psutil.Process) -> dict[str, int]:
+    """Bytes held by ``root`` (the driver), its JVM and Spark's Python workers (the executors)."""
+    jvm = workers = 0
+    for child in root.children(recursive=True):
+        try:
+            name = child.name()
+        except psutil.NoSuchProcess:
+            continue
+        if name.startswith("java"):
+            jvm += _pss(child)
+        elif name.startswith("python"):
+            workers += _pss(child)
+    return {"driver_python": _pss(root), "jvm": jvm, "python_workers": workers}
+
+
+@dataclass
+class PeakMemory:
+    """Samples memory_snapshot every ``interval`` s in a thread; keeps the peak of each part."""
+
+    interval: float = 0.2
+    peak: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _loop(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            for key, value in memory_snapshot(me).items():
+                self.peak[key] = max(self.peak.get(key, 0), value)
+            self._stop.wait(self.interval)
+
+    @contextmanager
+    def watching(self) -> Iterator[PeakMemory]:
+        thread = threading.Thread(target=self._loop, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            thread.join()
+
+    def megabytes(self) -> dict[str, float]:
+        return {key: round(value / 2**20, 1) for key, value in self.peak.items()}
+
+
+# ---- (a) and (b): onnxruntime in one process ---------------------------------------------------
+def _session(model: bytes, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _forward_rate(session: Any, images: np.ndarray, batch: int, seconds: float) -> float:
+    session.run(None, {INPUT_NAME: images[:batch]})
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for first in range(0, len(images) - batch + 1, batch):
+            session.run(None, {INPUT_NAME: images[first : first + batch]})
+            done += batch
+    return done / (time.perf_counter() - start)
+
+
+def decode_cost(paths: list[str]) -> float:
+    """Seconds of one core to read and decode one tile (mean over up to 256 tiles)."""
+    sample = paths[:256]
+    start = time.perf_counter()
+    for path in sample:
+        decode_tile(Path(path).read_bytes(), TILE_SIZE)
+    return (time.perf_counter() - start) / len(sample)
+
+
+def network_alone(model: bytes, paths: list[str], seconds: float) -> dict[str, Any]:
+    """(a) Forward passes over decoded tiles held in memory, for each batch size and thread count."""
+    images = np.stack([decode_tile(Path(p).read_bytes(), TILE_SIZE) for p in paths[:256]])
+    cores = os.cpu_count() or 1
+    table = []
+    for threads in sorted({1, cores}):
+        session = _session(model, threads)
+        for batch in FORWARD_BATCHES:
+            rate = _forward_rate(session, images, batch, seconds)
+            table.append({"threads": threads, "batch_size": batch, "images_per_second": rate})
+    best = max(table, key=lambda row: row["images_per_second"])
+    return {**best, "table": table}
+
+
+def plain_loop(model: bytes, paths: list[str], batch: int, threads: int) -> dict[str, Any]:
+    """(b) One process, one thread of Python: read, decode, then infer, batch after batch."""
+    session = _session(model, threads)
+    start = time.perf_counter()
+    for first in range(0, len(paths), batch):
+        chunk = paths[first : first + batch]
+        images = np.stack([decode_tile(Path(p).read_bytes(), TILE_SIZE) for p in chunk])
+        session.run(None, {INPUT_NAME: images})
+    seconds = time.perf_counter() - start
+    return {"tiles": len(paths), "seconds": seconds, "images_per_second": len(paths) / seconds}
+
+
+def single_process_baselines(network_file: str, paths: list[str], seconds: float) -> dict:
+    """(a) then (b) with (a)'s best settings; runs in a child process so the driver stays clean."""
+    model = read_onnx_network(Path(network_file).read_bytes()).uint8_bytes
+    alone = network_alone(model, paths, seconds)
+    loop = plain_loop(model, paths, alone["batch_size"], alone["threads"])
+    return {
+        "network_alone": alone,
+        "plain_loop": loop,
+        "decode_seconds_per_tile": decode_cost(paths),
+    }
+
+
+def decode_bound(limit: float, decode_seconds: float, cores: int) -> float:
+    """The best c/a any pipeline can reach when decoding shares the cores with inference:
+    forward and decode both done, perfectly overlapped, nothing else: 1 / (1 + a * t_decode / cores)."""
+    return 1.0 / (1.0 + limit * decode_seconds / cores)
+
+
+def run_baselines(network_file: Path, paths: list[Path], seconds: float) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        job = pool.submit(
+            single_process_baselines, str(network_file), [str(p) for p in paths], seconds
+        )
+        return job.result()
+
+
+# ---- (c) and (d): the Kedro pipelines -----------------------------------------------------------
+def scratch_project(workdir: Path) -> Path:
+    """A copy of this project's conf (MLflow tracking off) under ``workdir``; data/ is its own."""
+    project = workdir / "project"
+    shutil.rmtree(project / "conf", ignore_errors=True)  # always today's conf
+    shutil.copytree(
+        PROJECT / "conf", project / "conf", ignore=shutil.ignore_patterns("local", "*credentials*")
+    )
+    shutil.copy(PROJECT / "conf" / "base" / "credentials.yml", project / "conf" / "base")
+    (project / "conf" / "local").mkdir()
+    _tracking_off(project)
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy(PROJECT / name, project / name)
+    if not (project / ".jars").exists():
+        (project / ".jars").symlink_to(PROJECT / ".jars")
+    (project / "src").mkdir(exist_ok=True)  # Kedro wants one; the package runs installed
+    return project
+
+
+def fill_data(project: Path, tiles: list[Path], tile_root: Path, network_file: Path) -> None:
+    """Fresh data/ whose labelled and score folders hold exactly ``tiles`` (hard links)."""
+    if (project / "data").exists():
+        shutil.rmtree(project / "data")
+    raw = project / "data" / "01_raw"
+    for folder in ("train", "middlesexma2016"):
+        (raw / folder).mkdir(parents=True)
+        for tile in tiles:
+            target = raw / folder / tile.relative_to(tile_root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(tile, target)
+    _tile_summaries(tiles).to_csv(raw / "middlesexma2016" / "tile_summaries.csv", index=False)
+    pretrained = project / "data" / "06_models" / "pretrained"
+    pretrained.mkdir(parents=True)
+    shutil.copy(network_file, pretrained / network_file.name)
+
+
+def _tracking_off(project: Path) -> None:
+    """No MLflow runs for benchmark runs (conf/local overrides base's tracking section)."""
+    config = yaml.safe_load((PROJECT / "conf" / "base" / "mlflow.yml").read_text())
+    config["tracking"]["disable_tracking"]["pipelines"] = TRACKED_OFF
+    (project / "conf" / "local" / "mlflow.yml").write_text(
+        yaml.safe_dump({"tracking": config["tracking"]})
+    )
+
+
+def _tile_summaries(tiles: list[Path]) -> pd.DataFrame:
+    """A square grid of bounds, one cell per tile (the score pipeline maps tiles by them)."""
+    cols = math.ceil(math.sqrt(len(tiles)))
+    step = 0.0025
+    rows = []
+    for i, tile in enumerate(tiles):
+        lat, lon = 42.0 + (i // cols) * step, -71.5 + (i % cols) * step
+        rows.append((tile.name, lat, lon, lat + step, lon + step))
+    return pd.DataFrame(
+        rows, columns=["filename", "llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]
+    )
+
+
+def kedro_phase(project: Path, pipeline: str, tags: list[str] | None, params: dict) -> dict:
+    """Wall time and peak memory of ``kedro run --pipelines=<pipeline>`` inside this process."""
+    from kedro.framework.session import KedroSession
+
+    with KedroSession.create(project_path=project, runtime_params=params) as session:
+        with PeakMemory().watching() as memory:
+            start = time.perf_counter()
+            session.run(pipeline_names=[pipeline], tags=tags)
+            seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_memory_mb": memory.megabytes()}
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def pipeline_phases(project: Path, network: str, n: int) -> dict[str, Any]:
+    """Ingest (untimed), (c) featurize, train (untimed), (d) score, with their tile counts."""
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(project)
+    os.chdir(project)
+    params = {"ingest": {"test_fraction": 0.25}, "pretrained_model": network}
+    kedro_phase(project, "ingest", ["labelled"], params)
+    featurize = kedro_phase(project, "featurize", ["labelled"], params)
+    kedro_phase(project, "train", None, params)
+    score = kedro_phase(project, "score", None, params)
+    features = project / "data" / "04_feature" / network
+    counts = read_json(features / "summary_labelled.json")
+    scored = read_json(features / "summary_score.json")["score"]
+    if (
+        counts["train"]["featurized"] + counts["test"]["featurized"] != n
+        or scored["featurized"] != n
+    ):
+        raise RuntimeError(f"Benchmark runs lost tiles: {counts}, {scored}")
+    return {
+        "featurize": {**featurize, "images_per_second": n / featurize["seconds"]},
+        "score": {**score, "images_per_second": n / score["seconds"]},
+    }
+
+
+# ---- driver ---------------------------------------------------------------------------------------
+def start_spark(project: Path) -> float:
+    """Start the SparkSession once (JVM start is a fixed cost, reported, not in c or d)."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(project)
+    start = time.perf_counter()
+    with KedroSession.create(project_path=project) as session:
+        session.load_context()
+    return time.perf_counter() - start
+
+
+def benchmark(n: int, args: argparse.Namespace, network_file: Path) -> dict[str, Any]:
+    workdir = args.workdir.resolve()
+    tile_root = workdir / "tiles"
+    tiles = ensure_tiles(tile_root, n, os.cpu_count() or 1)
+    baselines = run_baselines(network_file, tiles, args.forward_seconds)
+    project = scratch_project(workdir)
+    fill_data(project, tiles, tile_root, network_file)
+    phases = pipeline_phases(project, args.network, n)
+    limit = baselines["network_alone"]["images_per_second"]
+    loop = baselines["plain_loop"]["images_per_second"]
+    return {
+        "tiles": n,
+        **baselines,
+        **phases,
+        "ratios": {
+            "c_over_a": phases["featurize"]["images_per_second"] / limit,
+            "c_over_b": phases["featurize"]["images_per_second"] / loop,
+            "d_over_a": phases["score"]["images_per_second"] / limit,
+            "decode_bound_c_over_a": decode_bound(
+                limit, baselines["decode_seconds_per_tile"], os.cpu_count() or 1
+            ),
+        },
+    }
+
+
+def machine() -> dict[str, Any]:
+    import onnxruntime
+    import pyspark
+
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "pyspark": pyspark.__version__,
+    }
+
+
+def print_results(results: list[dict[str, Any]]) -> None:
+    header = (
+        f"{'N':>6} {'a net':>7} {'b loop':>7} {'c feat':>7} {'d score':>7} "
+        f"{'c/a':>5} {'c/b':>5} {'d/a':>5} {'c s':>7} {'driver MB':>9} {'JVM MB':>7} {'workers MB':>10}"
+    )
+    print(header)  # noqa: T201
+    bounds = []
+    for r in results:
+        memory = r["featurize"]["peak_memory_mb"]
+        score_memory = r["score"]["peak_memory_mb"]
+        peak = {k: max(memory.get(k, 0), score_memory.get(k, 0)) for k in memory}
+        print(  # noqa: T201
+            f"{r['tiles']:>6} {r['network_alone']['images_per_second']:>7.1f} "
+            f"{r['plain_loop']['images_per_second']:>7.1f} {r['featurize']['images_per_second']:>7.1f} "
+            f"{r['score']['images_per_second']:>7.1f} {r['ratios']['c_over_a']:>5.2f} "
+            f"{r['ratios']['c_over_b']:>5.2f} {r['ratios']['d_over_a']:>5.2f} "
+            f"{r['featurize']['seconds']:>7.1f} {peak['driver_python']:>9.0f} {peak['jvm']:>7.0f} "
+            f"{peak['python_workers']:>10.0f}"
+        )
+        bounds.append(f"{r['ratios']['decode_bound_c_over_a']:.2f}")
+    print(  # noqa: T201
+        f"decode-bound ceiling of c/a (decode shares the cores with inference): {', '.join(bounds)}"
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tiles", default="2000", help="N, or several: 1000,4000,16000")
+    parser.add_argument("--network", default="efficientnet_lite0")
+    parser.add_argument("--workdir", type=Path, default=PROJECT / "data" / "bench")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="JSON (default <workdir>/results.json)"
+    )
+    parser.add_argument("--forward-seconds", type=float, default=3.0, help="per (a) setting")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    args = parse_args(argv)
+    args.workdir = args.workdir.resolve()  # the pipelines run from the scratch project folder
+    args.output = (args.output or args.workdir / "results.json").resolve()
+    sizes = [int(n) for n in str(args.tiles).split(",")]
+    network_file = PROJECT / "data" / "06_models" / "pretrained" / f"{args.network}.onnx"
+    if not network_file.exists():
+        raise SystemExit(
+            f"{network_file} does not exist: export it first with "
+            f"`kedro run --pipelines=pretrained --params pretrained_model={args.network}`."
+        )
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    spark_start = start_spark(scratch_project(args.workdir.resolve()))
+    results = [benchmark(n, args, network_file) for n in sizes]
+    output = args.output
+    output.write_text(
+        json.dumps(
+            {"machine": machine(), "spark_start_seconds": spark_start, "runs": results}, indent=2
+        )
+    )
+    print_results(results)
+    print(f"Results: {output.resolve()}")  # noqa: T201
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The benchmark's own parts (the benchmark itself runs from `make bench`, not in the tests)."""
+
+import time
+from collections import Counter
+
+import pytest
+from PIL import Image
+
+from aerial_landuse.bench import PeakMemory, _tile_summaries, decode_bound, ensure_tiles, tile_name
+
+
+def test_every_prefix_of_the_tile_set_is_balanced_across_classes():
+    labels = Counter(tile_name(i).split("/")[0] for i in range(60))
+    assert len(labels) == 6 and set(labels.values()) == {10}
+    assert len({tile_name(i) for i in range(600)}) == 600
+
+
+def test_tiles_are_generated_once_as_224_pixel_pngs(tmp_path):
+    tiles = ensure_tiles(tmp_path, 3, workers=1)
+    stamps = [t.stat().st_mtime_ns for t in tiles]
+    with Image.open(tiles[0]) as image:
+        assert (image.format, image.size, image.mode) == ("PNG", (224, 224), "RGB")
+    assert [t.stat().st_mtime_ns for t in ensure_tiles(tmp_path, 3, workers=1)] == stamps
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_decode_bound_is_the_share_of_core_time_left_to_inference():
+    assert decode_bound(260.0, 0.0, 2) == 1.0
+    assert decode_bound(260.0, 1.4e-3, 2) == pytest.approx(1 / 1.182, abs=1e-3)
+
+
+def test_peak_memory_sees_this_process():
+    with PeakMemory(interval=0.01).watching() as memory:
+        ballast = b"x" * (64 * 2**20)  # written, so resident
+        time.sleep(0.2)
+    assert memory.peak["driver_python"] > len(ballast)
+    assert set(memory.megabytes()) == {"driver_python", "jvm", "python_workers"}
+
+
+def test_tile_summaries_give_every_tile_its_own_cell(tmp_path):
+    tiles = [tmp_path / tile_name(i) for i in range(10)]
+    bounds = _tile_summaries(tiles)
+    assert bounds["filename"].is_unique and len(bounds) == 10
+    assert (bounds["urcrnrlat"] > bounds["llcrnrlat"]).all()
+    assert len(set(zip(bounds["llcrnrlat"], bounds["llcrnrlon"], strict=True))) == 10
