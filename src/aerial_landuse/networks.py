@@ -73,11 +73,29 @@ NETWORKS: dict[str, NetworkSpec] = {
 }
 
 
+INT8_SUFFIX = "_int8"
+INT8_WEIGHTS = (
+    "int8 (onnxruntime static quantization: QDQ, per-channel weights, calibrated on train tiles)"
+)
+
+
 def network_spec(name: str) -> NetworkSpec:
-    """The spec of a known network, or a ValueError listing the known ones."""
-    if name not in NETWORKS:
-        raise ValueError(f"Unknown pretrained_model {name!r}: choose one of {sorted(NETWORKS)}.")
-    return NETWORKS[name]
+    """The spec of a known network (``<network>_int8``: its int8-quantized variant), or a
+    ValueError listing the known ones."""
+    base = name.removesuffix(INT8_SUFFIX)
+    if base not in NETWORKS:
+        raise ValueError(
+            f"Unknown pretrained_model {name!r}: choose one of {sorted(NETWORKS)}, or one of them "
+            f"with {INT8_SUFFIX!r} appended for its int8-quantized variant."
+        )
+    spec = NETWORKS[base]
+    if base == name:
+        return spec
+    return replace(spec, name=name, weights=f"{spec.weights}; {INT8_WEIGHTS}")
+
+
+def is_int8(name: str) -> bool:
+    return name.endswith(INT8_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -195,6 +213,55 @@ def export_onnx(name: str, pretrained: bool = True) -> ONNXNetwork:
     model = onnx.load_model_from_string(buffer.getvalue())
     if not pretrained:
         spec = replace(spec, weights="random (test export)")
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, spec.to_json()
+    return ONNXNetwork(spec, model.SerializeToString())
+
+
+def quantize_int8(network: ONNXNetwork, calibration: np.ndarray, name: str) -> ONNXNetwork:
+    """``network`` with int8 weights and activations (onnxruntime static quantization, QDQ,
+    per-channel weights), its activation ranges calibrated on ``calibration`` (uint8 NHWC tiles)."""
+    import tempfile
+    from pathlib import Path
+
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    spec = network_spec(name)
+    batches = [normalise(calibration[i : i + 16], spec) for i in range(0, len(calibration), 16)]
+
+    class Tiles(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._batches = iter(batches)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self._batches, None)
+            return None if batch is None else {NETWORK_INPUT: batch}
+
+    logger.info(
+        "Quantizing %s to int8, calibrated on %d tiles", network.spec.name, len(calibration)
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        fp32, prepared, int8 = (Path(folder) / f for f in ("fp32.onnx", "pre.onnx", "int8.onnx"))
+        fp32.write_bytes(network.onnx_bytes)
+        quant_pre_process(str(fp32), str(prepared))
+        quantize_static(
+            str(prepared),
+            str(int8),
+            Tiles(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
+        model = onnx.load_model(str(int8))
+    del model.metadata_props[:]
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, spec.to_json()
     return ONNXNetwork(spec, model.SerializeToString())

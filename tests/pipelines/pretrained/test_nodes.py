@@ -15,7 +15,8 @@ from aerial_landuse.networks import (
     normalise,
     read_onnx_network,
 )
-from aerial_landuse.pipelines.pretrained.nodes import export_pretrained_network
+from aerial_landuse.pipelines.pretrained.nodes import calibration_tiles, export_pretrained_network
+from tests.conftest import folder, write_labelled_folder
 
 MILITARY_UNIFORM = 652  # ImageNet class of the Grace Hopper portrait matplotlib ships
 
@@ -103,6 +104,43 @@ def test_missing_network_file_says_how_to_export_it(tmp_path):
         ONNXNetworkDataset(filepath=str(tmp_path / "resnet18.onnx")).load()
 
 
-def test_unknown_network_is_refused():
-    with pytest.raises(ValueError, match="efficientnet_lite0"):
-        export_pretrained_network({"pretrained_model": "vgg99"})
+def test_unknown_network_is_refused(tmp_path):
+    for name in ("vgg99", "vgg99_int8"):
+        with pytest.raises(ValueError, match="efficientnet_lite0"):
+            export_pretrained_network({"pretrained_model": name}, folder(tmp_path))
+
+
+INT8 = {
+    "pretrained_model": "efficientnet_lite0_int8",
+    "pretrained_weights": True,
+    "calibration_tiles": 12,
+    "seed": 0,
+}
+
+
+def test_int8_network_is_smaller_and_gives_nearly_the_same_features(tmp_path, lite0_network):
+    tiles = folder(write_labelled_folder(tmp_path / "train", 3, size=224))
+    int8 = export_pretrained_network(INT8, tiles)
+    assert int8.spec.name == "efficientnet_lite0_int8" and "int8" in int8.spec.weights
+    assert len(int8.onnx_bytes) < len(lite0_network.onnx_bytes) / 3
+    assert read_onnx_network(int8.onnx_bytes).spec == int8.spec
+    batch = np.stack(
+        [
+            np.asarray(Image.open(p).convert("RGB"))
+            for p in sorted((tmp_path / "train").rglob("*.png"))
+        ]
+    )
+    exact, quantized = _onnx_features(lite0_network, batch), _onnx_features(int8, batch)
+    cosine = (
+        (exact * quantized).sum(1)
+        / np.linalg.norm(exact, axis=1)
+        / np.linalg.norm(quantized, axis=1)
+    )
+    assert cosine.min() > 0.95
+
+
+def test_int8_calibration_needs_readable_train_tiles(tmp_path, lite0_network):
+    (tmp_path / "train" / "Forest").mkdir(parents=True)
+    (tmp_path / "train" / "Forest" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="calibrate the int8"):
+        calibration_tiles(folder(tmp_path / "train"), INT8, lite0_network)
