@@ -60,7 +60,7 @@ def test_every_output_lands_in_its_container(azurite_run):
         f"pretrainedmodels/{NETWORK}.onnx",
         "intermediate/labelled_tile_index.parquet/_SUCCESS",
         "intermediate/ingest_quarantine_labelled.csv",
-        f"features/{NETWORK}/train.parquet/_SUCCESS",
+        f"features/{NETWORK}/labelled.parquet/_SUCCESS",
         f"features/{NETWORK}/score.parquet/_SUCCESS",
         f"trainedmodels/{MODEL}/model.json",
         f"trainedmodels/{MODEL}/spark_model/metadata/part-00000",

@@ -77,7 +77,7 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
 
 @pytest.mark.e2e
 def test_other_classifier_reuses_features_and_score_pipeline_runs_alone(project):
-    features = project / "data" / "04_feature" / "efficientnet_lite0" / "train.parquet"
+    features = project / "data" / "04_feature" / "efficientnet_lite0" / "labelled.parquet"
     stamp = features.stat().st_mtime
     train_and_evaluate(project, "random_forest")
     assert features.stat().st_mtime == stamp

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from typing import Any
 
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from pyspark import SparkConf
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from aerial_landuse.storage import blob_containers, check_containers
 
@@ -66,3 +67,32 @@ class StorageHooks:
         accounts = blob_containers(loader["catalog"], loader["credentials"])
         if accounts:
             check_containers(accounts, run_params.get("env"))
+
+
+class SparkSaveTimer:
+    """Logs how long each Spark DataFrame took to save: lazy work (featurize's network pass,
+    scoring) runs there, so that is where the time of a Spark node shows."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+        self._catalog: Any = None
+
+    @hook_impl
+    def after_catalog_created(self, catalog: Any) -> None:
+        self._catalog = catalog
+
+    def _writes(self, dataset_name: str) -> bool:
+        """False for in-memory hand-overs between nodes (nothing is computed there)."""
+        kind = self._catalog.get_type(dataset_name) if self._catalog is not None else None
+        return kind is not None and not kind.endswith("MemoryDataset")
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        if isinstance(data, DataFrame) and self._writes(dataset_name):
+            self._started[dataset_name] = time.perf_counter()
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        started = self._started.pop(dataset_name, None)
+        if started is not None:
+            logger.info("Wrote %s in %.1f s", dataset_name, time.perf_counter() - started)

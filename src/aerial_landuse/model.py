@@ -6,7 +6,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.ml import PipelineModel
+from pyspark.ml.functions import array_to_vector
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+
+def usable_features(featurized: DataFrame, split: str | None = None) -> DataFrame:
+    """The tiles the network featurized (no ``error``), of ``split`` if given, with ``features``
+    as the vector Spark ML reads (Parquet stores it as array<float>)."""
+    rows = featurized
+    if "error" in rows.columns:
+        rows = rows.where(F.col("error").isNull()).drop("error")
+    if split is not None:
+        rows = rows.where(F.col("split") == split)
+    if isinstance(rows.schema["features"].dataType, T.ArrayType):
+        rows = rows.withColumn("features", array_to_vector("features"))
+    return rows
 
 
 @dataclass

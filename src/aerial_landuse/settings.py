@@ -6,12 +6,12 @@ from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
 
-from aerial_landuse.hooks import SparkHooks, StorageHooks
+from aerial_landuse.hooks import SparkHooks, SparkSaveTimer, StorageHooks
 
 # Kedro 1.7 itself still calls OmegaConf's deprecated register_new_resolver: not ours to fix.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
 
-HOOKS = (SparkHooks(), StorageHooks())
+HOOKS = (SparkHooks(), StorageHooks(), SparkSaveTimer())
 
 
 def jars_in(folder: str) -> str:

@@ -3,7 +3,8 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from aerial_landuse.pipelines.featurize.nodes import featurize_labelled, featurize_score
+from aerial_landuse.model import usable_features
+from aerial_landuse.pipelines.featurize.nodes import account_for_tiles, featurize_tiles
 from aerial_landuse.pipelines.ingest.nodes import (
     list_labelled_tiles,
     probe_tiles,
@@ -22,6 +23,18 @@ FEATURIZE = {
 }
 
 
+def featurize_labelled(index, tiles, network, params, tmp_path=None):
+    """The two featurize nodes as the pipeline runs them: features written, then accounted for."""
+    featurized = featurize_tiles(index, tiles, network, params)
+    if tmp_path is not None:  # as the catalog does: write, read back
+        path = str(tmp_path / "features.parquet")
+        featurized.write.mode("overwrite").parquet(path)
+        featurized = featurized.sparkSession.read.parquet(path)
+    quarantine, summary = account_for_tiles(index, featurized, network)
+    train, test = (usable_features(featurized, split) for split in ("train", "test"))
+    return train, test, quarantine, summary
+
+
 @pytest.fixture
 def labelled_index(spark, tmp_path):
     root = write_labelled_folder(tmp_path / "train", 3, ("Forest", "Developed"), size=96)
@@ -35,11 +48,13 @@ def labelled_index(spark, tmp_path):
 
 
 def test_features_match_onnxruntime_on_the_same_tiles_and_broken_tiles_are_quarantined(
-    labelled_index, lite0_network
+    labelled_index, lite0_network, tmp_path
 ):
     tiles, index, ingest_quarantine = labelled_index
     assert len(ingest_quarantine) == 0  # the truncated PNG has a valid header: only decoding fails
-    train, test, quarantine, summary = featurize_labelled(index, tiles, lite0_network, FEATURIZE)
+    train, test, quarantine, summary = featurize_labelled(
+        index, tiles, lite0_network, FEATURIZE, tmp_path
+    )
     rows = train.collect() + test.collect()
     assert len(rows) == 6 and {r["split"] for r in rows} == {"train", "test"}
     assert quarantine["path"].str.endswith("truncated.png").tolist() == [True]
@@ -107,8 +122,9 @@ def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
     tiles = folder(root, labelled=False)
     listing = list_score_tiles(tiles, summaries, {**INGEST, "score_sample_frac": 1.0})
     index, _, _ = split_index_and_quarantine(probe_tiles(listing, tiles, INGEST), listing)
-    features, quarantine, summary = featurize_score(index, tiles, lite0_network, FEATURIZE)
-    row = features.collect()[0]
+    featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE)
+    quarantine, summary = account_for_tiles(index, featurized, lite0_network)
+    row = usable_features(featurized).collect()[0]
     assert (row["llcrnrlat"], row["urcrnrlon"]) == (1.0, 2.1) and len(quarantine) == 0
     assert summary["score"] == {"indexed": 1, "featurized": 1, "quarantined": 0}
 

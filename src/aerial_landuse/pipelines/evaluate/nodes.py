@@ -10,15 +10,16 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from aerial_landuse.model import TrainedModel
+from aerial_landuse.model import TrainedModel, usable_features
 from aerial_landuse.tiles import TileFolder
 
 logger = logging.getLogger(__name__)
 
 
-def predict_test_tiles(model: TrainedModel, test_features: DataFrame) -> DataFrame:
+def predict_test_tiles(model: TrainedModel, labelled_features: DataFrame) -> DataFrame:
     """Test tiles with their true label and the model's ``pred_label`` (cached: metrics and the
     CSV both read it, the model runs once)."""
+    test_features = usable_features(labelled_features, "test")
     return (
         model.predict(test_features).select("id", "path", "label", "pred_label", "probability")
     ).persist()

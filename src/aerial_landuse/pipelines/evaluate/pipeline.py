@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 predict_test_tiles,
-                ["trained_model", "test_features"],
+                ["trained_model", "labelled_features"],
                 "test_predictions_spark",
                 name="predict_test_tiles",
             ),

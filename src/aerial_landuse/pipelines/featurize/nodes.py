@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 import pandas as pd
-from pyspark import StorageLevel
-from pyspark.ml.functions import array_to_vector
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -126,13 +123,6 @@ def _run_network_synapseml(
     return scored.select(*columns, features.alias("features"), "error")
 
 
-def _features_of(featurized: DataFrame, split: str | None) -> DataFrame:
-    ok = featurized.where(F.col("error").isNull())
-    if split is not None:
-        ok = ok.where(F.col("split") == split)
-    return ok.drop("error").withColumn("features", array_to_vector("features"))
-
-
 def _quarantine_of(featurized: DataFrame, network: ONNXNetwork) -> pd.DataFrame:
     bad = featurized.where(F.col("error").isNotNull()).select(
         "path",
@@ -166,48 +156,20 @@ def featurize_summary(
     return summary
 
 
-def _timed_summary(
-    tile_index: DataFrame, featurized: DataFrame, network: ONNXNetwork
-) -> dict[str, Any]:
-    """The summary, whose counts run the featurization: its wall time is the cost.
+def featurize_tiles(
+    tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
+) -> DataFrame:
+    """Every indexed tile with its ``features`` (array<float>), or the ``error`` that stopped it.
 
-    The featurized rows are persisted on disk, not in memory: the writes that follow read them
-    back without running the network again, and executor memory stays flat however many tiles.
+    Lazy: the catalog's write runs the network, once, from tile files straight to Parquet (no
+    cache, no second pass), so executor memory stays flat however many tiles there are.
     """
-    start = time.perf_counter()
-    summary = featurize_summary(tile_index, featurized, network)
-    seconds = time.perf_counter() - start
-    tiles = sum(row["indexed"] for row in summary.values() if isinstance(row, dict))
-    summary["seconds"] = round(seconds, 2)
-    summary["tiles_per_second"] = round(tiles / seconds, 1) if seconds else None
-    logger.info(
-        "Featurized %d tiles in %.1f s (%.1f tiles/s) with %s",
-        tiles,
-        seconds,
-        tiles / max(seconds, 1e-9),
-        network.spec.name,
-    )
-    return summary
+    return run_network(tile_index, tiles, network, params)
 
 
-def featurize_labelled(
-    tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
-) -> tuple[DataFrame, DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Train and test features (one Spark job), their quarantine and counts."""
-    featurized = run_network(tile_index, tiles, network, params).persist(StorageLevel.DISK_ONLY)
-    summary = _timed_summary(tile_index, featurized, network)
-    return (
-        _features_of(featurized, "train"),
-        _features_of(featurized, "test"),
-        _quarantine_of(featurized, network),
-        summary,
-    )
-
-
-def featurize_score(
-    tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
-) -> tuple[DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Features of the tiles to score, their quarantine and counts."""
-    featurized = run_network(tile_index, tiles, network, params).persist(StorageLevel.DISK_ONLY)
-    summary = _timed_summary(tile_index, featurized, network)
-    return _features_of(featurized, None), _quarantine_of(featurized, network), summary
+def account_for_tiles(
+    tile_index: DataFrame, featurized: DataFrame, network: ONNXNetwork
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """From the written features: the tiles the network could not read (quarantine, with the
+    reason) and counts per split that reconcile with the tile index (reads two small columns)."""
+    return _quarantine_of(featurized, network), featurize_summary(tile_index, featurized, network)

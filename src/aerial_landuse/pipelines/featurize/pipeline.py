@@ -2,30 +2,29 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import featurize_labelled, featurize_score
+from .nodes import account_for_tiles, featurize_tiles
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def _featurize(tile_set: str, tiles: str) -> Pipeline:
+    """Features of one tile set, then its quarantine and counts read back from them."""
     return Pipeline(
         [
             Node(
-                featurize_labelled,
-                ["labelled_tile_index", "train_tiles", "pretrained_network", "params:featurize"],
-                [
-                    "train_features",
-                    "test_features",
-                    "featurize_quarantine_labelled",
-                    "featurize_summary_labelled",
-                ],
-                name="featurize_labelled_tiles",
-                tags=["labelled"],
+                featurize_tiles,
+                [f"{tile_set}_tile_index", tiles, "pretrained_network", "params:featurize"],
+                f"{tile_set}_features",
+                name=f"featurize_{tile_set}_tiles",
             ),
             Node(
-                featurize_score,
-                ["score_tile_index", "score_tiles", "pretrained_network", "params:featurize"],
-                ["score_features", "featurize_quarantine_score", "featurize_summary_score"],
-                name="featurize_score_tiles",
-                tags=["score"],
+                account_for_tiles,
+                [f"{tile_set}_tile_index", f"{tile_set}_features", "pretrained_network"],
+                [f"featurize_quarantine_{tile_set}", f"featurize_summary_{tile_set}"],
+                name=f"account_for_{tile_set}_tiles",
             ),
-        ]
+        ],
+        tags=[tile_set],
     )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return _featurize("labelled", "train_tiles") + _featurize("score", "score_tiles")

@@ -10,7 +10,7 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from aerial_landuse.model import TrainedModel
+from aerial_landuse.model import TrainedModel, usable_features
 from aerial_landuse.pipelines.ingest.nodes import BOUND_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,9 @@ def score_tiles(
             f"Model {model.name!r} was trained on {model.network} features but pretrained_model is "
             f"{params['pretrained_model']!r}: run with `--params pretrained_model={model.network}`."
         )
-    predicted = model.predict(score_features).withColumn("_p", vector_to_array("probability"))
+    predicted = model.predict(usable_features(score_features)).withColumn(
+        "_p", vector_to_array("probability")
+    )
     probabilities = [
         F.col("_p")[i].alias(probability_column(label)) for i, label in enumerate(model.labels)
     ]

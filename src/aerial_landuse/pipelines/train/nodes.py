@@ -11,7 +11,7 @@ from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
 from pyspark.ml.feature import IndexToString, StringIndexer
 from pyspark.sql import DataFrame
 
-from aerial_landuse.model import TrainedModel
+from aerial_landuse.model import TrainedModel, usable_features
 from aerial_landuse.spark_utils import count_by
 from aerial_landuse.synapseml import train_lightgbm
 
@@ -44,8 +44,9 @@ def _fit_spark_ml(
     return fitted, list(indexer.labels)
 
 
-def train_classifier(train_features: DataFrame, params: dict[str, Any]) -> TrainedModel:
-    """Fit the classifier; the saved PipelineModel maps ``features`` to ``pred_label``.
+def train_classifier(labelled_features: DataFrame, params: dict[str, Any]) -> TrainedModel:
+    """Fit the classifier on the train split; the saved PipelineModel maps ``features`` to
+    ``pred_label``.
 
     LightGBM trains through SynapseML's TrainClassifier, as the seed trained. Logistic regression
     and random forest train as plain Spark ML estimators: TrainClassifier (SynapseML 1.1.0) drops
@@ -57,6 +58,7 @@ def train_classifier(train_features: DataFrame, params: dict[str, Any]) -> Train
             f"Unknown classifier {name!r}: choose one of {sorted(CLASSIFIERS)} (train.classifier)."
         )
     hyperparameters = dict(params["hyperparameters"].get(name) or {})
+    train_features = usable_features(labelled_features, "train")
     if name == "lightgbm":
         fitted, labels = train_lightgbm(train_features, hyperparameters)
     else:

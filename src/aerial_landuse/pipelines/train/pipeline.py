@@ -1,4 +1,4 @@
-"""Train pipeline: classifier on train features, saved under its model name."""
+"""Train pipeline: classifier on the train split's features, saved under its model name."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 train_classifier,
-                ["train_features", "params:train"],
+                ["labelled_features", "params:train"],
                 "trained_model",
                 name="train_classifier",
             )
