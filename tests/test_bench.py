@@ -6,7 +6,14 @@ from collections import Counter
 import pytest
 from PIL import Image
 
-from aerial_landuse.bench import PeakMemory, _tile_summaries, decode_bound, ensure_tiles, tile_name
+from aerial_landuse.bench import (
+    PeakMemory,
+    _tile_summaries,
+    decode_bound,
+    ensure_tiles,
+    results_table,
+    tile_name,
+)
 
 
 def test_every_prefix_of_the_tile_set_is_balanced_across_classes():
@@ -43,3 +50,27 @@ def test_tile_summaries_give_every_tile_its_own_cell(tmp_path):
     assert bounds["filename"].is_unique and len(bounds) == 10
     assert (bounds["urcrnrlat"] > bounds["llcrnrlat"]).all()
     assert len(set(zip(bounds["llcrnrlat"], bounds["llcrnrlon"], strict=True))) == 10
+
+
+def test_results_table_has_one_line_per_n_with_the_ratios():
+    def run(n):
+        memory = {"driver_python": 400.0, "jvm": 1500.0, "python_workers": 800.0}
+        return {
+            "tiles": n,
+            "network_alone": {"images_per_second": 260.0},
+            "plain_loop": {"images_per_second": 150.0},
+            "tuned_loop": {"images_per_second": 200.0},
+            "featurize": {"images_per_second": 195.0, "seconds": n / 195, "peak_memory_mb": memory},
+            "score": {"images_per_second": 180.0, "seconds": n / 180, "peak_memory_mb": memory},
+            "ratios": {
+                "c_over_a": 0.75,
+                "c_over_b": 1.3,
+                "c_over_tuned_loop": 0.975,
+                "d_over_a": 0.69,
+                "decode_bound_c_over_a": 0.87,
+            },
+        }
+
+    lines = results_table([run(1000), run(4000)]).splitlines()
+    assert len(lines) == 3 and "c/a" in lines[0] and "driver MB" in lines[0]
+    assert lines[1].split()[0] == "1000" and "0.75" in lines[1] and "1.30" in lines[1]
