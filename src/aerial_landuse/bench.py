@@ -38,6 +38,7 @@ import yaml
 from PIL import Image
 from tqdm import tqdm
 
+from aerial_landuse.inference import new_session
 from aerial_landuse.networks import (
     INPUT_NAME,
     NETWORK_INPUT,
@@ -141,14 +142,9 @@ class PeakMemory:
 
 
 # ---- (a) and (b): onnxruntime in one process ---------------------------------------------------
-def _session(model: bytes, threads: int) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+def _decoded(paths: list[str], size: int) -> np.ndarray:
+    """The tiles at ``paths`` decoded as the pipeline decodes them, stacked (uint8 NHWC)."""
+    return np.stack([decode_tile(Path(p).read_bytes(), size) for p in paths])
 
 
 def _forward_rate(session: Any, images: np.ndarray, batch: int, seconds: float) -> float:
@@ -165,18 +161,17 @@ def decode_cost(paths: list[str]) -> float:
     """Seconds of one core to read and decode one tile (mean over up to 256 tiles)."""
     sample = paths[:256]
     start = time.perf_counter()
-    for path in sample:
-        decode_tile(Path(path).read_bytes(), TILE_SIZE)
+    _decoded(sample, TILE_SIZE)
     return (time.perf_counter() - start) / len(sample)
 
 
 def network_alone(model: bytes, paths: list[str], seconds: float) -> dict[str, Any]:
     """(a) Forward passes over decoded tiles held in memory, for each batch size and thread count."""
-    images = np.stack([decode_tile(Path(p).read_bytes(), TILE_SIZE) for p in paths[:256]])
+    images = _decoded(paths[:256], TILE_SIZE)
     cores = os.cpu_count() or 1
     table = []
     for threads in sorted({1, cores}):
-        session = _session(model, threads)
+        session = new_session(model, threads)
         for batch in FORWARD_BATCHES:
             rate = _forward_rate(session, images, batch, seconds)
             table.append({"threads": threads, "batch_size": batch, "images_per_second": rate})
@@ -196,16 +191,14 @@ def _plain_batch(paths: list[str], spec: NetworkSpec) -> dict[str, np.ndarray]:
 
 def _tuned_batch(paths: list[str], spec: NetworkSpec) -> dict[str, np.ndarray]:
     """This project's decoding (imagecodecs for PNG) into the uint8 graph that normalises."""
-    return {
-        INPUT_NAME: np.stack([decode_tile(Path(p).read_bytes(), spec.image_size) for p in paths])
-    }
+    return {INPUT_NAME: _decoded(paths, spec.image_size)}
 
 
 def timed_loop(
     model: bytes, paths: list[str], batch: int, threads: int, make_batch: Any, spec
 ) -> dict:
     """One process, one Python thread: read + decode a batch, then infer it, batch after batch."""
-    session = _session(model, threads)
+    session = new_session(model, threads)
     start = time.perf_counter()
     for first in range(0, len(paths), batch):
         session.run(None, make_batch(paths[first : first + batch], spec))

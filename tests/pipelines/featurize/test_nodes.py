@@ -35,9 +35,9 @@ def featurize_labelled(index, tiles, network, params, tmp_path=None):
     return train, test, quarantine, summary
 
 
-@pytest.fixture
-def labelled_index(spark, tmp_path):
-    root = write_labelled_folder(tmp_path / "train", 3, ("Forest", "Developed"), size=96)
+def indexed_tiles(tmp_path, size):
+    """Two classes of three tiles plus a truncated PNG (valid header), listed and probed."""
+    root = write_labelled_folder(tmp_path / "train", 3, ("Forest", "Developed"), size=size)
     (root / "Forest" / "truncated.png").write_bytes(
         (root / "Forest" / "forest_000.png").read_bytes()[:300]
     )
@@ -45,6 +45,11 @@ def labelled_index(spark, tmp_path):
     listing = list_labelled_tiles(tiles, folder(tmp_path / "none"), INGEST)
     index, quarantine, _ = split_index_and_quarantine(probe_tiles(listing, tiles, INGEST), listing)
     return tiles, index, quarantine
+
+
+@pytest.fixture
+def labelled_index(spark, tmp_path):
+    return indexed_tiles(tmp_path, 96)
 
 
 def test_features_match_onnxruntime_on_the_same_tiles_and_broken_tiles_are_quarantined(
@@ -130,13 +135,7 @@ def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
 
 
 def test_synapseml_backend_gives_the_same_features_and_quarantine(spark, tmp_path, lite0_network):
-    root = write_labelled_folder(tmp_path / "train", 3, ("Forest", "Developed"), size=224)
-    (root / "Forest" / "truncated.png").write_bytes(
-        (root / "Forest" / "forest_000.png").read_bytes()[:300]
-    )
-    tiles = folder(root)
-    listing = list_labelled_tiles(tiles, folder(tmp_path / "none"), INGEST)
-    index, _, _ = split_index_and_quarantine(probe_tiles(listing, tiles, INGEST), listing)
+    tiles, index, _ = indexed_tiles(tmp_path, 224)
     by_backend = {}
     for backend in ("onnxruntime", "synapseml"):
         train, test, quarantine, _ = featurize_labelled(
