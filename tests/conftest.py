@@ -15,12 +15,12 @@ import pytest
 from PIL import Image
 from pyspark.sql import SparkSession
 
-from aerial_landuse.azurite import Azurite, running_azurite
+from aerial_landuse.demo_textures import LAND_USE_CLASSES, labelled_tile
 from aerial_landuse.hooks import spark_conf
 from aerial_landuse.networks import ONNXNetwork, export_onnx
-from aerial_landuse.pipelines.demo_data.textures import LAND_USE_CLASSES, labelled_tile
 from aerial_landuse.settings import jars_in
-from aerial_landuse.tiles import TileFolder, TileReader
+from aerial_landuse.storage import Storage, TileFolder
+from aerial_landuse.tools.azurite import Azurite, running_azurite
 
 warnings.filterwarnings("ignore", message=".*register_new_resolver.*")
 
@@ -70,7 +70,17 @@ def write_labelled_folder(
 
 
 def folder(root: Path, labelled: bool = True) -> TileFolder:
-    return TileFolder(str(root.resolve()), labelled, TileReader())
+    """A tile folder as the catalog loads it (with the active SparkSession, if any)."""
+    return TileFolder(
+        str(root.resolve()), labelled, Storage(), spark=SparkSession.getActiveSession()
+    )
+
+
+def tile_images(root: Path) -> dict:
+    """The folder's tiles as the catalog's ``*_tile_images`` entries load them (lazy loaders)."""
+    from kedro_datasets.partitions import PartitionedDataset
+
+    return PartitionedDataset(path=str(root.resolve()), dataset="pillow.ImageDataset").load()
 
 
 @pytest.fixture(scope="session")

@@ -1,17 +1,57 @@
-"""Configuration invariants."""
+"""Configuration invariants: one catalog per kind of storage, secrets only from the environment."""
 
 from pathlib import Path
 
 import pytest
 import yaml
 
+from aerial_landuse import settings
+
 CONF = Path(__file__).resolve().parents[1] / "conf"
+BLOB_ENVS = list(settings.BLOB_ENVIRONMENTS)
 
 
-def test_azure_and_azurite_environments_share_one_catalog():
-    assert (CONF / "azure" / "catalog.yml").read_text() == (
-        CONF / "azurite" / "catalog.yml"
-    ).read_text()
+def loader(env: str, **runtime_params):
+    return settings.CONFIG_LOADER_CLASS(
+        str(CONF), env=env, runtime_params=runtime_params, **settings.CONFIG_LOADER_ARGS
+    )
+
+
+def test_one_catalog_per_kind_of_storage():
+    catalogs = sorted(p.relative_to(CONF).as_posix() for p in CONF.glob("*/catalog*.yml"))
+    assert catalogs == ["base/catalog.yml", "blob/catalog.yml"]
+
+
+def test_blob_environments_differ_only_in_their_globals(monkeypatch):
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "exampleaccount")
+    urls = {env: loader(env)["catalog"]["train_tiles"]["path"] for env in BLOB_ENVS}
+    assert urls == {
+        "azurite": "abfs://train",
+        "azure": "abfs://train",
+        "cluster": "abfs://train",
+        "hdinsight": "wasbs://train@your-storage-account.blob.core.windows.net",
+    }
+    run = loader("hdinsight", storage_account="mine")["catalog"]["metrics"]["filepath"]
+    assert run.startswith("wasbs://predictions@mine.blob.core.windows.net/")
+
+
+def test_an_environment_parameter_file_overrides_single_keys():
+    featurize = loader("hdinsight")["parameters"]["featurize"]
+    base = loader("local")["parameters"]["featurize"]
+    assert featurize == base  # hdinsight sets rows_per_partition only, to the base value
+    assert set(
+        yaml.safe_load((CONF / "hdinsight" / "parameters_featurize.yml").read_text())["featurize"]
+    ) == {"rows_per_partition"}
+
+
+def test_model_name_follows_the_run_parameters():
+    params = loader("local", classifier="random_forest")["parameters"]
+    assert params["train"]["model_name"] == "efficientnet_lite0_random_forest"
+    assert params["score"]["model_name"] == params["train"]["model_name"]
+    catalog = loader("local", classifier="random_forest")["catalog"]
+    assert catalog["metrics"]["dataset"]["filepath"].endswith(
+        "efficientnet_lite0_random_forest/metrics.json"
+    )
 
 
 def test_no_committed_config_holds_a_secret_value():
@@ -21,18 +61,32 @@ def test_no_committed_config_holds_a_secret_value():
             assert str(value).startswith("${oc.env:"), value
 
 
-@pytest.mark.parametrize("env", ["local", "azurite", "azure", "hdinsight"])
+@pytest.mark.parametrize("env", ["local", *BLOB_ENVS])
 def test_every_environment_catalog_resolves_and_instantiates(env, monkeypatch):
-    from kedro.config import OmegaConfigLoader
     from kedro.io import DataCatalog
 
     from aerial_landuse.pipeline_registry import register_pipelines
 
     monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "exampleaccount")
     monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", "ZXhhbXBsZQ==")
-    loader = OmegaConfigLoader(str(CONF), base_env="base", default_run_env="local", env=env)
-    catalog = DataCatalog.from_config(loader["catalog"], loader["credentials"])
+    config = loader(env)
+    catalog = DataCatalog.from_config(config["catalog"], config["credentials"])
     for pipeline in register_pipelines().values():
         for name in pipeline.datasets():
             if not name.startswith("params:") and name != "parameters":
                 catalog.get(name)  # resolves factory patterns and builds the dataset
+
+
+def test_hdinsight_asks_maven_for_the_synapseml_version_of_the_local_jars():
+    import re
+
+    pom = (CONF.parent / "tools" / "synapseml" / "pom.xml").read_text()
+    local = re.search(r"<synapseml.version>([^<]+)</synapseml.version>", pom).group(1)
+    packages = yaml.safe_load((CONF / "hdinsight" / "spark.yml").read_text())[
+        "spark.jars.packages"
+    ].split(",")
+    artifacts = set(
+        re.findall(r"<groupId>com.microsoft.azure</groupId><artifactId>([^<]+)</artifactId>", pom)
+    )
+    assert {p.split(":")[1] for p in packages} == artifacts
+    assert {p.split(":")[2] for p in packages} == {local}

@@ -19,7 +19,7 @@ from aerial_landuse.inference import (
     featurize_batches,
     new_session,
 )
-from aerial_landuse.tiles import TileReader
+from aerial_landuse.storage import Storage
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_featurize_batches_keeps_every_row_in_order(tmp_path, mean_colour_model)
     out = pa.Table.from_batches(
         featurize_batches(
             iter([batch.slice(0, 3), batch.slice(3)]),
-            reader=TileReader(),
+            storage=Storage(),
             network_bytes=lambda: mean_colour_model,
             key="mean-colour-test",
             image_size=8,

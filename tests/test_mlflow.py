@@ -10,11 +10,13 @@ import urllib.request
 import mlflow
 import pytest
 
-from aerial_landuse.azurite import free_port
 from aerial_landuse.datasets import MlflowRunsDataset, ModelChoiceDataset, SparkModelDataset
 from aerial_landuse.pipelines.compare.nodes import leaderboard
 from aerial_landuse.pipelines.train.nodes import train_classifier
+from aerial_landuse.tools.azurite import free_port
 from tests.pipelines.train.test_nodes import clustered_features, params
+
+EXPERIMENT = "aerial-landuse"  # conf/base/globals.yml
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def tracking(tmp_path):
 
 
 def _log_run(name: str, accuracy: float) -> str:
-    mlflow.set_experiment("aerial-landuse")
+    mlflow.set_experiment(EXPERIMENT)
     with mlflow.start_run(run_name=name) as run:
         mlflow.log_params(
             {
@@ -50,27 +52,31 @@ def test_best_picks_the_top_run_and_records_it(spark, tracking, tmp_path):
     _log_run("m_logistic_regression", 0.81)
     best_run = _log_run("m_random_forest", 0.93)
 
-    chosen = ModelChoiceDataset(root=str(root), model_name="best").load()
+    chosen = ModelChoiceDataset(root=str(root), model_name="best", experiment=EXPERIMENT).load()
     assert chosen.name == "m_random_forest" and chosen.info["mlflow_run_id"] == best_run
     assert chosen.info["chosen_as"] == "best" and chosen.info[
         "chosen_metric_value"
     ] == pytest.approx(0.93)
 
-    by_f1 = ModelChoiceDataset(root=str(root), model_name="best", metric="macro_f1").load()
+    by_f1 = ModelChoiceDataset(
+        root=str(root), model_name="best", experiment=EXPERIMENT, metric="macro_f1"
+    ).load()
     assert by_f1.name == "m_random_forest"
-    named = ModelChoiceDataset(root=str(root), model_name="m_logistic_regression").load()
+    named = ModelChoiceDataset(
+        root=str(root), model_name="m_logistic_regression", experiment=EXPERIMENT
+    ).load()
     assert named.name == "m_logistic_regression" and named.info["mlflow_run_id"] is not None
 
     with mlflow.start_run(run_name="not evaluated"):
         mlflow.log_params({"train.model_name": "m_unevaluated"})
-    table = leaderboard(MlflowRunsDataset().load(), {"metric": "accuracy"})
+    table = leaderboard(MlflowRunsDataset(EXPERIMENT).load(), {"metric": "accuracy"})
     assert table["model_name"].tolist() == ["m_random_forest", "m_logistic_regression"]
     assert table["rank"].tolist() == [1, 2]
 
 
 def test_best_without_history_says_what_to_do(tracking, tmp_path):
     with pytest.raises(Exception, match="train and evaluate models first"):
-        ModelChoiceDataset(root=str(tmp_path), model_name="best").load()
+        ModelChoiceDataset(root=str(tmp_path), model_name="best", experiment=EXPERIMENT).load()
 
 
 def test_mlflow_ui_serves_its_page_on_localhost(tracking, tmp_path):

@@ -1,4 +1,7 @@
-"""Executor-side featurization: decode tiles and run the ONNX network in batches.
+"""What Spark executors run on tiles: header probes, raw bytes, and the network's forward pass.
+
+Imports no Kedro and no MLflow: executors need only numpy, pandas, pyarrow, Pillow, fsspec and
+onnxruntime (the lean executor environment).
 
 Runs as a ``mapInArrow`` body: Arrow record batches in and out, no pandas, features written
 straight from onnxruntime's output buffer into an Arrow list column. One onnxruntime session per
@@ -18,12 +21,47 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
+from aerial_landuse.images import decode_tile, failure_reason, probe_image
 from aerial_landuse.networks import INPUT_NAME, ONNXNetwork
-from aerial_landuse.tiles import TileReader, decode_tile, failure_reason
+from aerial_landuse.storage import Storage
 
 logger = logging.getLogger(__name__)
+
+
+def probe_partition(batches: Iterator[pd.DataFrame], storage: Storage) -> Iterator[pd.DataFrame]:
+    """mapInPandas body: each tile's width, height, mode and format, or why it cannot be read."""
+    for pdf in batches:
+        results = []
+        for path in pdf["path"]:
+            try:
+                with storage.fs.open(path, "rb") as handle:
+                    results.append((*probe_image(handle), None))
+            except Exception as exc:  # any failure quarantines this tile
+                results.append((None, None, None, None, failure_reason(exc)))
+        probe = pd.DataFrame(
+            results, columns=["width", "height", "mode", "format", "error"], index=pdf.index
+        )
+        yield pd.concat([pdf, probe], axis=1).astype({"width": "Int32", "height": "Int32"})
+
+
+def read_bytes_partition(
+    batches: Iterator[pd.DataFrame], storage: Storage
+) -> Iterator[pd.DataFrame]:
+    """mapInPandas body: each tile's bytes (``content``), or why they could not be read (``error``)."""
+    for pdf in batches:
+        contents, errors = [], []
+        for path in pdf["path"]:
+            try:
+                contents.append(storage.read_bytes(path))
+                errors.append(None)
+            except Exception as exc:  # unreadable: quarantined, never the batch
+                contents.append(None)
+                errors.append(failure_reason(exc))
+        yield pdf.assign(content=contents, error=errors)
+
 
 _SESSIONS: dict[tuple[str, int], Any] = {}
 
@@ -62,10 +100,10 @@ class FeaturizeSettings:
 Decoded = np.ndarray | str  # pixels, or why the tile could not be read or decoded
 
 
-def read_and_decode(reader: TileReader, path: str, size: int) -> Decoded:
+def read_and_decode(storage: Storage, path: str, size: int) -> Decoded:
     """One tile's pixels, or its quarantine reason (any failure stops this tile, never the batch)."""
     try:
-        return decode_tile(reader.read_bytes(path), size)
+        return decode_tile(storage.read_bytes(path), size)
     except Exception as exc:
         return failure_reason(exc)
 
@@ -116,7 +154,7 @@ def features_column(session: Any, decoded: list[Decoded]) -> tuple[pa.Array, pa.
 def featurize_batches(
     batches: Iterator[pa.RecordBatch],
     *,
-    reader: TileReader,
+    storage: Storage,
     network_bytes: Callable[[], bytes],
     key: str,
     image_size: int,
@@ -126,7 +164,7 @@ def featurize_batches(
     session = onnx_session(network_bytes, key, settings.onnx_threads)
 
     def decode(path: str) -> Decoded:
-        return read_and_decode(reader, path, image_size)
+        return read_and_decode(storage, path, image_size)
 
     with ThreadPoolExecutor(settings.decode_threads) as pool:
         chunks = _slices(batches, settings.batch_size)

@@ -55,7 +55,7 @@ class NetworkSpec:
         return cls(**{**data, "mean": tuple(data["mean"]), "std": tuple(data["std"])})
 
 
-NETWORKS: dict[str, NetworkSpec] = {
+NETWORKS: dict[str, NetworkSpec] = {  # keyed by contracts.NETWORK_NAMES
     "efficientnet_lite0": NetworkSpec(
         "efficientnet_lite0",
         1280,
@@ -154,7 +154,8 @@ def _torch_backbone(name: str, pretrained: bool) -> tuple[torch.nn.Module, torch
         head = net.classifier[-1]
         net.classifier = net.classifier[:-1]
         return net, head
-    raise ValueError(f"Unknown pretrained_model {name!r}: choose one of {sorted(NETWORKS)}.")
+    network_spec(name)  # raises for an unknown name, listing the known ones
+    raise NotImplementedError(f"No torch builder for network {name!r}.")
 
 
 def _download_guard(name: str, build: Any) -> Any:
@@ -213,6 +214,12 @@ def export_onnx(name: str, pretrained: bool = True) -> ONNXNetwork:
     model = onnx.load_model_from_string(buffer.getvalue())
     if not pretrained:
         spec = replace(spec, weights="random (test export)")
+    return _stamped(model, spec)
+
+
+def _stamped(model: Any, spec: NetworkSpec) -> ONNXNetwork:
+    """The ONNX model with ``spec`` as its only metadata entry (how to feed it)."""
+    del model.metadata_props[:]
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, spec.to_json()
     return ONNXNetwork(spec, model.SerializeToString())
@@ -261,10 +268,7 @@ def quantize_int8(network: ONNXNetwork, calibration: np.ndarray, name: str) -> O
             weight_type=QuantType.QInt8,
         )
         model = onnx.load_model(str(int8))
-    del model.metadata_props[:]
-    entry = model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, spec.to_json()
-    return ONNXNetwork(spec, model.SerializeToString())
+    return _stamped(model, spec)
 
 
 def with_uint8_front(network_bytes: bytes, spec: NetworkSpec) -> bytes:

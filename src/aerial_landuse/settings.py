@@ -1,11 +1,10 @@
-"""Project settings: Spark hook, config patterns for spark.yml, OmegaConfigLoader."""
+"""Project settings: hooks, the config loader (a shared blob layer, parameters merged key by key)."""
 
 import os
 import warnings
 from pathlib import Path
 
-from kedro.config import OmegaConfigLoader
-
+from aerial_landuse.config import LayeredConfigLoader
 from aerial_landuse.hooks import SparkHooks, SparkSaveTimer, StorageHooks
 
 # Kedro 1.7 itself still calls OmegaConf's deprecated register_new_resolver: not ours to fix.
@@ -24,10 +23,16 @@ def tracking_uri(default: str) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or default
 
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+# Environments whose data lives on blob storage share conf/blob (one catalog for all of them).
+BLOB_ENVIRONMENTS = ("azurite", "azure", "hdinsight", "cluster")
+
+CONFIG_LOADER_CLASS = LayeredConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    "layers": dict.fromkeys(BLOB_ENVIRONMENTS, "blob"),
+    # An environment's or a user's parameter file overrides single keys, not whole blocks.
+    "merge_strategy": {"parameters": "soft", "spark": "soft", "globals": "soft"},
     "config_patterns": {
         "spark": ["spark*", "spark*/**"],
     },

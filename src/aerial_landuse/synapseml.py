@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 JAR_HINT = (
@@ -47,33 +46,6 @@ def train_lightgbm(
     )
     fitted = trainer.fit(train_features.select("label", "features"))
     return fitted, list(fitted.getLevels())
-
-
-def model_statistics(predictions: DataFrame, labels: list[str]) -> dict[str, Any]:
-    """Accuracy and confusion matrix from SynapseML's ComputeModelStatistics (a cross-check)."""
-    from synapse.ml.train import ComputeModelStatistics
-
-    require_jars(predictions.sparkSession)
-    index = F.create_map(
-        *[x for i, label in enumerate(labels) for x in (F.lit(label), F.lit(float(i)))]
-    )
-    scored = predictions.select(
-        index[F.col("label")].alias("label_index"),
-        index[F.col("pred_label")].alias("prediction_index"),
-    )
-    stats = (
-        ComputeModelStatistics(
-            evaluationMetric="classification",
-            labelCol="label_index",
-            scoredLabelsCol="prediction_index",
-        )
-        .transform(scored)
-        .first()
-    )
-    return {
-        "accuracy": float(stats["accuracy"]),
-        "confusion_matrix": stats["confusion_matrix"].toArray().astype(int).tolist(),
-    }
 
 
 def image_tensors(

@@ -6,6 +6,7 @@
 - ``SparkModelDataset``: a Spark ML PipelineModel with its label list and training record.
 - ``FsspecSparkDataset``: a Spark DataFrame as Parquet that executors write and read through
   fsspec, for object storage that Spark's Hadoop connectors cannot reach (Azurite).
+- ``PackageTextDataset``: a text resource of the installed package (the report template).
 - ``MlflowParamsDataset``, ``MlflowRunsDataset``, ``ModelChoiceDataset``: run parameters, the run
   history and model choice (``best``) on MLflow, beside kedro-mlflow's own datasets.
 """
@@ -13,6 +14,7 @@
 from .fsspec_spark import FsspecSparkDataset
 from .mlflow_runs import MlflowParamsDataset, MlflowRunsDataset, ModelChoiceDataset
 from .onnx_network import ONNXNetworkDataset
+from .package_text import PackageTextDataset
 from .spark_model import SparkModelDataset
 from .tile_folder import TileFolderDataset
 
@@ -22,6 +24,7 @@ __all__ = [
     "MlflowRunsDataset",
     "ModelChoiceDataset",
     "ONNXNetworkDataset",
+    "PackageTextDataset",
     "SparkModelDataset",
     "TileFolderDataset",
 ]

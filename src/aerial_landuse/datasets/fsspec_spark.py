@@ -9,61 +9,22 @@ same catalog works against Azurite and a real storage account, with nothing stag
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
+from kedro_datasets._utils.spark_utils import get_spark
 from pyspark.ml.functions import array_to_vector, vector_to_array
 from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
-from aerial_landuse.spark_utils import get_spark
-from aerial_landuse.tiles import TileReader, storage_location
+from aerial_landuse.storage import storage_location
+from aerial_landuse.storage.parquet_parts import read_parts, write_part
 
 SCHEMA_FILE = "_spark_schema.json"
 SUCCESS_FILE = "_SUCCESS"
-
-
-def _write_partition(
-    batches: Iterator[pa.RecordBatch], reader: TileReader, folder: str
-) -> Iterator[pa.RecordBatch]:
-    """Executor side: one Parquet file per partition, straight to storage."""
-    writer, rows, path = None, 0, f"{folder}/part-{uuid.uuid4().hex}.parquet"
-    handle = None
-    try:
-        for batch in batches:
-            if writer is None:
-                handle = reader.fs.open(path, "wb")
-                writer = pq.ParquetWriter(handle, batch.schema, compression="zstd")
-            writer.write_batch(batch)
-            rows += batch.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
-        if handle is not None:
-            handle.close()
-    yield pa.RecordBatch.from_pydict({"path": [path if rows else None], "rows": [rows]})
-
-
-def _read_files(
-    batches: Iterator[pa.RecordBatch], reader: TileReader, schema: pa.Schema
-) -> Iterator[pa.RecordBatch]:
-    """Executor side: stream the record batches of the files named in ``path``."""
-    for batch in batches:
-        for path in batch.column("path").to_pylist():
-            with reader.fs.open(path, "rb") as handle:
-                for piece in pq.ParquetFile(handle).iter_batches():
-                    yield from (
-                        pa.Table.from_batches([piece])
-                        .select(schema.names)
-                        .cast(schema)
-                        .to_batches()
-                    )
 
 
 class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
@@ -79,23 +40,23 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self._reader, self._path = storage_location(filepath, credentials, fs_args)
+        self._storage, self._path = storage_location(filepath, credentials, fs_args)
         self.metadata = metadata
 
     @property
     def _uri(self) -> str:
-        return self._reader.uri(self._path)
+        return self._storage.uri(self._path)
 
     def save(self, data: DataFrame) -> None:
         vectors = [f.name for f in data.schema.fields if isinstance(f.dataType, VectorUDT)]
         for name in vectors:
             data = data.withColumn(name, vector_to_array(name, dtype="float32"))
-        fs = self._reader.fs
+        fs = self._storage.fs
         if fs.exists(self._path):
             fs.rm(self._path, recursive=True)
         fs.makedirs(self._path, exist_ok=True)
         written = data.mapInArrow(
-            partial(_write_partition, reader=self._reader, folder=self._path),
+            partial(write_part, storage=self._storage, folder=self._path),
             "path string, rows long",
         ).collect()
         record = {
@@ -107,7 +68,7 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
         fs.pipe_file(f"{self._path}/{SUCCESS_FILE}", b"")
 
     def load(self) -> DataFrame:
-        fs = self._reader.fs
+        fs = self._storage.fs
         if not fs.exists(f"{self._path}/{SUCCESS_FILE}"):
             raise DatasetError(
                 f"{self._uri} holds no complete dataset (no {SUCCESS_FILE}): run the node that writes it."
@@ -121,14 +82,14 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
             max(len(files), 1)
         )
         frame = listing.mapInArrow(
-            partial(_read_files, reader=self._reader, schema=arrow_schema), schema
+            partial(read_parts, storage=self._storage, schema=arrow_schema), schema
         )
         for name in record["vectors"]:
             frame = frame.withColumn(name, array_to_vector(name))
         return frame
 
     def _exists(self) -> bool:
-        return self._reader.fs.exists(f"{self._path}/{SUCCESS_FILE}")
+        return self._storage.fs.exists(f"{self._path}/{SUCCESS_FILE}")
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._uri}

@@ -13,12 +13,10 @@ import mlflow
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
+from aerial_landuse.contracts import MODEL_PARAM
 from aerial_landuse.model import TrainedModel
 
 from .spark_model import SparkModelDataset
-
-EXPERIMENT = "aerial-landuse"
-MODEL_PARAM = "train.model_name"
 
 
 class MlflowParamsDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
@@ -40,7 +38,7 @@ class MlflowParamsDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         return {"target": "active MLflow run"}
 
 
-def finished_runs(experiment: str = EXPERIMENT) -> pd.DataFrame:
+def finished_runs(experiment: str) -> pd.DataFrame:
     """Every finished run of ``experiment`` that trained a model, newest first."""
     found = mlflow.get_experiment_by_name(experiment)
     if found is None:
@@ -59,9 +57,7 @@ def finished_runs(experiment: str = EXPERIMENT) -> pd.DataFrame:
 class MlflowRunsDataset(AbstractDataset[None, pd.DataFrame]):
     """The run history of the experiment as a table (params.*, metrics.*, tags.*)."""
 
-    def __init__(
-        self, experiment: str = EXPERIMENT, metadata: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, experiment: str, metadata: dict[str, Any] | None = None) -> None:
         self._experiment = experiment
         self.metadata = metadata
 
@@ -91,8 +87,8 @@ class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
         self,
         root: str,
         model_name: str,
+        experiment: str,
         metric: str = "accuracy",
-        experiment: str = EXPERIMENT,
         credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 
 from aerial_landuse.networks import ONNXNetwork, read_onnx_network
-from aerial_landuse.tiles import storage_location
+from aerial_landuse.storage import storage_location
 
 
 class ONNXNetworkDataset(AbstractDataset[ONNXNetwork, ONNXNetwork]):

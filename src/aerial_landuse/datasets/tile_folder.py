@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+from pyspark.sql import SparkSession
 
-from aerial_landuse.tiles import TILE_EXTENSIONS, TileFolder, storage_location
+from aerial_landuse.storage import TILE_EXTENSIONS, TileFolder, storage_location
 
 
 class TileFolderDataset(AbstractDataset[None, TileFolder]):
@@ -30,22 +31,28 @@ class TileFolderDataset(AbstractDataset[None, TileFolder]):
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self._reader, self._root = storage_location(path, credentials, fs_args)
+        self._storage, self._root = storage_location(path, credentials, fs_args)
         self._labelled = labelled
         self._extensions = tuple(e.lower() for e in (extensions or TILE_EXTENSIONS))
         self.metadata = metadata
 
     def load(self) -> TileFolder:
-        return TileFolder(self._root, self._labelled, self._reader, self._extensions)
+        return TileFolder(
+            self._root,
+            self._labelled,
+            self._storage,
+            self._extensions,
+            SparkSession.getActiveSession(),  # the hook's session; None in tools that only list
+        )
 
     def save(self, data: None) -> None:
         raise DatasetError(
-            f"{self._reader.uri(self._root)} is a read-only tile folder: tiles are written by "
+            f"{self._storage.uri(self._root)} is a read-only tile folder: tiles are written by "
             "the demo_data pipeline or copied in by you."
         )
 
     def _exists(self) -> bool:
-        return self._reader.fs.exists(self._root)
+        return self._storage.fs.exists(self._root)
 
     def _describe(self) -> dict[str, Any]:
-        return {"path": self._reader.uri(self._root), "labelled": self._labelled}
+        return {"path": self._storage.uri(self._root), "labelled": self._labelled}

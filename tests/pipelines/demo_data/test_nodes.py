@@ -1,12 +1,12 @@
 import numpy as np
 import pandas as pd
 
+from aerial_landuse.demo_textures import GENERATORS, LAND_USE_CLASSES
 from aerial_landuse.pipelines.demo_data.nodes import (
     class_map,
     generate_score_region,
     labelled_tiles,
 )
-from aerial_landuse.pipelines.demo_data.textures import GENERATORS, LAND_USE_CLASSES
 
 PARAMS = {
     "seed": 3,

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from pyspark.sql import functions as F
 from sklearn.metrics import confusion_matrix as sk_confusion
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
@@ -8,7 +9,7 @@ from aerial_landuse.pipelines.evaluate.nodes import (
     evaluate_model,
     metrics_from_confusion,
     predict_test_tiles,
-    seed_format_predictions,
+    tabulate_test_predictions,
 )
 from aerial_landuse.pipelines.train.nodes import train_classifier
 from tests.pipelines.train.test_nodes import LABELS, clustered_features, params
@@ -49,7 +50,7 @@ def test_metrics_agree_with_scikit_learn_on_random_predictions():
     assert m["weighted_f1"] == pytest.approx(f1_score(truth, predicted, average="weighted"))
 
 
-def test_evaluate_on_spark_gives_confusion_and_seed_format_csv(spark):
+def test_evaluate_on_spark_gives_confusion_and_scenario_csv(spark):
     model = train_classifier(clustered_features(spark), params("logistic_regression"))
     predictions = predict_test_tiles(model, clustered_features(spark, 10, split="test"))
     metrics = evaluate_model(model, predictions)
@@ -57,19 +58,35 @@ def test_evaluate_on_spark_gives_confusion_and_seed_format_csv(spark):
     assert metrics["confusion_matrix"]["labels"] == LABELS
     assert np.asarray(metrics["confusion_matrix"]["counts"]).sum(axis=1).tolist() == [10, 10, 10]
     assert metrics["model"]["model_name"] == "test_logistic_regression"
-    csv = seed_format_predictions(predictions)
+    csv = tabulate_test_predictions(predictions)
     assert list(csv.columns) == ["filepath", "label", "pred_label"] and len(csv) == 30
     assert confusion_matrix(predictions, LABELS).sum() == 30
 
 
 @pytest.mark.parametrize("classifier", ["logistic_regression", "lightgbm"])
 def test_synapseml_compute_model_statistics_agrees_on_accuracy_and_confusion(spark, classifier):
-    from aerial_landuse.synapseml import model_statistics
+    from synapse.ml.train import ComputeModelStatistics
 
     model = train_classifier(clustered_features(spark, 20), params(classifier))
     noisy = clustered_features(spark, 15, seed=0, split="test")
     predictions = predict_test_tiles(model, noisy)
     ours = evaluate_model(model, predictions)
-    theirs = model_statistics(predictions, model.labels)
-    assert theirs["accuracy"] == pytest.approx(ours["accuracy"])
-    assert theirs["confusion_matrix"] == ours["confusion_matrix"]["counts"]
+    index = F.create_map(
+        *[x for i, label in enumerate(model.labels) for x in (F.lit(label), F.lit(float(i)))]
+    )
+    scored = predictions.select(
+        index[F.col("label")].alias("label_index"),
+        index[F.col("pred_label")].alias("prediction_index"),
+    )
+    theirs = (
+        ComputeModelStatistics(
+            evaluationMetric="classification",
+            labelCol="label_index",
+            scoredLabelsCol="prediction_index",
+        )
+        .transform(scored)
+        .first()
+    )
+    assert float(theirs["accuracy"]) == pytest.approx(ours["accuracy"])
+    confusion = theirs["confusion_matrix"].toArray().astype(int).tolist()
+    assert confusion == ours["confusion_matrix"]["counts"]

@@ -3,14 +3,17 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
+from aerial_landuse.images import decode_tile
 from aerial_landuse.model import usable_features
-from aerial_landuse.pipelines.featurize.nodes import account_for_tiles, featurize_tiles
+from aerial_landuse.pipelines.featurize.nodes import (
+    featurize_tiles,
+    quarantine_and_count_featurized,
+)
 from aerial_landuse.pipelines.ingest.nodes import (
     list_labelled_tiles,
     probe_tiles,
     split_index_and_quarantine,
 )
-from aerial_landuse.tiles import decode_tile
 from tests.conftest import folder, write_labelled_folder
 
 INGEST = {"test_fraction": 0.34, "sample_frac": 1.0, "seed": 0, "rows_per_partition": 4}
@@ -30,7 +33,7 @@ def featurize_labelled(index, tiles, network, params, tmp_path=None):
         path = str(tmp_path / "features.parquet")
         featurized.write.mode("overwrite").parquet(path)
         featurized = featurized.sparkSession.read.parquet(path)
-    quarantine, summary = account_for_tiles(index, featurized, network)
+    quarantine, summary = quarantine_and_count_featurized(index, featurized, network)
     train, test = (usable_features(featurized, split) for split in ("train", "test"))
     return train, test, quarantine, summary
 
@@ -128,7 +131,7 @@ def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
     listing = list_score_tiles(tiles, summaries, {**INGEST, "score_sample_frac": 1.0})
     index, _, _ = split_index_and_quarantine(probe_tiles(listing, tiles, INGEST), listing)
     featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE)
-    quarantine, summary = account_for_tiles(index, featurized, lite0_network)
+    quarantine, summary = quarantine_and_count_featurized(index, featurized, lite0_network)
     row = usable_features(featurized).collect()[0]
     assert (row["llcrnrlat"], row["urcrnrlon"]) == (1.0, 2.1) and len(quarantine) == 0
     assert summary["score"] == {"indexed": 1, "featurized": 1, "quarantined": 0}

@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 
 from aerial_landuse.pipelines.ingest.nodes import (
+    UnusableTilesError,
     list_labelled_tiles,
     list_score_tiles,
     mark_sample,
@@ -19,6 +20,7 @@ PARAMS = {
     "score_sample_frac": 1.0,
     "seed": 1,
     "rows_per_partition": 8,
+    "max_quarantined_share": 0.05,
 }
 
 
@@ -165,7 +167,8 @@ def test_probe_indexes_readable_tiles_and_quarantines_the_rest_with_a_reason(spa
         folder(tmp_path / "train"), folder(tmp_path / "x"), {**PARAMS, "test_fraction": 0.4}
     )
     probed = probe_tiles(listing, folder(tmp_path / "train"), PARAMS)
-    index, quarantine, summary = split_index_and_quarantine(probed, listing)
+    params = {**PARAMS, "max_quarantined_share": 0.5}
+    index, quarantine, summary = split_index_and_quarantine(probed, listing, params)
     rows = {r["filename"]: r for r in index.collect()}
     assert set(rows) == {"a.jpg", "b.tif", "c16.tiff", "d.png", "e.PNG"}
     assert (rows["a.jpg"]["width"], rows["a.jpg"]["height"], rows["a.jpg"]["format"]) == (
@@ -182,3 +185,21 @@ def test_probe_indexes_readable_tiles_and_quarantines_the_rest_with_a_reason(spa
         == 7
         == sum(s["indexed"] + s["quarantined"] + s["sampled_out"] for s in summary.values())
     )
+
+
+@pytest.mark.parametrize("broken", [2, 6])
+def test_a_split_with_too_many_unreadable_tiles_stops_the_run_naming_the_folder(
+    spark, tmp_path, broken
+):
+    root = write_labelled_folder(tmp_path / "train", 3, classes=("Forest", "Shrub"), size=16)
+    paths = sorted(root.rglob("*.png"))[:broken]
+    for path in paths:
+        path.write_bytes(b"not an image")
+    tiles = folder(root)
+    listing = list_labelled_tiles(tiles, folder(tmp_path / "x"), {**PARAMS, "test_fraction": 0.3})
+    probed = probe_tiles(listing, tiles, PARAMS)
+    with pytest.raises(UnusableTilesError) as error:
+        split_index_and_quarantine(probed, listing, PARAMS)
+    message = str(error.value)
+    assert str(root) in message and "UnidentifiedImageError" in message
+    assert "max_quarantined_share" in message and "of " in message

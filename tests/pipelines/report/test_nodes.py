@@ -7,16 +7,17 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
+from aerial_landuse.datasets import PackageTextDataset
 from aerial_landuse.pipelines.evaluate.nodes import metrics_from_confusion
 from aerial_landuse.pipelines.report.nodes import (
-    account_for_tiles,
     collect_quarantine,
     draw_figures,
     ground_truth_agreement,
+    reconcile_tile_counts,
     render_report,
     to_geojson,
 )
-from tests.conftest import folder
+from tests.conftest import tile_images
 
 LABELS = ["Developed", "Forest", "Shrub"]
 REPORT = {
@@ -55,7 +56,7 @@ def scored(tmp_path):
                     "pretrained_model": "efficientnet_lite0",
                 }
             )
-    return folder(root, labelled=False), pd.DataFrame(rows)
+    return root, pd.DataFrame(rows)
 
 
 def _metrics():
@@ -71,7 +72,7 @@ def _metrics():
 
 def test_figures_cover_metrics_map_and_gallery(scored):
     tiles, predictions = scored
-    figures = draw_figures(_metrics(), predictions, tiles, REPORT)
+    figures = draw_figures(_metrics(), predictions, tile_images(tiles), REPORT)
     assert set(figures) == {
         "confusion_matrix.png",
         "class_metrics.png",
@@ -101,7 +102,7 @@ def test_accounting_reconciles_and_refuses_counts_that_do_not():
     featurize = {"train": {"indexed": 7, "featurized": 6, "quarantined": 1}}
     score_ingest = {"score": {"listed": 4, "sampled_out": 0, "quarantined": 0, "indexed": 4}}
     score_featurize = {"score": {"indexed": 4, "featurized": 4, "quarantined": 0}}
-    accounting = account_for_tiles(ingest, score_ingest, featurize, score_featurize)
+    accounting = reconcile_tile_counts(ingest, score_ingest, featurize, score_featurize)
     assert accounting["train"] == {
         "listed": 10,
         "sampled_out": 2,
@@ -110,7 +111,7 @@ def test_accounting_reconciles_and_refuses_counts_that_do_not():
         "featurized": 6,
     }
     with pytest.raises(RuntimeError, match="reconcile"):
-        account_for_tiles(
+        reconcile_tile_counts(
             ingest,
             score_ingest,
             {"train": {"indexed": 7, "featurized": 7, "quarantined": 1}},
@@ -127,7 +128,7 @@ def test_ground_truth_agreement_only_when_truth_is_known(scored):
 
 def test_html_report_is_self_contained_with_everything_in_it(scored):
     tiles, predictions = scored
-    figures = draw_figures(_metrics(), predictions, tiles, REPORT)
+    figures = draw_figures(_metrics(), predictions, tile_images(tiles), REPORT)
     images = {}
     for name, fig in figures.items():
         fig.canvas.draw()
@@ -165,6 +166,7 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
         images,
         predictions[["filename"]],
         {"train": {"classifier": "logistic_regression"}, "demo_data": {}},
+        PackageTextDataset("aerial_landuse", "templates/report.html").load(),
         REPORT,
     )
     assert html.count("data:image/png;base64,") == 4

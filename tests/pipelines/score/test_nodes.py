@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from aerial_landuse.pipelines.score.nodes import score_tiles, seed_format_scores
+from aerial_landuse.pipelines.score.nodes import score_tiles, tabulate_score_predictions
 from aerial_landuse.pipelines.train.nodes import train_classifier
 from tests.pipelines.train.test_nodes import LABELS, clustered_features, params
 
@@ -29,7 +29,7 @@ def test_scores_have_bounds_prediction_and_a_probability_per_class(spark):
     assert (scored["pred_label"] == np.array(LABELS)[probabilities.argmax(axis=1)]).all()
     assert np.allclose(scored["confidence"], probabilities.max(axis=1))
     assert scored["model_name"].eq("test_random_forest").all()
-    csv = seed_format_scores(scored)
+    csv = tabulate_score_predictions(scored)
     assert list(csv.columns[:2]) == ["filepath", "pred_label"] and "llcrnrlat" in csv.columns
 
 

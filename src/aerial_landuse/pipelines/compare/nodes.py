@@ -11,14 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-COLUMNS = {
-    "params.train.model_name": "model_name",
-    "params.train.pretrained_model": "network",
-    "params.train.classifier": "classifier",
-    "params.ingest.sample_frac": "sample_frac",
-    "params.tiles.train": "train_tiles",
-    "params.tiles.test": "test_tiles",
-}
+from aerial_landuse.contracts import TRACKED_PARAMS as COLUMNS  # noqa: E402
 
 
 def leaderboard(runs: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:

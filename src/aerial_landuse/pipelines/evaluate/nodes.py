@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from aerial_landuse.model import TrainedModel, usable_features
-from aerial_landuse.tiles import TileFolder
+from aerial_landuse.storage import TileFolder
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +98,8 @@ def evaluate_model(model: TrainedModel, test_predictions: DataFrame) -> dict[str
     return metrics
 
 
-def seed_format_predictions(test_predictions: DataFrame) -> pd.DataFrame:
-    """Test predictions as the seed wrote them: filepath,label,pred_label."""
+def tabulate_test_predictions(test_predictions: DataFrame) -> pd.DataFrame:
+    """Test predictions as the original scenario wrote them: filepath,label,pred_label."""
     return (
         test_predictions.select(F.col("path").alias("filepath"), "label", "pred_label")
         .orderBy("filepath")
@@ -126,10 +126,10 @@ def tracking_record(
     }
     tracked.update({f"f1.{label}": row["f1"] for label, row in metrics["per_class"].items()})
     record: dict[str, Any] = {
-        "data.train_tiles": train_tiles.reader.uri(train_tiles.root),
+        "data.train_tiles": train_tiles.storage.uri(train_tiles.root),
         "data.test_tiles": "split from train_tiles"
         if params.get("test_fraction") is not None
-        else test_tiles.reader.uri(test_tiles.root),
+        else test_tiles.storage.uri(test_tiles.root),
     }
     for split, row in ingest_summary.items():
         record[f"tiles.{split}"] = row["indexed"]

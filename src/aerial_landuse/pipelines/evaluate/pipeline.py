@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import evaluate_model, predict_test_tiles, seed_format_predictions, tracking_record
+from .nodes import evaluate_model, predict_test_tiles, tabulate_test_predictions, tracking_record
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -33,7 +33,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="record_run",
             ),
             Node(
-                seed_format_predictions,
+                tabulate_test_predictions,
                 "test_predictions_spark",
                 "test_predictions",
                 name="write_test_predictions",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -12,19 +11,19 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from aerial_landuse.inference import FeaturizeSettings, featurize_batches, model_key
+from aerial_landuse.contracts import FEATURE_FIELDS, QUARANTINE_COLUMNS
+from aerial_landuse.inference import (
+    FeaturizeSettings,
+    featurize_batches,
+    model_key,
+    read_bytes_partition,
+)
 from aerial_landuse.networks import NETWORK_INPUT, OUTPUT_NAME, ONNXNetwork
-from aerial_landuse.pipelines.ingest.nodes import QUARANTINE_COLUMNS
-from aerial_landuse.spark_utils import count_by, get_spark, partitions_for
+from aerial_landuse.spark_utils import count_by, partitions_for
+from aerial_landuse.storage import TileFolder
 from aerial_landuse.synapseml import image_tensors, onnx_features, require_jars
-from aerial_landuse.tiles import TileFolder, TileReader, failure_reason
 
 logger = logging.getLogger(__name__)
-
-FEATURE_FIELDS = [
-    T.StructField("features", T.ArrayType(T.FloatType())),
-    T.StructField("error", T.StringType()),
-]
 
 
 def _settings(params: dict[str, Any]) -> FeaturizeSettings:
@@ -39,11 +38,14 @@ def _settings(params: dict[str, Any]) -> FeaturizeSettings:
 BACKENDS = ("onnxruntime", "synapseml")
 
 
-def run_network(
+def featurize_tiles(
     tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
 ) -> DataFrame:
-    """Every indexed tile with its feature array, or the error that stopped it (lazy)."""
-    spark = get_spark()
+    """Every indexed tile with its ``features`` (array<float>), or the ``error`` that stopped it.
+
+    Lazy: the catalog's write runs the network, once, from tile files straight to Parquet (no
+    cache, no second pass), so executor memory stays flat however many tiles there are.
+    """
     backend = params.get("backend", "onnxruntime")
     if backend not in BACKENDS:
         raise ValueError(f"featurize.backend must be one of {BACKENDS}, got {backend!r}.")
@@ -53,7 +55,7 @@ def run_network(
             f"{network.spec.name!r}: re-export it with `kedro run --pipelines=pretrained`."
         )
     rows = tile_index.count()
-    partitions = partitions_for(rows, int(params["rows_per_partition"]))
+    partitions = partitions_for(tile_index, rows, int(params["rows_per_partition"]))
     frame = tile_index.repartition(partitions)
     logger.info(
         "Featurizing %d tiles with %s (%s backend) on %d partitions",
@@ -64,10 +66,10 @@ def run_network(
     )
     if backend == "synapseml":
         return _run_network_synapseml(frame, tiles, network, params)
-    broadcast = spark.sparkContext.broadcast(network.uint8_bytes)
+    broadcast = tile_index.sparkSession.sparkContext.broadcast(network.uint8_bytes)
     body = partial(
         featurize_batches,
-        reader=tiles.reader,
+        storage=tiles.storage,
         network_bytes=lambda: broadcast.value,
         key=model_key(network),
         image_size=network.spec.image_size,
@@ -75,20 +77,6 @@ def run_network(
     )
     schema = T.StructType(tile_index.schema.fields + FEATURE_FIELDS)
     return frame.mapInArrow(body, schema)
-
-
-def _read_bytes(batches: Iterator[pd.DataFrame], reader: TileReader) -> Iterator[pd.DataFrame]:
-    """Executor side: each tile's bytes straight from storage, or why they could not be read."""
-    for pdf in batches:
-        contents, errors = [], []
-        for path in pdf["path"]:
-            try:
-                contents.append(reader.read_bytes(path))
-                errors.append(None)
-            except Exception as exc:  # unreadable: quarantined, never the batch
-                contents.append(None)
-                errors.append(failure_reason(exc))
-        yield pdf.assign(content=contents, error=errors)
 
 
 def _run_network_synapseml(
@@ -102,7 +90,8 @@ def _run_network_synapseml(
     columns, spec = frame.columns, network.spec
     extra = [T.StructField("content", T.BinaryType()), T.StructField("error", T.StringType())]
     raw = frame.mapInPandas(
-        partial(_read_bytes, reader=tiles.reader), T.StructType(frame.schema.fields + extra)
+        partial(read_bytes_partition, storage=tiles.storage),
+        T.StructType(frame.schema.fields + extra),
     )
     tensors = image_tensors(raw, "content", spec.image_size, spec.mean, spec.std)
     zero = F.lit(0.0).cast("float")
@@ -156,18 +145,7 @@ def featurize_summary(
     return summary
 
 
-def featurize_tiles(
-    tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
-) -> DataFrame:
-    """Every indexed tile with its ``features`` (array<float>), or the ``error`` that stopped it.
-
-    Lazy: the catalog's write runs the network, once, from tile files straight to Parquet (no
-    cache, no second pass), so executor memory stays flat however many tiles there are.
-    """
-    return run_network(tile_index, tiles, network, params)
-
-
-def account_for_tiles(
+def quarantine_and_count_featurized(
     tile_index: DataFrame, featurized: DataFrame, network: ONNXNetwork
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """From the written features: the tiles the network could not read (quarantine, with the

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import account_for_tiles, featurize_tiles
+from .nodes import featurize_tiles, quarantine_and_count_featurized
 
 
 def _featurize(tile_set: str, tiles: str) -> Pipeline:
@@ -16,10 +16,10 @@ def _featurize(tile_set: str, tiles: str) -> Pipeline:
                 name=f"featurize_{tile_set}_tiles",
             ),
             Node(
-                account_for_tiles,
+                quarantine_and_count_featurized,
                 [f"{tile_set}_tile_index", f"{tile_set}_features", "pretrained_network"],
                 [f"featurize_quarantine_{tile_set}", f"featurize_summary_{tile_set}"],
-                name=f"account_for_{tile_set}_tiles",
+                name=f"count_featurized_{tile_set}_tiles",
             ),
         ],
         tags=[tile_set],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import os
 from functools import partial
 from pathlib import PurePosixPath
 from typing import Any
@@ -14,25 +14,18 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from aerial_landuse.spark_utils import count_by, get_spark, partitions_for
-from aerial_landuse.tiles import TileFolder, TileReader, failure_reason, probe_image
+from aerial_landuse.contracts import (
+    BOUND_COLUMNS,
+    LISTING_COLUMNS,
+    LISTING_SCHEMA,
+    PROBE_FIELDS,
+    QUARANTINE_COLUMNS,
+)
+from aerial_landuse.inference import probe_partition
+from aerial_landuse.spark_utils import count_by, partitions_for
+from aerial_landuse.storage import TileFolder
 
 logger = logging.getLogger(__name__)
-
-BOUND_COLUMNS = ["llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]
-LISTING_COLUMNS = ["id", "path", "filename", "label", "split", *BOUND_COLUMNS]
-LISTING_SCHEMA = T.StructType(
-    [T.StructField(c, T.StringType()) for c in ["id", "path", "filename", "label", "split"]]
-    + [T.StructField(c, T.DoubleType()) for c in BOUND_COLUMNS]
-)
-PROBE_FIELDS = [
-    T.StructField("width", T.IntegerType()),
-    T.StructField("height", T.IntegerType()),
-    T.StructField("mode", T.StringType()),
-    T.StructField("format", T.StringType()),
-    T.StructField("error", T.StringType()),
-]
-QUARANTINE_COLUMNS = ["path", "split", "label", "stage", "reason"]
 
 
 def stratified_split(listing: pd.DataFrame, test_fraction: float, seed: int) -> pd.DataFrame:
@@ -111,13 +104,13 @@ def _check_classes(listing: pd.DataFrame, train_tiles: TileFolder, test_tiles: T
     test_only = sorted(set(listing.loc[listing["split"] == "test", "label"]) - train_classes)
     if test_only:
         raise ValueError(
-            f"Class folder(s) {test_only} have test tiles ({test_tiles.reader.uri(test_tiles.root)}) "
-            f"but no training tiles ({train_tiles.reader.uri(train_tiles.root)}): add training tiles "
+            f"Class folder(s) {test_only} have test tiles ({test_tiles.storage.uri(test_tiles.root)}) "
+            f"but no training tiles ({train_tiles.storage.uri(train_tiles.root)}): add training tiles "
             "or remove those test folders."
         )
     if len(train_classes) < 2:
         raise ValueError(
-            f"Only {len(train_classes)} class found under {train_tiles.reader.uri(train_tiles.root)}: "
+            f"Only {len(train_classes)} class found under {train_tiles.storage.uri(train_tiles.root)}: "
             "a classifier needs at least two class folders."
         )
 
@@ -136,7 +129,7 @@ def list_score_tiles(
             f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         )
         raise ValueError(
-            f"{len(missing)} tile(s) under {score_tiles.reader.uri(score_tiles.root)} have no row in "
+            f"{len(missing)} tile(s) under {score_tiles.storage.uri(score_tiles.root)} have no row in "
             f"tile_summaries.csv: {shown}. Add a row (filename, llcrnrlat, llcrnrlon, urcrnrlat, "
             "urcrnrlon) for each, or move those tiles out of the folder."
         )
@@ -151,7 +144,7 @@ def list_score_tiles(
 def _checked_summaries(summaries: pd.DataFrame, score_tiles: TileFolder) -> pd.DataFrame:
     required = ["filename", *BOUND_COLUMNS]
     absent = [c for c in required if c not in summaries.columns]
-    where = f"tile_summaries.csv for {score_tiles.reader.uri(score_tiles.root)}"
+    where = f"tile_summaries.csv for {score_tiles.storage.uri(score_tiles.root)}"
     if absent:
         raise ValueError(
             f"{where} lacks column(s) {absent}; it needs {required} (decimal degrees)."
@@ -170,37 +163,29 @@ def _checked_summaries(summaries: pd.DataFrame, score_tiles: TileFolder) -> pd.D
     return out.astype({c: "float64" for c in BOUND_COLUMNS})
 
 
-def _probe_partition(batches: Iterator[pd.DataFrame], reader: TileReader) -> Iterator[pd.DataFrame]:
-    for pdf in batches:
-        results = []
-        for path in pdf["path"]:
-            try:
-                with reader.fs.open(path, "rb") as handle:
-                    results.append((*probe_image(handle), None))
-            except Exception as exc:  # any failure quarantines this tile
-                results.append((None, None, None, None, failure_reason(exc)))
-        probe = pd.DataFrame(
-            results, columns=["width", "height", "mode", "format", "error"], index=pdf.index
-        )
-        yield pd.concat([pdf, probe], axis=1).astype({"width": "Int32", "height": "Int32"})
-
-
 def probe_tiles(listing: pd.DataFrame, tiles: TileFolder, params: dict[str, Any]) -> DataFrame:
     """Sampled tiles with header info (size, mode, format) or the reason they cannot be read."""
     sampled = listing.loc[listing["sampled"], LISTING_COLUMNS]
-    spark = get_spark()
-    frame = spark.createDataFrame(
-        sampled.astype(object).where(sampled.notna(), None), schema=LISTING_SCHEMA
+    frame = tiles.spark_frame(sampled.astype(object).where(sampled.notna(), None), LISTING_SCHEMA)
+    frame = frame.repartition(
+        partitions_for(frame, len(sampled), int(params["rows_per_partition"]))
     )
-    frame = frame.repartition(partitions_for(len(sampled), int(params["rows_per_partition"])))
     schema = T.StructType(LISTING_SCHEMA.fields + PROBE_FIELDS)
-    return frame.mapInPandas(partial(_probe_partition, reader=tiles.reader), schema)
+    return frame.mapInPandas(partial(probe_partition, storage=tiles.storage), schema)
+
+
+class UnusableTilesError(ValueError):
+    """Too many tiles of a split could not be read: the run stops before any heavy work."""
 
 
 def split_index_and_quarantine(
-    probed: DataFrame, listing: pd.DataFrame
+    probed: DataFrame, listing: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Readable tiles (the index), unreadable ones (quarantine) and counts that reconcile."""
+    """Readable tiles (the index), unreadable ones (quarantine) and counts that reconcile.
+
+    Stops the run when a split has no readable tile, or when its quarantined share passes
+    ``max_quarantined_share``: then something is wrong with the folder, not with a few tiles.
+    """
     probed = probed.persist()
     index = probed.where(F.col("error").isNull()).drop("error")
     bad = probed.where(F.col("error").isNotNull())
@@ -208,11 +193,37 @@ def split_index_and_quarantine(
         "path", "split", "label", F.lit("ingest").alias("stage"), F.col("error").alias("reason")
     ).toPandas()
     summary = ingest_summary(listing, count_by(index, "split"), quarantine)
+    check_usable_share(summary, listing, quarantine, float(params["max_quarantined_share"]))
     if quarantine.shape[0]:
         logger.warning(
             "Quarantined %d unreadable tile(s); see the quarantine report", len(quarantine)
         )
     return index, quarantine.reindex(columns=QUARANTINE_COLUMNS), summary
+
+
+def check_usable_share(
+    summary: dict[str, Any], listing: pd.DataFrame, quarantine: pd.DataFrame, limit: float
+) -> None:
+    """Raise ``UnusableTilesError`` naming the folder, the count and the first reasons when a
+    split has no readable tile or more than ``limit`` of its sampled tiles are unreadable."""
+    for split, row in summary.items():
+        sampled = row["listed"] - row["sampled_out"]
+        if not sampled or (row["indexed"] and row["quarantined"] <= limit * sampled):
+            continue
+        paths = listing.loc[listing["split"] == split, "path"].astype(str).tolist()
+        where = os.path.commonpath(paths) if len(paths) > 1 else paths[0]
+        reasons = quarantine.loc[quarantine["split"] == split, "reason"].value_counts().head(3)
+        shown = "; ".join(f"{n} x {reason[:160]}" for reason, n in reasons.items())
+        raise UnusableTilesError(
+            f"{row['quarantined']} of {sampled} {split} tiles under {where} could not be read "
+            f"(limit: {limit:.0%}, ingest.max_quarantined_share). First reasons: {shown}. "
+            + (
+                "Spark's executors open every tile themselves: on a cluster, tiles must be on "
+                "storage they can reach (a blob container, not the driver's disk)."
+                if "FileNotFoundError" in shown
+                else "Check the folder and its files, or raise the limit if this is expected."
+            )
+        )
 
 
 def ingest_summary(

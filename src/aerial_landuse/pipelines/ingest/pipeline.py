@@ -15,7 +15,7 @@ def _probe_and_index(tile_set: str, tiles: str) -> list[Node]:
         ),
         Node(
             split_index_and_quarantine,
-            [f"{tile_set}_probe", f"{tile_set}_listing"],
+            [f"{tile_set}_probe", f"{tile_set}_listing", "params:ingest"],
             [
                 f"{tile_set}_tile_index",
                 f"ingest_quarantine_{tile_set}",

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from PIL import Image
 
-from aerial_landuse.inference import read_and_decode
+from aerial_landuse.images import thumbnail
 from aerial_landuse.networks import INT8_SUFFIX, ONNXNetwork, export_onnx, is_int8, quantize_int8
-from aerial_landuse.tiles import TileFolder
+from aerial_landuse.storage import TILE_EXTENSIONS
 
 
-def export_pretrained_network(params: dict[str, Any], train_tiles: TileFolder) -> ONNXNetwork:
+def export_pretrained_network(
+    params: dict[str, Any], train_tile_images: dict[str, Callable[[], Image.Image]]
+) -> ONNXNetwork:
     """The selected network as an ONNX feature extractor (ImageNet weights unless told otherwise);
     ``<network>_int8`` quantizes it, calibrated on a seeded sample of the train tiles."""
     name = params["pretrained_model"]
@@ -20,23 +25,30 @@ def export_pretrained_network(params: dict[str, Any], train_tiles: TileFolder) -
     )
     if not is_int8(name):
         return network
-    return quantize_int8(network, calibration_tiles(train_tiles, params, network), name)
+    return quantize_int8(network, calibration_tiles(train_tile_images, params, network), name)
 
 
 def calibration_tiles(
-    tiles: TileFolder, params: dict[str, Any], network: ONNXNetwork
+    tile_images: dict[str, Callable[[], Image.Image]], params: dict[str, Any], network: ONNXNetwork
 ) -> np.ndarray:
-    """Up to ``calibration_tiles`` train tiles, seeded sample, decoded (unreadable ones skipped)."""
-    listing = tiles.list_tiles()
-    count = min(int(params["calibration_tiles"]), len(listing))
-    sample = listing.sample(n=count, random_state=int(params["seed"]))["path"]
-    size = network.spec.image_size
-    decoded = [read_and_decode(tiles.reader, path, size) for path in sample]
-    images = [d for d in decoded if isinstance(d, np.ndarray)]
+    """Up to ``calibration_tiles`` train tiles, seeded sample, at the network's input size
+    (only the sampled tiles are read; unreadable ones are skipped)."""
+    tiles = pd.Series(sorted(k for k in tile_images if k.lower().endswith(TILE_EXTENSIONS)))
+    count = min(int(params["calibration_tiles"]), len(tiles))
+    sample = tiles.sample(n=count, random_state=int(params["seed"])) if count else tiles
+    images = [
+        image for image in (_pixels(tile_images[k], network) for k in sample) if image is not None
+    ]
     if not images:
         raise ValueError(
-            f"No readable train tiles under {tiles.reader.uri(tiles.root)} to calibrate the int8 "
-            "network on: write the demo set (`kedro run --pipelines=demo_data`) or point train_tiles "
-            "at your tiles."
+            "No readable train tiles to calibrate the int8 network on: write the demo set "
+            "(`kedro run --pipelines=demo_data`) or point train_tiles at your tiles."
         )
     return np.stack(images)
+
+
+def _pixels(load: Callable[[], Image.Image], network: ONNXNetwork) -> np.ndarray | None:
+    try:
+        return thumbnail(load(), network.spec.image_size)
+    except Exception:  # an unreadable tile is left out of the calibration sample
+        return None

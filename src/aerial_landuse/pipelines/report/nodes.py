@@ -8,7 +8,6 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib.resources import files
 from typing import Any
 
 import numpy as np
@@ -17,15 +16,15 @@ from jinja2 import Environment, select_autoescape
 from matplotlib.figure import Figure
 from PIL import Image
 
-from aerial_landuse.pipelines.ingest.nodes import QUARANTINE_COLUMNS
-from aerial_landuse.tiles import TileFolder, decode_tile
+from aerial_landuse.contracts import PROBABILITY_PREFIX, QUARANTINE_COLUMNS
+from aerial_landuse.images import thumbnail
 
 from .figures import class_metrics_figure, confusion_figure, gallery_figure, land_use_map_figure
 
 logger = logging.getLogger(__name__)
 
 
-def account_for_tiles(
+def reconcile_tile_counts(
     ingest_labelled: dict[str, Any],
     ingest_score: dict[str, Any],
     featurize_labelled: dict[str, Any],
@@ -66,14 +65,18 @@ def collect_quarantine(*reports: pd.DataFrame) -> pd.DataFrame:
 
 
 def _gallery_samples(
-    predictions: pd.DataFrame, tiles: TileFolder, per_class: int, seed: int, size: int = 160
+    predictions: pd.DataFrame,
+    tile_images: dict[str, Callable[[], Image.Image]],
+    per_class: int,
+    seed: int,
+    size: int = 160,
 ) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """A seeded sample of tiles per predicted class, as thumbnails (only those tiles are read)."""
     samples: dict[str, list[tuple[str, np.ndarray]]] = {}
     for label, group in predictions.groupby("pred_label", sort=True):
         chosen = group.sample(n=min(per_class, len(group)), random_state=seed)
         samples[str(label)] = [
-            (row.filename, decode_tile(tiles.reader.read_bytes(row.filepath), size))
-            for row in chosen.itertuples()
+            (row.filename, thumbnail(tile_images[row.id](), size)) for row in chosen.itertuples()
         ]
     return samples
 
@@ -81,7 +84,7 @@ def _gallery_samples(
 def draw_figures(
     metrics: dict[str, Any],
     score_predictions: pd.DataFrame,
-    score_tiles: TileFolder,
+    score_tile_images: dict[str, Callable[[], Image.Image]],
     params: dict[str, Any],
 ) -> dict[str, Figure]:
     """Confusion matrix, per-class metrics, land-use map and gallery, keyed by file name."""
@@ -95,7 +98,7 @@ def draw_figures(
             score_predictions, labels, f"Predicted land use ({model})"
         ),
         "gallery.png": gallery_figure(
-            _gallery_samples(score_predictions, score_tiles, per_class, int(params["seed"])),
+            _gallery_samples(score_predictions, score_tile_images, per_class, int(params["seed"])),
             per_class,
         ),
     }
@@ -107,7 +110,7 @@ def to_geojson(score_predictions: pd.DataFrame) -> dict[str, Any]:
         "filename",
         "pred_label",
         "confidence",
-        *[c for c in score_predictions.columns if c.startswith("prob_")],
+        *[c for c in score_predictions.columns if c.startswith(PROBABILITY_PREFIX)],
         "model_name",
     ]
     features = []
@@ -161,12 +164,11 @@ def render_report(
     figures: dict[str, Callable[[], Image.Image]],
     tile_summaries: pd.DataFrame,
     parameters: dict[str, Any],
+    template_text: str,
     params: dict[str, Any],
 ) -> str:
     """One HTML file with every figure embedded, the metrics, counts and the run's parameters."""
-    template = Environment(autoescape=select_autoescape(["html"])).from_string(
-        files("aerial_landuse").joinpath("templates/report.html").read_text(encoding="utf-8")
-    )
+    template = Environment(autoescape=select_autoescape(["html"])).from_string(template_text)
     images = {
         name.removesuffix(".png"): _png_data_uri(load()) for name, load in sorted(figures.items())
     }

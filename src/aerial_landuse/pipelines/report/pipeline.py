@@ -3,9 +3,9 @@
 from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
-    account_for_tiles,
     collect_quarantine,
     draw_figures,
+    reconcile_tile_counts,
     render_report,
     run_parameters,
     to_geojson,
@@ -16,7 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                account_for_tiles,
+                reconcile_tile_counts,
                 [
                     "ingest_summary_labelled",
                     "ingest_summary_score",
@@ -24,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "featurize_summary_score",
                 ],
                 "tile_accounting",
-                name="account_for_tiles",
+                name="reconcile_tile_counts",
             ),
             Node(
                 collect_quarantine,
@@ -39,7 +39,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 draw_figures,
-                ["metrics", "score_predictions@pandas", "score_tiles", "params:report"],
+                ["metrics", "score_predictions@pandas", "score_tile_images", "params:report"],
                 "report_figures@matplotlib",
                 name="draw_figures",
             ),
@@ -60,6 +60,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "report_figures@png",
                     "tile_summaries",
                     "run_parameters",
+                    "report_template",
                     "params:report",
                 ],
                 "html_report",

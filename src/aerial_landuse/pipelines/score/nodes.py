@@ -10,14 +10,10 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from aerial_landuse.contracts import BOUND_COLUMNS, probability_column
 from aerial_landuse.model import TrainedModel, usable_features
-from aerial_landuse.pipelines.ingest.nodes import BOUND_COLUMNS
 
 logger = logging.getLogger(__name__)
-
-
-def probability_column(label: str) -> str:
-    return f"prob_{label}"
 
 
 def score_tiles(
@@ -68,8 +64,9 @@ def scoring_record(model: TrainedModel) -> dict[str, Any]:
     return {key: model.info.get(key) for key in keys}
 
 
-def seed_format_scores(score_predictions: pd.DataFrame) -> pd.DataFrame:
-    """Predictions as CSV: the seed's filepath,pred_label first, then bounds and probabilities."""
+def tabulate_score_predictions(score_predictions: pd.DataFrame) -> pd.DataFrame:
+    """Predictions as CSV: filepath,pred_label first (the original scenario's columns), then
+    bounds and probabilities."""
     first = ["filepath", "pred_label"]
     rest = [c for c in score_predictions.columns if c not in first]
     return score_predictions[first + rest].sort_values("filepath").reset_index(drop=True)

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import score_tiles, scoring_record, seed_format_scores
+from .nodes import score_tiles, scoring_record, tabulate_score_predictions
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -16,7 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(scoring_record, "trained_model", "score_metadata", name="record_scoring_model"),
             Node(
-                seed_format_scores,
+                tabulate_score_predictions,
                 "score_predictions@pandas",
                 "score_predictions_csv",
                 name="write_score_csv",

@@ -11,6 +11,7 @@ from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
 from pyspark.ml.feature import IndexToString, StringIndexer
 from pyspark.sql import DataFrame
 
+from aerial_landuse.contracts import CLASSIFIER_NAMES
 from aerial_landuse.model import TrainedModel, usable_features
 from aerial_landuse.spark_utils import count_by
 from aerial_landuse.synapseml import train_lightgbm
@@ -18,16 +19,17 @@ from aerial_landuse.synapseml import train_lightgbm
 logger = logging.getLogger(__name__)
 
 LABEL_INDEX = "label_index"
-CLASSIFIERS = {
+SPARK_ML_CLASSIFIERS = {  # lightgbm: SynapseML's LightGBMClassifier, through TrainClassifier
     "logistic_regression": LogisticRegression,
     "random_forest": RandomForestClassifier,
-    "lightgbm": None,  # SynapseML's LightGBMClassifier, trained through TrainClassifier
 }
 
 
 def build_classifier(name: str, hyperparameters: dict[str, Any]) -> Any:
     """A Spark ML classifier reading ``features`` and ``label_index``."""
-    return CLASSIFIERS[name](featuresCol="features", labelCol=LABEL_INDEX, **hyperparameters)
+    return SPARK_ML_CLASSIFIERS[name](
+        featuresCol="features", labelCol=LABEL_INDEX, **hyperparameters
+    )
 
 
 def _fit_spark_ml(
@@ -53,9 +55,9 @@ def train_classifier(labelled_features: DataFrame, params: dict[str, Any]) -> Tr
     the probability column of LogisticRegression, and scoring needs per-class probabilities.
     """
     name = params["classifier"]
-    if name not in CLASSIFIERS:
+    if name not in CLASSIFIER_NAMES:
         raise ValueError(
-            f"Unknown classifier {name!r}: choose one of {sorted(CLASSIFIERS)} (train.classifier)."
+            f"Unknown classifier {name!r}: choose one of {sorted(CLASSIFIER_NAMES)} (train.classifier)."
         )
     hyperparameters = dict(params["hyperparameters"].get(name) or {})
     train_features = usable_features(labelled_features, "train")

@@ -156,7 +156,7 @@ def check_containers(
         raise StorageError(
             f"Storage account '{account.name}' has no container(s):\n" + "\n".join(lines) + "\n"
             f"Existing containers: {', '.join(existing) or 'none'}. Fix the name in conf/{env or '<env>'}/catalog.yml, "
-            f"or create the containers and upload the tiles with `python -m aerial_landuse.upload --env {env or '<env>'}`."
+            f"or create the containers and upload the tiles with `python -m aerial_landuse.tools.upload --env {env or '<env>'}`."
         )
 
 

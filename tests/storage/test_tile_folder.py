@@ -13,8 +13,8 @@ def test_loads_a_handle_that_lists_tiles_and_reads_bytes(tmp_path):
     tiles = TileFolderDataset(path=str(tmp_path / "train")).load()
     listing = tiles.list_tiles()
     assert len(listing) == 4 and set(listing["label"]) == {"Forest", "Shrub"}
-    reader = pickle.loads(pickle.dumps(tiles.reader))  # travels to executors
-    assert reader.read_bytes(listing["path"].iloc[0])[:4] == b"\x89PNG"
+    storage = pickle.loads(pickle.dumps(tiles.storage))  # travels to executors
+    assert storage.read_bytes(listing["path"].iloc[0])[:4] == b"\x89PNG"
 
 
 def test_is_read_only_and_hides_credentials(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aerial_landuse.tiles import decode_tile
+from aerial_landuse.images import decode_tile
 
 
 def _png(image: Image.Image) -> bytes:

@@ -1,6 +1,6 @@
 """Copy the local tile set into the blob containers of a Kedro environment (the seed's AzCopy step).
 
-    python -m aerial_landuse.upload --env azurite
+    python -m aerial_landuse.tools.upload --env azurite
 
 Creates every container the environment's catalog names, then copies ``train_tiles``,
 ``test_tiles``, ``score_tiles`` and ``tile_summaries`` from the base (local) catalog to the
@@ -19,14 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
-from kedro.config import OmegaConfigLoader
 from kedro.framework.project import settings
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog
 from tqdm import tqdm
 
-from aerial_landuse.storage import StorageError, blob_containers, create_containers
-from aerial_landuse.tiles import storage_location
+from aerial_landuse.storage import (
+    StorageError,
+    blob_containers,
+    create_containers,
+    storage_location,
+)
+from aerial_landuse.tools import project_root
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +47,8 @@ class Transfer:
 
 def load_config(project: Path, env: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(catalog, credentials) config of ``env`` (None: base + local)."""
-    loader = OmegaConfigLoader(
-        str(project / settings.CONF_SOURCE),
-        env=env,
-        **{k: v for k, v in settings.CONFIG_LOADER_ARGS.items() if k != "config_patterns"},
+    loader = settings.CONFIG_LOADER_CLASS(
+        str(project / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
     )
     return dict(loader["catalog"]), dict(loader["credentials"])
 
@@ -68,7 +70,7 @@ def plan(src_catalog: DataCatalog, dst_catalog: DataCatalog) -> list[Transfer]:
     for name in TILE_SETS:
         source, destination = src_catalog.load(name), dst_catalog.load(name)
         listing = source.list_tiles()
-        sizes = source.reader.fs.sizes(listing["path"].tolist())
+        sizes = source.storage.fs.sizes(listing["path"].tolist())
         for (relpath, path), size in zip(
             listing[["relpath", "path"]].itertuples(index=False), sizes, strict=True
         ):
@@ -118,7 +120,7 @@ def upload(project: Path, env: str) -> tuple[int, int]:
     src_catalog = DataCatalog.from_config({k: src_conf[k] for k in TILE_SETS}, src_creds)
     dst_catalog = DataCatalog.from_config({k: dst_conf[k] for k in TILE_SETS}, dst_creds)
     transfers = [*plan(src_catalog, dst_catalog), summaries_transfer(src_conf, dst_conf, dst_creds)]
-    return copy(dst_catalog.load("train_tiles").reader.fs, transfers)
+    return copy(dst_catalog.load("train_tiles").storage.fs, transfers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,13 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         help="Kedro environment whose catalog names the containers, e.g. azurite",
     )
     parser.add_argument(
-        "--project", default=".", type=Path, help="project root (default: current folder)"
+        "--project", default=None, type=Path, help="project root (default: the current one)"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    bootstrap_project(args.project.resolve())
+    project = project_root(args.project)
+    bootstrap_project(project)
     try:
-        copied, skipped = upload(args.project.resolve(), args.env)
+        copied, skipped = upload(project, args.env)
     except (StorageError, ValueError) as exc:
         print(f"upload failed: {exc}", file=sys.stderr)  # noqa: T201
         return 1

@@ -1,6 +1,6 @@
 """Train and evaluate every network x classifier combination available offline.
 
-    python -m aerial_landuse.sweep [--env ENV] [--networks ...] [--classifiers ...]
+    python -m aerial_landuse.tools.sweep [--env ENV] [--networks ...] [--classifiers ...]
 
 Each network's features are computed once (ingest + featurize), then every classifier trains and
 evaluates on them; each combination is one MLflow run. Networks whose ONNX file is missing and
@@ -19,10 +19,10 @@ from pathlib import Path
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from aerial_landuse.networks import NETWORKS
-from aerial_landuse.pipelines.train.nodes import CLASSIFIERS
+from aerial_landuse.contracts import CLASSIFIER_NAMES, NETWORK_NAMES, default_model_name
+from aerial_landuse.tools import project_root
 
-logger = logging.getLogger("aerial_landuse.sweep")
+logger = logging.getLogger("aerial_landuse.tools.sweep")
 
 
 def run(project: Path, env: str | None, pipelines: list[str], params: dict[str, str]) -> None:
@@ -58,11 +58,11 @@ def network_ready(project: Path, env: str | None, network: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default=None)
-    parser.add_argument("--networks", nargs="*", default=list(NETWORKS))
-    parser.add_argument("--classifiers", nargs="*", default=list(CLASSIFIERS))
-    parser.add_argument("--project", type=Path, default=Path.cwd())
+    parser.add_argument("--networks", nargs="*", default=list(NETWORK_NAMES))
+    parser.add_argument("--classifiers", nargs="*", default=list(CLASSIFIER_NAMES))
+    parser.add_argument("--project", type=Path, default=None)
     args = parser.parse_args(argv)
-    project = args.project.resolve()
+    project = project_root(args.project)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     bootstrap_project(project)
     done = []
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 ["train", "evaluate"],
                 {"pretrained_model": network, "classifier": classifier},
             )
-            done.append(f"{network}_{classifier}")
+            done.append(default_model_name(network, classifier))
     if not done:
         print("No network was available: export one first (make pretrained).", file=sys.stderr)  # noqa: T201
         return 1

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 from PIL import Image
 
-from aerial_landuse.bench import (
+from aerial_landuse.tools.bench import (
     PeakMemory,
     _tile_summaries,
     decode_bound,

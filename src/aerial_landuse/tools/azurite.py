@@ -1,7 +1,7 @@
 """Start and stop Azurite, the local Azure Blob Storage server, for `make azurite` and the tests.
 
-    python -m aerial_landuse.azurite start [--port 10000] [--folder .azurite]
-    python -m aerial_landuse.azurite stop  [--folder .azurite]
+    python -m aerial_landuse.tools.azurite start [--port 10000] [--folder .azurite]
+    python -m aerial_landuse.tools.azurite stop  [--folder .azurite]
 
 Azurite comes from npm (tools/azurite, pinned). Each folder gets its own storage account with a
 random key (AZURITE_ACCOUNTS), written with the connection string to ``<folder>/connection.env``
@@ -23,13 +23,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from aerial_landuse.tools import project_root
+
 ACCOUNT = "aerial"
-PROJECT = Path(__file__).resolve().parents[2]
-AZURITE_BIN = Path(
-    os.environ.get(
-        "AZURITE_BIN", PROJECT / "tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
-    )
-)
+
+
+def azurite_bin() -> Path:
+    """Azurite's blob server: $AZURITE_BIN, else the project's npm install (make azurite-install)."""
+    default = project_root() / "tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
+    return Path(os.environ.get("AZURITE_BIN", default))
 
 
 @dataclass(frozen=True)
@@ -79,16 +81,15 @@ def _wait_for(port: int, process: subprocess.Popen, timeout: float = 60) -> None
 
 def launch(folder: Path, port: int) -> tuple[Azurite, subprocess.Popen]:
     """Start Azurite's blob service on 127.0.0.1:``port`` with its data under ``folder``."""
-    if not AZURITE_BIN.exists():
-        raise RuntimeError(
-            f"Azurite is not installed at {AZURITE_BIN}: run `make azurite-install`."
-        )
+    binary = azurite_bin()
+    if not binary.exists():
+        raise RuntimeError(f"Azurite is not installed at {binary}: run `make azurite-install`.")
     server = Azurite(port, _key(folder), folder.resolve())
     (folder / "blob").mkdir(parents=True, exist_ok=True)
     log = open(folder / "azurite.log", "ab")  # noqa: SIM115 - the server outlives this function
     process = subprocess.Popen(
         [
-            str(AZURITE_BIN),
+            str(binary),
             "--blobHost",
             "127.0.0.1",
             "--blobPort",
@@ -161,7 +162,7 @@ def _alive(pid: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Start or stop the project's Azurite.")
     parser.add_argument("action", choices=["start", "stop"])
-    parser.add_argument("--folder", type=Path, default=PROJECT / ".azurite")
+    parser.add_argument("--folder", type=Path, default=Path(".azurite"))
     parser.add_argument("--port", type=int, default=10000)
     args = parser.parse_args(argv)
     try:

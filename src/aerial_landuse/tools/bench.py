@@ -1,7 +1,7 @@
 """Featurize throughput benchmark: the network alone, a plain loop, and the Kedro pipelines.
 
-    python -m aerial_landuse.bench                      # N = 2,000 generated 224 px PNG tiles
-    python -m aerial_landuse.bench --tiles 1000,4000,16000   # scaling table
+    python -m aerial_landuse.tools.bench                      # N = 2,000 generated 224 px PNG tiles
+    python -m aerial_landuse.tools.bench --tiles 1000,4000,16000   # scaling table
 
 For each N, side by side in one process tree: (a) onnxruntime's forward pass alone at its best
 batch size and thread count, (b) a plain single-process loop of read + decode + forward, (c) the
@@ -38,6 +38,8 @@ import yaml
 from PIL import Image
 from tqdm import tqdm
 
+from aerial_landuse.demo_textures import LAND_USE_CLASSES, labelled_tile
+from aerial_landuse.images import decode_tile
 from aerial_landuse.inference import new_session
 from aerial_landuse.networks import (
     INPUT_NAME,
@@ -46,12 +48,10 @@ from aerial_landuse.networks import (
     normalise,
     read_onnx_network,
 )
-from aerial_landuse.pipelines.demo_data.textures import LAND_USE_CLASSES, labelled_tile
-from aerial_landuse.tiles import decode_tile
+from aerial_landuse.tools import project_root
 
 logger = logging.getLogger(__name__)
 
-PROJECT = Path(__file__).resolve().parents[2]
 TILE_SIZE = 224
 FORWARD_BATCHES = (8, 16, 32, 64)
 TRACKED_OFF = ["ingest", "featurize", "train", "score", "pretrained", "demo_data"]
@@ -243,15 +243,17 @@ def scratch_project(workdir: Path) -> Path:
     project = workdir / "project"
     shutil.rmtree(project / "conf", ignore_errors=True)  # always today's conf
     shutil.copytree(
-        PROJECT / "conf", project / "conf", ignore=shutil.ignore_patterns("local", "*credentials*")
+        project_root() / "conf",
+        project / "conf",
+        ignore=shutil.ignore_patterns("local", "*credentials*"),
     )
-    shutil.copy(PROJECT / "conf" / "base" / "credentials.yml", project / "conf" / "base")
+    shutil.copy(project_root() / "conf" / "base" / "credentials.yml", project / "conf" / "base")
     (project / "conf" / "local").mkdir()
     _tracking_off(project)
     for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(PROJECT / name, project / name)
+        shutil.copy(project_root() / name, project / name)
     if not (project / ".jars").exists():
-        (project / ".jars").symlink_to(PROJECT / ".jars")
+        (project / ".jars").symlink_to(project_root() / ".jars")
     (project / "src").mkdir(exist_ok=True)  # Kedro wants one; the package runs installed
     return project
 
@@ -275,7 +277,7 @@ def fill_data(project: Path, tiles: list[Path], tile_root: Path, network_file: P
 
 def _tracking_off(project: Path) -> None:
     """No MLflow runs for benchmark runs (conf/local overrides base's tracking section)."""
-    config = yaml.safe_load((PROJECT / "conf" / "base" / "mlflow.yml").read_text())
+    config = yaml.safe_load((project_root() / "conf" / "base" / "mlflow.yml").read_text())
     config["tracking"]["disable_tracking"]["pipelines"] = TRACKED_OFF
     (project / "conf" / "local" / "mlflow.yml").write_text(
         yaml.safe_dump({"tracking": config["tracking"]})
@@ -438,7 +440,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiles", default="2000", help="N, or several: 1000,4000,16000")
     parser.add_argument("--network", default="efficientnet_lite0")
-    parser.add_argument("--workdir", type=Path, default=PROJECT / "data" / "bench")
+    parser.add_argument("--workdir", type=Path, default=project_root() / "data" / "bench")
     parser.add_argument(
         "--output", type=Path, default=None, help="JSON (default <workdir>/results.json)"
     )
@@ -451,7 +453,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args.workdir = args.workdir.resolve()  # the pipelines run from the scratch project folder
     args.output = (args.output or args.workdir / "results.json").resolve()
     sizes = [int(n) for n in str(args.tiles).split(",")]
-    network_file = PROJECT / "data" / "06_models" / "pretrained" / f"{args.network}.onnx"
+    network_file = project_root() / "data" / "06_models" / "pretrained" / f"{args.network}.onnx"
     if not network_file.exists():
         raise SystemExit(
             f"{network_file} does not exist: export it first with "

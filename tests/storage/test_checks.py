@@ -4,7 +4,6 @@ import time
 
 import pytest
 
-from aerial_landuse.azurite import free_port
 from aerial_landuse.storage import (
     BlobAccount,
     StorageError,
@@ -12,6 +11,7 @@ from aerial_landuse.storage import (
     check_containers,
     create_containers,
 )
+from aerial_landuse.tools.azurite import free_port
 
 CATALOG = {
     "train_tiles": {"type": "x", "path": "abfs://train", "credentials": "azure_storage"},

@@ -1,0 +1,61 @@
+"""Data contracts that several pipelines, datasets and tools share (the bottom layer: imports pyspark
+types only). A pipeline never imports another pipeline, and a tool never imports a pipeline's nodes:
+both import what they share from here.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import types as T
+
+# ---- names users choose with --params ------------------------------------------------------
+NETWORK_NAMES = ("efficientnet_lite0", "resnet18", "alexnet")
+CLASSIFIER_NAMES = ("logistic_regression", "random_forest", "lightgbm")
+
+
+def default_model_name(network: str, classifier: str) -> str:
+    """The model name a run uses unless --params model_name=... says otherwise."""
+    return f"{network}_{classifier}"
+
+
+# ---- tile index (ingest) --------------------------------------------------------------------
+BOUND_COLUMNS = ["llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]  # decimal degrees
+LISTING_COLUMNS = ["id", "path", "filename", "label", "split", *BOUND_COLUMNS]
+LISTING_SCHEMA = T.StructType(
+    [T.StructField(c, T.StringType()) for c in ["id", "path", "filename", "label", "split"]]
+    + [T.StructField(c, T.DoubleType()) for c in BOUND_COLUMNS]
+)
+PROBE_FIELDS = [
+    T.StructField("width", T.IntegerType()),
+    T.StructField("height", T.IntegerType()),
+    T.StructField("mode", T.StringType()),
+    T.StructField("format", T.StringType()),
+    T.StructField("error", T.StringType()),
+]
+
+# ---- features (featurize): the tile index plus these; error set = the network could not read it
+FEATURE_FIELDS = [
+    T.StructField("features", T.ArrayType(T.FloatType())),
+    T.StructField("error", T.StringType()),
+]
+
+# ---- quarantine: one row per tile that could not be used, at any stage ----------------------
+QUARANTINE_COLUMNS = ["path", "split", "label", "stage", "reason"]
+
+# ---- predictions (score) ----------------------------------------------------------------------
+PROBABILITY_PREFIX = "prob_"
+
+
+def probability_column(label: str) -> str:
+    return f"{PROBABILITY_PREFIX}{label}"
+
+
+# ---- run history (MLflow): parameter keys as kedro-mlflow flattens them ----------------------
+MODEL_PARAM = "train.model_name"
+TRACKED_PARAMS = {
+    "params.train.model_name": "model_name",
+    "params.train.pretrained_model": "network",
+    "params.train.classifier": "classifier",
+    "params.ingest.sample_frac": "sample_frac",
+    "params.tiles.train": "train_tiles",
+    "params.tiles.test": "test_tiles",
+}

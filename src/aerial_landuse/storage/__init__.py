@@ -1,0 +1,33 @@
+"""Storage: where a dataset's files live and how driver and executors reach them.
+
+- ``location``: a URL's fsspec filesystem with its credentials (``Storage``, ``storage_location``).
+- ``tile_folder``: a folder of image tiles, listed on the driver, read by path on executors.
+- ``parquet_parts``: Parquet part files that executors write and read through fsspec.
+- ``checks``: the pre-run checks of blob accounts and containers, with errors that name the fix.
+- ``wasbs``: ``wasbs://container@account.blob.core.windows.net`` for fsspec, registered through
+  the ``fsspec.specs`` entry point of this package (pyproject.toml), so every process has it.
+
+Image decoding lives in ``aerial_landuse.images``.
+"""
+
+from .checks import (
+    BlobAccount,
+    StorageError,
+    blob_containers,
+    check_containers,
+    create_containers,
+)
+from .location import Storage, storage_location
+from .tile_folder import TILE_EXTENSIONS, TileFolder
+
+__all__ = [
+    "BlobAccount",
+    "TILE_EXTENSIONS",
+    "Storage",
+    "StorageError",
+    "TileFolder",
+    "blob_containers",
+    "check_containers",
+    "create_containers",
+    "storage_location",
+]

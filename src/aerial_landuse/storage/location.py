@@ -1,0 +1,67 @@
+"""Where a dataset's files live: the filesystem of a URL, with its credentials, for driver and executors."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from fsspec.core import split_protocol
+
+
+@cache
+def _filesystem(protocol: str, options_key: tuple) -> fsspec.AbstractFileSystem:
+    """One filesystem per process (driver or executor) and storage account."""
+    return fsspec.filesystem(protocol, **dict(options_key))
+
+
+def _freeze(options: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, _freeze(v) if isinstance(v, dict) else v) for k, v in options.items()))
+
+
+@dataclass(frozen=True)
+class Storage:
+    """A filesystem (local disk or object storage) and its options; picklable, so Spark ships it
+    to executors, which open their own filesystem from it (one per process)."""
+
+    protocol: str = "file"
+    storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        return _filesystem(self.protocol, _freeze(self.storage_options))
+
+    def read_bytes(self, path: str) -> bytes:
+        return self.fs.cat_file(path)
+
+    def uri(self, path: str) -> str:
+        """``path`` as users see it: with its protocol unless it is local."""
+        return (
+            path
+            if self.protocol == "file"
+            else f"{self.protocol}://{self.fs._strip_protocol(path)}"
+        )
+
+
+def storage_location(
+    url: str, credentials: dict[str, Any] | None = None, fs_args: dict[str, Any] | None = None
+) -> tuple[Storage, str]:
+    """(storage of ``url``, path on it) for a dataset, as kedro-datasets builds its filesystems:
+    credentials and ``fs_args`` become fsspec options; local paths are made absolute (Spark's
+    Python workers run in other folders)."""
+    protocol, path = split_protocol(url)
+    protocol = protocol or "file"
+    options = {
+        k: v
+        for k, v in {**deepcopy(fs_args or {}), **deepcopy(credentials or {})}.items()
+        if v is not None
+    }
+    if protocol == "file":
+        path = str(Path(path).resolve())
+        options.setdefault("auto_mkdir", True)
+    else:
+        path = fsspec.get_filesystem_class(protocol)._strip_protocol(url)
+    return Storage(protocol=protocol, storage_options=options), path.rstrip("/")

@@ -1,0 +1,24 @@
+"""Command-line tools beside the pipelines: Azurite control, upload, the sweep, the benchmark.
+
+Nothing in the runtime package imports them. They work from a source checkout and from an
+installed wheel alike: the project is the Kedro project around the current folder (or
+``--project``), never a path relative to this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kedro.utils import find_kedro_project
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The Kedro project that holds ``start`` (default: the current folder)."""
+    here = (start or Path.cwd()).resolve()
+    found = find_kedro_project(here)
+    if found is None:
+        raise SystemExit(
+            f"{here} is not inside a Kedro project (no pyproject.toml with [tool.kedro]): "
+            "run this from the aerial-landuse project folder."
+        )
+    return Path(found)
