@@ -14,7 +14,8 @@ export KEDRO_DISABLE_TELEMETRY := true
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: bench sweep compare mlflow-ui synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
+
+.PHONY: executor-env cluster-up cluster-down upload-cluster run-cluster hdinsight-packages bench sweep compare mlflow-ui synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,11 +59,11 @@ run: install demo-data pretrained  ## Run the whole job on the demo data and pri
 	@echo "Report: $(abspath data/08_reporting/$(MODEL)/report.html)"
 
 sweep: install demo-data pretrained  ## Train + evaluate every network x classifier available offline, then the leaderboard
-	$(BIN)/python -m aerial_landuse.sweep
+	$(BIN)/python -m aerial_landuse.tools.sweep
 
 TILES ?= 2000
 bench: install pretrained  ## Throughput benchmark: network alone, plain loop, featurize, score (TILES=1000,4000,16000)
-	$(BIN)/python -m aerial_landuse.bench --tiles $(TILES)
+	$(BIN)/python -m aerial_landuse.tools.bench --tiles $(TILES)
 
 compare: install  ## Leaderboard of the MLflow run history (data/08_reporting/leaderboard.html)
 	$(BIN)/kedro run --pipelines=compare
@@ -71,7 +72,7 @@ MLFLOW_PORT ?= 5000
 mlflow-ui: install  ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port $(MLFLOW_PORT)
 
-test: install azurite-install  ## Run the test suite (real Spark, onnxruntime, Azurite)
+test: install azurite-install executor-env  ## Run the test suite (real Spark, onnxruntime, Azurite, a standalone cluster)
 	$(BIN)/python -m pytest
 
 lint:  install ## ruff
@@ -98,14 +99,39 @@ $(AZURITE_BIN): tools/azurite/package.json tools/azurite/package-lock.json
 azurite-install: $(AZURITE_BIN)  ## Install Azurite into tools/azurite (npm ci)
 
 azurite: install azurite-install  ## Start Azurite on 127.0.0.1:$(AZURITE_PORT), data in .azurite/
-	$(BIN)/python -m aerial_landuse.azurite start --port $(AZURITE_PORT) --folder .azurite
+	$(BIN)/python -m aerial_landuse.tools.azurite start --port $(AZURITE_PORT) --folder .azurite
 
 azurite-stop:  ## Stop Azurite
-	$(BIN)/python -m aerial_landuse.azurite stop --folder .azurite
+	$(BIN)/python -m aerial_landuse.tools.azurite stop --folder .azurite
 
 upload: install demo-data  ## Copy the local tiles into Azurite's containers (skips what is there)
-	source $(AZURITE_ENV) && $(BIN)/python -m aerial_landuse.upload --env azurite
+	source $(AZURITE_ENV) && $(BIN)/python -m aerial_landuse.tools.upload --env azurite
 
 run-azurite: upload  ## The whole job against Azurite: export the network there, then kedro run
 	source $(AZURITE_ENV) && $(BIN)/kedro run --env=azurite --pipelines=pretrained --only-missing-outputs --params pretrained_model=$(NETWORK)
 	source $(AZURITE_ENV) && $(BIN)/kedro run --env=azurite --params pretrained_model=$(NETWORK)
+
+# ---- A Spark standalone cluster on this machine (pyspark's Master + 2 Workers) ---------------
+EXECUTOR_ENV := dist/executor-env.tar.gz
+
+$(EXECUTOR_ENV): requirements-lock.txt pyproject.toml $(shell find src -name '*.py') | $(STAMP)
+	$(BIN)/python -m aerial_landuse.tools.executor_env --output $@
+
+executor-env: $(EXECUTOR_ENV)  ## Pack the executors' lean Python environment (no torch) for spark.archives
+
+cluster-up: install  ## Start a Spark standalone Master (127.0.0.1:7077) and 2 Workers, state in .cluster/
+	$(BIN)/python -m aerial_landuse.tools.cluster up --folder .cluster
+
+cluster-down:  ## Stop the standalone cluster (by PID)
+	$(BIN)/python -m aerial_landuse.tools.cluster down --folder .cluster
+
+upload-cluster: install demo-data  ## Copy the local tiles into Azurite's containers for the cluster env
+	source $(AZURITE_ENV) && $(BIN)/python -m aerial_landuse.tools.upload --env cluster
+
+run-cluster: executor-env upload-cluster  ## The whole job on the standalone cluster, data in Azurite
+	source $(AZURITE_ENV) && $(BIN)/kedro run --env=cluster --pipelines=pretrained --only-missing-outputs --params pretrained_model=$(NETWORK)
+	source $(AZURITE_ENV) && $(BIN)/kedro run --env=cluster --params pretrained_model=$(NETWORK)
+
+hdinsight-packages:  ## Resolve conf/hdinsight's spark.jars.packages from Maven Central (what the cluster will fetch)
+	@for c in $$($(BIN)/python -c "import yaml;print(yaml.safe_load(open('conf/hdinsight/spark.yml'))['spark.jars.packages'].replace(',',' '))"); do \
+	  echo "resolving $$c"; mvn -q -B dependency:get -Dtransitive=true -Dartifact=$$c || exit 1; done

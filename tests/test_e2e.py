@@ -189,7 +189,7 @@ def test_lightgbm_selected_by_a_runtime_parameter(project):
         (project / "data" / "07_model_output" / model / "metrics.json").read_text()
     )
     assert metrics["model"]["classifier"] == "lightgbm" and metrics["accuracy"] > 0.5
-    assert (project / "data" / "06_models" / "trained" / model / "spark_model").is_dir()
+    assert (project / "data" / "06_models" / "trained" / model / "spark_model.bin").is_file()
 
 
 @pytest.mark.e2e

@@ -1,9 +1,14 @@
 import logging
+import os
+import sys
 
+import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro_datasets.spark import SparkDataset
 
-from aerial_landuse.hooks import SparkSaveTimer
+from aerial_landuse.hooks import ClusterConfigError, SparkSaveTimer, check_master, spark_conf
+from aerial_landuse.tools.cluster import free_port
+from tests.conftest import copy_project, kedro
 
 
 def test_save_timer_logs_written_spark_frames_only(spark, tmp_path, caplog):
@@ -24,3 +29,31 @@ def test_save_timer_logs_written_spark_frames_only(spark, tmp_path, caplog):
         timer.after_dataset_saved("features", "not a frame")
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1 and messages[0].startswith("Wrote features in ")
+
+
+def test_a_cluster_master_needs_the_executors_python_from_spark_yml():
+    with pytest.raises(ClusterConfigError, match=r"spark\.pyspark\.python.*make executor-env"):
+        spark_conf({"spark.master": "spark://10.0.0.1:7077"})
+    conf = spark_conf({"spark.master": "yarn", "spark.pyspark.python": "./environment/bin/python"})
+    assert conf.get("spark.pyspark.python") == "./environment/bin/python"
+    assert conf.get("spark.pyspark.driver.python") == sys.executable
+
+
+def test_unreachable_masters_are_named_with_the_fix(monkeypatch):
+    closed = free_port()
+    with pytest.raises(ClusterConfigError, match=rf"127\.0\.0\.1:{closed}.*make cluster-up"):
+        check_master({"spark.master": f"spark://127.0.0.1:{closed}"})
+    monkeypatch.delenv("HADOOP_CONF_DIR", raising=False)
+    monkeypatch.delenv("YARN_CONF_DIR", raising=False)
+    with pytest.raises(ClusterConfigError, match="HADOOP_CONF_DIR"):
+        check_master({"spark.master": "yarn"})
+
+
+def test_hdinsight_run_off_the_cluster_says_what_is_missing(tmp_path):
+    project = copy_project(tmp_path / "project")
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("HADOOP_CONF_DIR", "YARN_CONF_DIR")
+    }
+    output = kedro(project, "run", "--env=hdinsight", env=environment, check=False)
+    assert "HADOOP_CONF_DIR" in output and "YARN ResourceManager" in output
+    assert "java.lang" not in output and "Py4JJavaError" not in output

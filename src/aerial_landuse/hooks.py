@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import time
 from typing import Any
+from urllib.parse import urlparse
 
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
@@ -18,17 +20,55 @@ from aerial_landuse.storage import blob_containers, check_containers
 logger = logging.getLogger(__name__)
 
 
+class ClusterConfigError(RuntimeError):
+    """The Spark settings cannot reach a cluster; the message names the setting and the fix."""
+
+
 def spark_conf(settings: dict[str, object]) -> SparkConf:
-    """SparkConf from spark.yml; local masters bind to loopback and run this interpreter."""
-    conf = SparkConf().setAll([(k, str(v)) for k, v in settings.items()])
-    if str(settings.get("spark.master", "local")).startswith("local"):
+    """SparkConf from spark.yml. Local masters bind to loopback and run this interpreter; any
+    other master must say in spark.yml which Python its executors run (they share nothing
+    with the driver but what Spark ships)."""
+    conf = SparkConf().setAll([(k, str(v)) for k, v in settings.items() if v is not None])
+    master = str(settings.get("spark.master", "local"))
+    conf.setIfMissing("spark.pyspark.driver.python", sys.executable)
+    if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         conf.setIfMissing("spark.driver.host", "127.0.0.1")
         conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1")
         conf.setIfMissing("spark.pyspark.python", sys.executable)
-        conf.setIfMissing("spark.pyspark.driver.python", sys.executable)
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    elif not settings.get("spark.pyspark.python"):
+        raise ClusterConfigError(
+            f"spark.master is {master} but spark.yml does not set spark.pyspark.python, the "
+            "executors' Python. Pack the executor environment (`make executor-env`), ship it with "
+            "spark.archives: <archive>#environment and set spark.pyspark.python: "
+            "./environment/bin/python (see conf/cluster/spark.yml and docs/cluster.md)."
+        )
+    os.environ["PYSPARK_PYTHON"] = conf.get("spark.pyspark.python")
     return conf
+
+
+def check_master(settings: dict[str, object]) -> None:
+    """Fail with the missing piece, not a Java stack trace, when the master cannot be reached."""
+    master = str(settings.get("spark.master", "local"))
+    if master.startswith("spark://"):
+        url = urlparse(master)
+        try:
+            with socket.create_connection((url.hostname, url.port or 7077), timeout=5):
+                return
+        except OSError as exc:
+            raise ClusterConfigError(
+                f"No Spark master answers at {master} ({exc.strerror or exc}). Start the local "
+                "standalone cluster with `make cluster-up`, or point spark.master in "
+                "conf/<env>/spark.yml (or --params spark_master=...) at your cluster."
+            ) from None
+    if master == "yarn" and not (
+        os.environ.get("HADOOP_CONF_DIR") or os.environ.get("YARN_CONF_DIR")
+    ):
+        raise ClusterConfigError(
+            "spark.master is yarn but neither HADOOP_CONF_DIR nor YARN_CONF_DIR is set, so Spark "
+            "cannot find the YARN ResourceManager. Run on the cluster's head node (HDInsight sets "
+            "them), or export HADOOP_CONF_DIR=/etc/hadoop/conf; see docs/cluster.md."
+        )
 
 
 class SparkHooks:
@@ -37,6 +77,7 @@ class SparkHooks:
         """Start (or join) the SparkSession before any node runs."""
         settings = dict(context.config_loader["spark"])
         conf = spark_conf(settings)
+        check_master(settings)
         spark = (
             SparkSession.builder.appName(context.project_path.name).config(conf=conf).getOrCreate()
         )
@@ -67,6 +108,12 @@ class StorageHooks:
         accounts = blob_containers(loader["catalog"], loader["credentials"])
         if accounts:
             check_containers(accounts, run_params.get("env"))
+            containers = sorted({c for found in accounts.values() for c in found})
+            logger.info(
+                "Outputs go to blob containers %s. MLflow records this run's parameters and "
+                "metrics, not its artifacts (kedro-mlflow logs artifacts from local paths only).",
+                ", ".join(containers),
+            )
 
 
 class SparkSaveTimer:

@@ -1,28 +1,56 @@
-"""``SparkModelDataset``: a Spark ML PipelineModel plus ``model.json`` (labels, network, params)."""
+"""``SparkModelDataset``: a trained Spark ML PipelineModel plus ``model.json`` (labels, network, params).
+
+Spark ML's own writer (``model.write().save(path)``) runs its writes as Spark tasks on the
+executors, so on a cluster the files land on whichever worker ran them unless ``path`` is on a
+filesystem every node mounts through Hadoop. This dataset keeps the model off the executors: the
+driver serializes the fitted PipelineModel with Spark's own Java serialization (the form in which
+Spark ships models to executors for every ``transform``) and writes the bytes through fsspec, to
+local disk or any object store, and reads them back the same way. The bytes are tied to the Spark
+version, which ``model.json`` records; loading under another version says so.
+"""
 
 from __future__ import annotations
 
 import json
-import tempfile
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+from pyspark import SparkContext
 from pyspark.ml import PipelineModel
 
 from aerial_landuse.model import TrainedModel
-from aerial_landuse.tiles import storage_location
+from aerial_landuse.storage import storage_location
 
-SPARK_MODEL_DIR = "spark_model"
+MODEL_FILE = "spark_model.bin"
 RECORD_FILE = "model.json"
+LEGACY_SPARK_DIR = "spark_model"  # Spark ML's own folder format, written by earlier versions
+FORMAT = "spark-java-serialized"
+
+
+def _spark_context() -> SparkContext:
+    context = SparkContext._active_spark_context
+    if context is None:
+        raise DatasetError("A trained model is loaded and saved in a running SparkSession.")
+    return context
+
+
+def serialize_pipeline(pipeline: PipelineModel) -> bytes:
+    """The fitted PipelineModel as bytes, on the driver (no Spark job, no executor involved)."""
+    context = _spark_context()
+    return bytes(context._jvm.org.apache.spark.util.Utils.serialize(pipeline._to_java()))  # type: ignore[union-attr]
+
+
+def deserialize_pipeline(data: bytes) -> PipelineModel:
+    """Bytes from ``serialize_pipeline`` back to a PipelineModel, with Spark's class loader (so
+    SynapseML's classes from spark.jars resolve too)."""
+    jvm = _spark_context()._jvm
+    loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()  # type: ignore[union-attr]
+    java_model = jvm.org.apache.spark.util.Utils.deserialize(bytearray(data), loader)  # type: ignore[union-attr]
+    return PipelineModel._from_java(java_model)
 
 
 class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
-    """A folder ``<path>`` holding ``spark_model/`` (Spark's own format) and ``model.json``.
-
-    On local disk Spark writes the model in place. On object storage (``abfs://`` ...) Spark would
-    need hadoop-azure, which cannot talk to Azurite: the model (small: coefficients or trees) is
-    written to a temporary local folder and copied with fsspec, and read back the same way.
-    """
+    """A folder ``<path>/`` holding ``spark_model.bin`` and ``model.json``, on any fsspec storage."""
 
     def __init__(
         self,
@@ -31,47 +59,43 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        reader, self._path = storage_location(path, credentials, fs_args)
-        self._protocol = reader.protocol
-        self._fs = reader.fs
+        self._storage, self._path = storage_location(path, credentials, fs_args)
+        self._fs = self._storage.fs
         self.metadata = metadata
-
-    @property
-    def _local(self) -> bool:
-        return self._protocol == "file"
 
     def load(self) -> TrainedModel:
         record_path = f"{self._path}/{RECORD_FILE}"
         if not self._fs.exists(record_path):
             name = self._path.rsplit("/", 1)[-1]
             raise DatasetError(
-                f"No trained model at {self._describe()['path']}. Train it first: "
+                f"No trained model at {self._storage.uri(self._path)}. Train it first: "
                 f"`kedro run --pipelines=train --params model_name={name}`, or pick an existing one "
                 "with `--params model_name=<name>`."
             )
         record = json.loads(self._fs.cat_file(record_path))
-        if self._local:
-            pipeline = PipelineModel.load(f"{self._path}/{SPARK_MODEL_DIR}")
-        else:
-            with tempfile.TemporaryDirectory(prefix="aerial-model-") as tmp:
-                self._fs.get(
-                    f"{self._path}/{SPARK_MODEL_DIR}", f"{tmp}/{SPARK_MODEL_DIR}", recursive=True
-                )
-                pipeline = PipelineModel.load(f"{tmp}/{SPARK_MODEL_DIR}")
-        return TrainedModel(pipeline, list(record["labels"]), record["info"])
+        return TrainedModel(self._pipeline(record), list(record["labels"]), record["info"])
+
+    def _pipeline(self, record: dict[str, Any]) -> PipelineModel:
+        if record.get("format") != FORMAT and self._storage.protocol == "file":
+            return PipelineModel.load(f"{self._path}/{LEGACY_SPARK_DIR}")  # earlier versions
+        running = _spark_context().version
+        if record.get("spark_version") != running:
+            raise DatasetError(
+                f"The model at {self._storage.uri(self._path)} was saved by Spark "
+                f"{record.get('spark_version')}; this is Spark {running}. Train it again here "
+                "(`kedro run --pipelines=train,evaluate`)."
+            )
+        return deserialize_pipeline(self._fs.cat_file(f"{self._path}/{MODEL_FILE}"))
 
     def save(self, data: TrainedModel) -> None:
-        if self._local:
-            data.pipeline.write().overwrite().save(f"{self._path}/{SPARK_MODEL_DIR}")
-        else:
-            with tempfile.TemporaryDirectory(prefix="aerial-model-") as tmp:
-                data.pipeline.write().overwrite().save(f"{tmp}/{SPARK_MODEL_DIR}")
-                if self._fs.exists(f"{self._path}/{SPARK_MODEL_DIR}"):
-                    self._fs.rm(f"{self._path}/{SPARK_MODEL_DIR}", recursive=True)
-                self._fs.put(
-                    f"{tmp}/{SPARK_MODEL_DIR}", f"{self._path}/{SPARK_MODEL_DIR}", recursive=True
-                )
-        record = {"labels": data.labels, "info": data.info}
+        record = {
+            "format": FORMAT,
+            "spark_version": _spark_context().version,
+            "labels": data.labels,
+            "info": data.info,
+        }
+        self._fs.makedirs(self._path, exist_ok=True)
+        self._fs.pipe_file(f"{self._path}/{MODEL_FILE}", serialize_pipeline(data.pipeline))
         self._fs.pipe_file(
             f"{self._path}/{RECORD_FILE}", json.dumps(record, indent=2, default=str).encode()
         )
@@ -80,4 +104,4 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
         return self._fs.exists(f"{self._path}/{RECORD_FILE}")
 
     def _describe(self) -> dict[str, Any]:
-        return {"path": self._path if self._local else f"{self._protocol}://{self._path}"}
+        return {"path": self._storage.uri(self._path)}

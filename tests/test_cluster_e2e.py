@@ -1,0 +1,166 @@
+"""The whole job on a real multi-node Spark cluster: a standalone Master and two Workers (pyspark's
+own), executors on the packed lean environment (spark.archives ... #environment), the catalog on
+Azurite's containers. Same predictions as the local run; no executor opens the project's data/."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import fsspec
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from aerial_landuse.tools.azurite import running_azurite
+from aerial_landuse.tools.cluster import running_cluster
+from tests.conftest import MODEL, ROOT, copy_project, kedro
+
+pytestmark = pytest.mark.cluster
+AUDIT = Path(__file__).parent / "cluster_audit"
+CLASSIFIERS = ("logistic_regression", "random_forest", "lightgbm")
+
+
+@pytest.fixture(scope="module")
+def executor_env(tmp_path_factory) -> Path:
+    """The lean executor environment, packed by the project's own command."""
+    built = ROOT / "dist" / "executor-env.tar.gz"
+    if not built.exists():
+        subprocess.run(
+            [sys.executable, "-m", "aerial_landuse.tools.executor_env", "--output", str(built)],
+            cwd=ROOT,
+            check=True,
+            timeout=1800,
+        )
+    return built
+
+
+@pytest.fixture(scope="module")
+def cluster_run(e2e_project, executor_env, tmp_path_factory):
+    """`kedro run --env=cluster` and friends on two Workers, data in a fresh Azurite."""
+    base = tmp_path_factory.mktemp("cluster")
+    project = copy_project(base / "aerial-landuse")
+    shutil.copytree(e2e_project / "data" / "01_raw", project / "data" / "01_raw")
+    audit_log = base / "executor-opens.log"
+    audit_log.touch()
+    (project / "conf" / "cluster" / "spark_audit.yml").write_text(
+        f"spark.executorEnv.PYTHONPATH: {AUDIT}\n"
+        f"spark.executorEnv.AERIAL_FORBIDDEN_PATH: {project}\n"
+        f"spark.executorEnv.AERIAL_AUDIT_LOG: {audit_log}\n"
+    )
+    with (
+        running_azurite(base / "azurite") as azurite,
+        running_cluster(base / "spark", workers=2, cores=1, memory="3g") as cluster,
+    ):
+        env = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
+        params = f"spark_master={cluster.master_url},executor_env={executor_env}"
+        subprocess.run(
+            [sys.executable, "-m", "aerial_landuse.tools.upload", "--env", "cluster"],
+            cwd=project,
+            env={**os.environ, **env},
+            check=True,
+            timeout=600,
+            capture_output=True,
+        )
+        logs = kedro(
+            project, "run", "--env=cluster", "--pipelines=pretrained", "--params", params, env=env
+        )
+        logs += kedro(project, "run", "--env=cluster", "--params", params, env=env)
+        first = _score_predictions(azurite)
+        for classifier in CLASSIFIERS[1:]:
+            logs += kedro(
+                project,
+                "run",
+                "--env=cluster",
+                "--pipelines=train,evaluate",
+                "--params",
+                f"{params},classifier={classifier}",
+                env=env,
+            )
+        # a fresh session loads the model the first run saved from the cluster
+        logs += kedro(
+            project, "run", "--env=cluster", "--pipelines=score", "--params", params, env=env
+        )
+        workers = cluster.worker_dirs
+        fs = fsspec.filesystem(
+            "abfs", connection_string=azurite.connection_string, skip_instance_cache=True
+        )
+        yield {
+            "project": project,
+            "fs": fs,
+            "logs": logs,
+            "first_scores": first,
+            "rescored": _score_predictions(azurite),
+            "workers": workers,
+            "opened": audit_log.read_text(),
+        }
+
+
+def _score_predictions(azurite) -> pd.DataFrame:
+    fs = fsspec.filesystem(
+        "abfs", connection_string=azurite.connection_string, skip_instance_cache=True
+    )
+    return pd.read_csv(io.BytesIO(fs.cat_file(f"predictions/{MODEL}/score_predictions.csv")))
+
+
+def _features(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["error"].isna()].set_index("id").sort_index()
+
+
+def test_executors_ran_tasks_on_both_workers(cluster_run):
+    ran = []
+    for worker in cluster_run["workers"]:
+        logs = [p.read_text(errors="replace") for p in worker.rglob("stderr")]
+        ran.append(any("Running task" in text for text in logs))
+    assert ran == [True, True], cluster_run["workers"]
+
+
+def test_no_executor_opened_a_file_of_the_driver_project(cluster_run):
+    assert cluster_run["opened"] == ""
+    assert "ModuleNotFoundError" not in cluster_run["logs"]
+
+
+def test_features_equal_the_local_run(cluster_run, e2e_project):
+    fs = cluster_run["fs"]
+    parts = fs.glob("features/efficientnet_lite0/labelled.parquet/part-*.parquet")
+    remote = pd.concat(pq.read_table(io.BytesIO(fs.cat_file(p))).to_pandas() for p in parts)
+    local = pd.read_parquet(
+        e2e_project / "data" / "04_feature" / "efficientnet_lite0" / "labelled.parquet"
+    )
+    remote, local = _features(remote), _features(local)
+    assert list(remote.index) == list(local.index) and len(local) > 50
+    for a, b in zip(remote["features"], local["features"], strict=True):
+        assert abs(a - b).max() < 1e-5
+
+
+def test_predictions_equal_the_local_run(cluster_run, e2e_project):
+    local = pd.read_csv(e2e_project / "data" / "07_model_output" / MODEL / "score_predictions.csv")
+    cluster = cluster_run["first_scores"]
+    assert list(cluster["filename"]) == list(local["filename"])
+    assert list(cluster["pred_label"]) == list(local["pred_label"])
+    metrics = json.loads(cluster_run["fs"].cat_file(f"predictions/{MODEL}/metrics.json"))
+    local_metrics = json.loads(
+        (e2e_project / "data" / "07_model_output" / MODEL / "metrics.json").read_text()
+    )
+    assert metrics["confusion_matrix"] == local_metrics["confusion_matrix"]
+
+
+def test_every_classifier_trains_and_evaluates_on_the_cluster(cluster_run):
+    fs = cluster_run["fs"]
+    for classifier in CLASSIFIERS:
+        metrics = json.loads(
+            fs.cat_file(f"predictions/efficientnet_lite0_{classifier}/metrics.json")
+        )
+        assert metrics["accuracy"] > 0.5, classifier
+        assert fs.exists(f"trainedmodels/efficientnet_lite0_{classifier}/spark_model.bin")
+
+
+def test_a_model_saved_on_the_cluster_loads_in_a_fresh_session(cluster_run):
+    first, again = cluster_run["first_scores"], cluster_run["rescored"]
+    assert list(again["pred_label"]) == list(first["pred_label"]) and len(first) == 20
+    pd.testing.assert_series_equal(again["confidence"], first["confidence"])

@@ -1,0 +1,116 @@
+"""The whole pipeline on blob containers (real Azurite): same metrics as local, no secret leaks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import fsspec
+import pytest
+
+from tests.conftest import MODEL, kedro
+
+NETWORK = "efficientnet_lite0"
+
+
+def upload(project: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "aerial_landuse.tools.upload", "--env", "azurite"],
+        cwd=project,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def azurite_run(e2e_project, azurite):
+    env = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
+    logs = upload(e2e_project, env)
+    logs += upload(e2e_project, env)
+    logs += kedro(e2e_project, "run", "--env=azurite", "--pipelines=pretrained", env=env)
+    logs += kedro(e2e_project, "run", "--env=azurite", env=env)
+    fs = fsspec.filesystem(
+        "abfs", connection_string=azurite.connection_string, skip_instance_cache=True
+    )
+    return e2e_project, fs, logs
+
+
+@pytest.mark.e2e
+def test_upload_copies_the_tiles_once_with_a_progress_bar(azurite_run):
+    project, fs, logs = azurite_run
+    assert (
+        "Uploaded 131 file(s), skipped 0 already there." in logs
+    )  # 73 + 37 + 20 tiles + summaries
+    assert "Uploaded 0 file(s), skipped 131 already there." in logs
+    assert "upload: 100%" in logs
+    assert fs.exists("train/Forest/broken.png") and fs.exists("middlesexma2016/tile_summaries.csv")
+
+
+@pytest.mark.e2e
+def test_every_output_lands_in_its_container(azurite_run):
+    _, fs, _ = azurite_run
+    expected = [
+        f"pretrainedmodels/{NETWORK}.onnx",
+        "intermediate/labelled_tile_index.parquet/_SUCCESS",
+        "intermediate/ingest_quarantine_labelled.csv",
+        f"features/{NETWORK}/labelled.parquet/_SUCCESS",
+        f"features/{NETWORK}/score.parquet/_SUCCESS",
+        f"trainedmodels/{MODEL}/model.json",
+        f"trainedmodels/{MODEL}/spark_model.bin",
+        f"predictions/{MODEL}/metrics.json",
+        f"predictions/{MODEL}/test_predictions.csv",
+        f"predictions/{MODEL}/score_predictions.csv",
+        f"reports/{MODEL}/report.html",
+        f"reports/{MODEL}/land_use.geojson",
+        f"reports/{MODEL}/figures/land_use_map.png",
+    ]
+    missing = [path for path in expected if not fs.exists(path)]
+    assert not missing, missing
+    assert any(
+        p.endswith(".parquet") for p in fs.ls(f"predictions/{MODEL}/score_predictions.parquet")
+    )
+
+
+@pytest.mark.e2e
+def test_metrics_equal_the_local_run(azurite_run):
+    project, fs, _ = azurite_run
+    local = json.loads((project / "data" / "07_model_output" / MODEL / "metrics.json").read_text())
+    remote = json.loads(fs.cat_file(f"predictions/{MODEL}/metrics.json"))
+    assert remote["accuracy"] == local["accuracy"]
+    assert remote["confusion_matrix"] == local["confusion_matrix"]
+    assert remote["per_class"] == local["per_class"]
+    accounting = json.loads(fs.cat_file(f"reports/{MODEL}/tile_accounting.json"))
+    assert accounting == json.loads(
+        (project / "data" / "08_reporting" / MODEL / "tile_accounting.json").read_text()
+    )
+
+
+@pytest.mark.e2e
+def test_keys_and_connection_strings_never_appear_in_logs_outputs_or_report(azurite_run, azurite):
+    project, fs, logs = azurite_run
+    secrets = [azurite.key, azurite.connection_string, f"AccountKey={azurite.key[:12]}"]
+    for secret in secrets:
+        assert secret not in logs
+    report = fs.cat_file(f"reports/{MODEL}/report.html").decode()
+    assert "<html" in report and not any(s in report for s in secrets)
+    for container in (
+        "intermediate",
+        "features",
+        "trainedmodels",
+        "predictions",
+        "reports",
+        "pretrainedmodels",
+    ):
+        for path in fs.find(container):
+            content = fs.cat_file(path)
+            assert azurite.key.encode() not in content, path
+    for path in project.rglob("*"):
+        if path.is_file() and path.stat().st_size < 50_000_000:
+            assert azurite.key.encode() not in path.read_bytes(), path
