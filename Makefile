@@ -36,7 +36,7 @@ JARS_STAMP := .jars/synapseml/.resolved
 
 $(JARS_STAMP): tools/synapseml/pom.xml
 	@command -v mvn >/dev/null || { echo "SynapseML's jars come from Maven Central: install Maven (mvn)."; exit 1; }
-	mvn -q -B -f tools/synapseml/pom.xml dependency:copy-dependencies
+	mvn -q -B -Dstyle.color=never -f tools/synapseml/pom.xml dependency:copy-dependencies
 	touch $@
 
 synapseml-jars: $(JARS_STAMP)  ## Resolve SynapseML's jars from Maven Central into .jars/synapseml
@@ -134,4 +134,4 @@ run-cluster: executor-env upload-cluster  ## The whole job on the standalone clu
 
 hdinsight-packages:  ## Resolve conf/hdinsight's spark.jars.packages from Maven Central (what the cluster will fetch)
 	@for c in $$($(BIN)/python -c "import yaml;print(yaml.safe_load(open('conf/hdinsight/spark.yml'))['spark.jars.packages'].replace(',',' '))"); do \
-	  echo "resolving $$c"; mvn -q -B dependency:get -Dtransitive=true -Dartifact=$$c || exit 1; done
+	  echo "resolving $$c"; mvn -q -B -Dstyle.color=never dependency:get -Dtransitive=true -Dartifact=$$c || exit 1; done

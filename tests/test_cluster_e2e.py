@@ -67,10 +67,12 @@ def cluster_run(e2e_project, executor_env, tmp_path_factory):
             timeout=600,
             capture_output=True,
         )
-        logs = kedro(
-            project, "run", "--env=cluster", "--pipelines=pretrained", "--params", params, env=env
+        fs = fsspec.filesystem(
+            "abfs", connection_string=azurite.connection_string, skip_instance_cache=True
         )
-        logs += kedro(project, "run", "--env=cluster", "--params", params, env=env)
+        network = e2e_project / "data" / "06_models" / "pretrained" / "efficientnet_lite0.onnx"
+        fs.put_file(str(network), "pretrainedmodels/efficientnet_lite0.onnx")  # exported once
+        logs = kedro(project, "run", "--env=cluster", "--params", params, env=env)
         first = _score_predictions(azurite)
         for classifier in CLASSIFIERS[1:]:
             logs += kedro(
@@ -87,9 +89,6 @@ def cluster_run(e2e_project, executor_env, tmp_path_factory):
             project, "run", "--env=cluster", "--pipelines=score", "--params", params, env=env
         )
         workers = cluster.worker_dirs
-        fs = fsspec.filesystem(
-            "abfs", connection_string=azurite.connection_string, skip_instance_cache=True
-        )
         yield {
             "project": project,
             "fs": fs,

@@ -7,7 +7,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro_datasets.spark import SparkDataset
 
 from aerial_landuse.hooks import ClusterConfigError, SparkSaveTimer, check_master, spark_conf
-from aerial_landuse.tools.cluster import free_port
+from aerial_landuse.tools.processes import free_port
 from tests.conftest import copy_project, kedro
 
 

@@ -13,7 +13,7 @@ import pytest
 from aerial_landuse.datasets import MlflowRunsDataset, ModelChoiceDataset, SparkModelDataset
 from aerial_landuse.pipelines.compare.nodes import leaderboard
 from aerial_landuse.pipelines.train.nodes import train_classifier
-from aerial_landuse.tools.azurite import free_port
+from aerial_landuse.tools.processes import free_port
 from tests.pipelines.train.test_nodes import clustered_features, params
 
 EXPERIMENT = "aerial-landuse"  # conf/base/globals.yml

@@ -11,7 +11,7 @@ from aerial_landuse.storage import (
     check_containers,
     create_containers,
 )
-from aerial_landuse.tools.azurite import free_port
+from aerial_landuse.tools.processes import free_port
 
 CATALOG = {
     "train_tiles": {"type": "x", "path": "abfs://train", "credentials": "azure_storage"},

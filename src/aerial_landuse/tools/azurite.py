@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aerial_landuse.tools import project_root
+from aerial_landuse.tools.processes import free_port, group_alive, stop_groups
 
 ACCOUNT = "aerial"
 
@@ -47,12 +47,6 @@ class Azurite:
     @property
     def connection_string(self) -> str:
         return f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={self.key};BlobEndpoint={self.endpoint};"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _key(folder: Path) -> str:
@@ -117,16 +111,13 @@ def running_azurite(folder: Path, port: int | None = None) -> Iterator[Azurite]:
     try:
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_groups([process.pid])
+        process.wait()
 
 
 def start(folder: Path, port: int) -> None:
     pid_file = folder / "azurite.pid"
-    if pid_file.exists() and _alive(int(pid_file.read_text())):
+    if pid_file.exists() and group_alive(int(pid_file.read_text())):
         pid = pid_file.read_text().strip()
         print(f"Azurite is already running (pid {pid}); `make azurite-stop` stops it.")  # noqa: T201
         return
@@ -145,18 +136,9 @@ def stop(folder: Path) -> None:
         print("Azurite is not running (no pid file).")  # noqa: T201
         return
     pid = int(pid_file.read_text())
-    if _alive(pid):
-        os.killpg(pid, signal.SIGTERM)
+    stop_groups([pid])
     pid_file.unlink()
     print(f"Stopped Azurite (pid {pid}).")  # noqa: T201
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:

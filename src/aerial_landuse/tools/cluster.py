@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,14 +25,10 @@ from pathlib import Path
 
 import pyspark
 
+from aerial_landuse.tools.processes import free_port, stop_groups
+
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -140,57 +134,28 @@ def start(
             timeout,
         )
     except BaseException:
-        stop_processes(cluster.processes)
+        _stop(cluster.processes)
         raise
     (folder / "pids").write_text("\n".join(str(p.pid) for p in cluster.processes))
     (folder / "master").write_text(f"{cluster.master_url} {cluster.ui_port}\n")
     return cluster
 
 
-def stop_processes(processes: list[subprocess.Popen], grace: float = 30) -> None:
-    """SIGTERM each process group, then SIGKILL what is left after ``grace`` seconds."""
-    for process in processes:
-        _signal_group(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for process in processes:
-        try:
-            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            _signal_group(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
 def stop(folder: Path) -> int:
-    """Stop the cluster whose PIDs are in ``<folder>/pids``; returns how many groups were signalled."""
+    """Stop the cluster whose PIDs are in ``<folder>/pids``; returns how many groups it had."""
     pid_file = folder / "pids"
     if not pid_file.exists():
         return 0
     pids = [int(p) for p in pid_file.read_text().split()]
-    for pid in pids:
-        _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
-        time.sleep(0.5)
-    for pid in pids:
-        if _alive(pid):
-            _signal_group(pid, signal.SIGKILL)
+    stop_groups(pids)
     pid_file.unlink()
     return len(pids)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except OSError:
-        return False
-    return True
+def _stop(processes: list[subprocess.Popen]) -> None:
+    stop_groups([p.pid for p in processes])
+    for process in processes:
+        process.wait()
 
 
 @contextmanager
@@ -200,7 +165,7 @@ def running_cluster(folder: Path, workers: int = 2, **options) -> Iterator[Stand
     try:
         yield cluster
     finally:
-        stop_processes(cluster.processes)
+        _stop(cluster.processes)
         (folder / "pids").unlink(missing_ok=True)
 
 

@@ -69,6 +69,9 @@ def plan(src_catalog: DataCatalog, dst_catalog: DataCatalog) -> list[Transfer]:
     transfers = []
     for name in TILE_SETS:
         source, destination = src_catalog.load(name), dst_catalog.load(name)
+        if not src_catalog.exists(name):  # e.g. no test folder when test_fraction splits train
+            logger.info("Skipping %s: %s does not exist", name, source.storage.uri(source.root))
+            continue
         listing = source.list_tiles()
         sizes = source.storage.fs.sizes(listing["path"].tolist())
         for (relpath, path), size in zip(

@@ -16,7 +16,13 @@ from aerial_landuse.pipelines.ingest.nodes import (
 )
 from tests.conftest import folder, write_labelled_folder
 
-INGEST = {"test_fraction": 0.34, "sample_frac": 1.0, "seed": 0, "rows_per_partition": 4}
+INGEST = {
+    "test_fraction": 0.34,
+    "sample_frac": 1.0,
+    "seed": 0,
+    "rows_per_partition": 4,
+    "max_quarantined_share": 0.5,  # these tests break tiles on purpose
+}
 FEATURIZE = {
     "pretrained_model": "efficientnet_lite0",
     "batch_size": 4,
@@ -46,7 +52,9 @@ def indexed_tiles(tmp_path, size):
     )
     tiles = folder(root)
     listing = list_labelled_tiles(tiles, folder(tmp_path / "none"), INGEST)
-    index, quarantine, _ = split_index_and_quarantine(probe_tiles(listing, tiles, INGEST), listing)
+    index, quarantine, _ = split_index_and_quarantine(
+        probe_tiles(listing, tiles, INGEST), listing, INGEST
+    )
     return tiles, index, quarantine
 
 
@@ -129,7 +137,7 @@ def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
     )
     tiles = folder(root, labelled=False)
     listing = list_score_tiles(tiles, summaries, {**INGEST, "score_sample_frac": 1.0})
-    index, _, _ = split_index_and_quarantine(probe_tiles(listing, tiles, INGEST), listing)
+    index, _, _ = split_index_and_quarantine(probe_tiles(listing, tiles, INGEST), listing, INGEST)
     featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE)
     quarantine, summary = quarantine_and_count_featurized(index, featurized, lite0_network)
     row = usable_features(featurized).collect()[0]
