@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NETWORK ?= efficientnet_lite0
 MODEL ?= $(NETWORK)_logistic_regression
+DATASET ?= demo
 
 export DO_NOT_TRACK := 1
 export KEDRO_DISABLE_TELEMETRY := true
@@ -56,7 +57,7 @@ pretrained: data/06_models/pretrained/$(NETWORK).onnx  ## Export the pretrained 
 run: install demo-data pretrained  ## Run the whole job on the demo data and print where the report is
 	$(BIN)/kedro run --params pretrained_model=$(NETWORK)
 	@echo
-	@echo "Report: $(abspath data/08_reporting/$(MODEL)/report.html)"
+	@echo "Report: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/report.html)"
 
 sweep: install demo-data pretrained  ## Train + evaluate every network x classifier available offline, then the leaderboard
 	$(BIN)/python -m aerial_landuse.tools.sweep

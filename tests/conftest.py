@@ -19,7 +19,7 @@ from aerial_landuse.demo_textures import LAND_USE_CLASSES, labelled_tile
 from aerial_landuse.hooks import spark_conf
 from aerial_landuse.networks import ONNXNetwork, export_onnx
 from aerial_landuse.settings import jars_in
-from aerial_landuse.storage import Storage, TileFolder
+from aerial_landuse.storage import TileFolder
 from aerial_landuse.tools.azurite import Azurite, running_azurite
 
 warnings.filterwarnings("ignore", message=".*register_new_resolver.*")
@@ -70,17 +70,10 @@ def write_labelled_folder(
 
 
 def folder(root: Path, labelled: bool = True) -> TileFolder:
-    """A tile folder as the catalog loads it (with the active SparkSession, if any)."""
-    return TileFolder(
-        str(root.resolve()), labelled, Storage(), spark=SparkSession.getActiveSession()
-    )
+    """A tile folder as the catalog loads it (the active SparkSession, lazy image loaders)."""
+    from aerial_landuse.datasets import TileFolderDataset
 
-
-def tile_images(root: Path) -> dict:
-    """The folder's tiles as the catalog's ``*_tile_images`` entries load them (lazy loaders)."""
-    from kedro_datasets.partitions import PartitionedDataset
-
-    return PartitionedDataset(path=str(root.resolve()), dataset="pillow.ImageDataset").load()
+    return TileFolderDataset(str(root.resolve()), labelled).load()
 
 
 @pytest.fixture(scope="session")

@@ -104,7 +104,7 @@ def _score_predictions(azurite) -> pd.DataFrame:
     fs = fsspec.filesystem(
         "abfs", connection_string=azurite.connection_string, skip_instance_cache=True
     )
-    return pd.read_csv(io.BytesIO(fs.cat_file(f"predictions/{MODEL}/score_predictions.csv")))
+    return pd.read_csv(io.BytesIO(fs.cat_file(f"predictions/demo/{MODEL}/score_predictions.csv")))
 
 
 def _features(frame: pd.DataFrame) -> pd.DataFrame:
@@ -126,10 +126,10 @@ def test_no_executor_opened_a_file_of_the_driver_project(cluster_run):
 
 def test_features_equal_the_local_run(cluster_run, e2e_project):
     fs = cluster_run["fs"]
-    parts = fs.glob("features/efficientnet_lite0/labelled.parquet/part-*.parquet")
+    parts = fs.glob("features/demo/efficientnet_lite0/labelled.parquet/part-*.parquet")
     remote = pd.concat(pq.read_table(io.BytesIO(fs.cat_file(p))).to_pandas() for p in parts)
     local = pd.read_parquet(
-        e2e_project / "data" / "04_feature" / "efficientnet_lite0" / "labelled.parquet"
+        e2e_project / "data" / "04_feature" / "demo" / "efficientnet_lite0" / "labelled.parquet"
     )
     remote, local = _features(remote), _features(local)
     assert list(remote.index) == list(local.index) and len(local) > 50
@@ -138,13 +138,15 @@ def test_features_equal_the_local_run(cluster_run, e2e_project):
 
 
 def test_predictions_equal_the_local_run(cluster_run, e2e_project):
-    local = pd.read_csv(e2e_project / "data" / "07_model_output" / MODEL / "score_predictions.csv")
+    local = pd.read_csv(
+        e2e_project / "data" / "07_model_output" / "demo" / MODEL / "score_predictions.csv"
+    )
     cluster = cluster_run["first_scores"]
     assert list(cluster["filename"]) == list(local["filename"])
     assert list(cluster["pred_label"]) == list(local["pred_label"])
-    metrics = json.loads(cluster_run["fs"].cat_file(f"predictions/{MODEL}/metrics.json"))
+    metrics = json.loads(cluster_run["fs"].cat_file(f"predictions/demo/{MODEL}/metrics.json"))
     local_metrics = json.loads(
-        (e2e_project / "data" / "07_model_output" / MODEL / "metrics.json").read_text()
+        (e2e_project / "data" / "07_model_output" / "demo" / MODEL / "metrics.json").read_text()
     )
     assert metrics["confusion_matrix"] == local_metrics["confusion_matrix"]
 
@@ -153,10 +155,10 @@ def test_every_classifier_trains_and_evaluates_on_the_cluster(cluster_run):
     fs = cluster_run["fs"]
     for classifier in CLASSIFIERS:
         metrics = json.loads(
-            fs.cat_file(f"predictions/efficientnet_lite0_{classifier}/metrics.json")
+            fs.cat_file(f"predictions/demo/efficientnet_lite0_{classifier}/metrics.json")
         )
         assert metrics["accuracy"] > 0.5, classifier
-        assert fs.exists(f"trainedmodels/efficientnet_lite0_{classifier}/spark_model.bin")
+        assert fs.exists(f"trainedmodels/demo/efficientnet_lite0_{classifier}/spark_model.bin")
 
 
 def test_a_model_saved_on_the_cluster_loads_in_a_fresh_session(cluster_run):

@@ -90,3 +90,30 @@ def test_hdinsight_asks_maven_for_the_synapseml_version_of_the_local_jars():
     )
     assert {p.split(":")[1] for p in packages} == artifacts
     assert {p.split(":")[2] for p in packages} == {local}
+
+
+def test_a_local_parameter_file_with_one_key_keeps_the_others(tmp_path):
+    import shutil
+
+    shutil.copytree(CONF, tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
+    (tmp_path / "conf" / "local").mkdir()
+    (tmp_path / "conf" / "local" / "parameters_ingest.yml").write_text(
+        "ingest:\n  test_fraction: 0.5\n"
+    )
+    runtime = {"train": {"hyperparameters": {"random_forest": {"maxDepth": 20}}}}
+    params = settings.CONFIG_LOADER_CLASS(
+        str(tmp_path / "conf"), env="local", runtime_params=runtime, **settings.CONFIG_LOADER_ARGS
+    )["parameters"]
+    assert params["ingest"]["test_fraction"] == 0.5 and params["ingest"]["seed"] == 42
+    assert params["train"]["classifier"] == "logistic_regression"
+    assert params["train"]["hyperparameters"]["random_forest"]["maxDepth"] == 20
+    assert params["train"]["hyperparameters"]["random_forest"]["numTrees"] == 200
+
+
+def test_outputs_are_kept_apart_per_data_set_name():
+    catalog = loader("local", dataset="rsscn7")["catalog"]
+    assert "/rsscn7/" in catalog["{tile_set}_features"]["filepath"]
+    assert catalog["trained_model"]["dataset"]["path"].endswith(
+        "trained/rsscn7/efficientnet_lite0_logistic_regression"
+    )
+    assert loader("local")["parameters"]["dataset"] == "demo"

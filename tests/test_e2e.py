@@ -33,9 +33,9 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
         project / "data" / "06_models" / "pretrained" / "efficientnet_lite0.onnx"
     ).stat().st_size > 10e6
 
-    out = project / "data" / "08_reporting" / MODEL
+    out = project / "data" / "08_reporting" / "demo" / MODEL
     metrics = json.loads(
-        (project / "data" / "07_model_output" / MODEL / "metrics.json").read_text()
+        (project / "data" / "07_model_output" / "demo" / MODEL / "metrics.json").read_text()
     )
     assert metrics["n_test"] == 6 * 6 and metrics["accuracy"] > 0.6  # chance is 1/6
     accounting = json.loads((out / "tile_accounting.json").read_text())
@@ -59,17 +59,22 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
         "broken.png",
         "truncated.png",
     ]
-    scores = pd.read_csv(project / "data" / "07_model_output" / MODEL / "score_predictions.csv")
+    scores = pd.read_csv(
+        project / "data" / "07_model_output" / "demo" / MODEL / "score_predictions.csv"
+    )
     assert len(scores) == 20 and list(scores.columns[:2]) == ["filepath", "pred_label"]
-    tests = pd.read_csv(project / "data" / "07_model_output" / MODEL / "test_predictions.csv")
-    assert list(tests.columns) == ["filepath", "label", "pred_label"] and len(tests) == 36
+    tests = pd.read_csv(
+        project / "data" / "07_model_output" / "demo" / MODEL / "test_predictions.csv"
+    )
+    assert list(tests.columns)[:3] == ["filepath", "label", "pred_label"] and len(tests) == 36
     geojson = json.loads((out / "land_use.geojson").read_text())
     assert len(geojson["features"]) == 20
     html = (out / "report.html").read_text()
-    assert "synthetic" in html and html.count("data:image/png;base64,") == 4
+    assert "synthetic" in html and html.count("data:image/png;base64,") == 5
     assert {p.name for p in (out / "figures").iterdir()} == {
         "confusion_matrix.png",
         "class_metrics.png",
+        "test_gallery.png",
         "land_use_map.png",
         "gallery.png",
     }
@@ -77,7 +82,7 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
 
 @pytest.mark.e2e
 def test_other_classifier_reuses_features_and_score_pipeline_runs_alone(project):
-    features = project / "data" / "04_feature" / "efficientnet_lite0" / "labelled.parquet"
+    features = project / "data" / "04_feature" / "demo" / "efficientnet_lite0" / "labelled.parquet"
     stamp = features.stat().st_mtime
     train_and_evaluate(project, "random_forest")
     assert features.stat().st_mtime == stamp
@@ -86,6 +91,7 @@ def test_other_classifier_reuses_features_and_score_pipeline_runs_alone(project)
             project
             / "data"
             / "07_model_output"
+            / "demo"
             / "efficientnet_lite0_random_forest"
             / "metrics.json"
         ).read_text()
@@ -103,6 +109,7 @@ def test_other_classifier_reuses_features_and_score_pipeline_runs_alone(project)
         project
         / "data"
         / "07_model_output"
+        / "demo"
         / "efficientnet_lite0_random_forest"
         / "score_predictions.csv"
     )
@@ -130,7 +137,7 @@ def chromium() -> str:
 
 @pytest.mark.e2e
 def test_report_renders_in_a_real_browser(project, tmp_path):
-    report = project / "data" / "08_reporting" / MODEL / "report.html"
+    report = project / "data" / "08_reporting" / "demo" / MODEL / "report.html"
     shot = tmp_path / "report.png"
     subprocess.run(
         [
@@ -186,10 +193,12 @@ def test_lightgbm_selected_by_a_runtime_parameter(project):
     train_and_evaluate(project, "lightgbm")
     model = "efficientnet_lite0_lightgbm"
     metrics = json.loads(
-        (project / "data" / "07_model_output" / model / "metrics.json").read_text()
+        (project / "data" / "07_model_output" / "demo" / model / "metrics.json").read_text()
     )
     assert metrics["model"]["classifier"] == "lightgbm" and metrics["accuracy"] > 0.5
-    assert (project / "data" / "06_models" / "trained" / model / "spark_model.bin").is_file()
+    assert (
+        project / "data" / "06_models" / "trained" / "demo" / model / "spark_model.bin"
+    ).is_file()
 
 
 @pytest.mark.e2e
@@ -211,13 +220,14 @@ def test_the_run_is_in_mlflow_with_params_metrics_and_artifacts(project):
             "ingest.sample_frac": "1.0",
             "ingest.test_fraction": "None",
             "tiles.train": "72",
-            "tiles.test.Shrub": "7",
+            "tiles.test.Shrub": "6",
+            "data.name": "demo",
         }
         for key, value in expected_params.items():
             assert run[f"params.{key}"] == value, key
         assert run["params.data.train_tiles"].endswith("data/01_raw/train")
         metrics = json.loads(
-            (project / "data" / "07_model_output" / MODEL / "metrics.json").read_text()
+            (project / "data" / "07_model_output" / "demo" / MODEL / "metrics.json").read_text()
         )
         assert run["metrics.accuracy"] == pytest.approx(metrics["accuracy"])
         assert run["metrics.macro_f1"] == pytest.approx(metrics["macro_f1"])
@@ -239,9 +249,11 @@ def test_score_best_uses_the_top_run_and_compare_ranks_the_runs(project):
     assert board["accuracy"].is_monotonic_decreasing and len(board) >= 2
     kedro(project, "run", "--pipelines=score", "--params", "model_name=best")
     record = json.loads(
-        (project / "data" / "07_model_output" / "best" / "score_metadata.json").read_text()
+        (project / "data" / "07_model_output" / "demo" / "best" / "score_metadata.json").read_text()
     )
     assert record["chosen_as"] == "best" and record["model_name"] == board["model_name"].iloc[0]
     assert record["mlflow_run_id"] == board["run_id"].iloc[0]
-    scores = pd.read_csv(project / "data" / "07_model_output" / "best" / "score_predictions.csv")
+    scores = pd.read_csv(
+        project / "data" / "07_model_output" / "demo" / "best" / "score_predictions.csv"
+    )
     assert scores["mlflow_run_id"].eq(record["mlflow_run_id"]).all() and len(scores) == 20

@@ -12,9 +12,8 @@ import pytest
 
 from aerial_landuse.datasets import MlflowRunsDataset, ModelChoiceDataset, SparkModelDataset
 from aerial_landuse.pipelines.compare.nodes import leaderboard
-from aerial_landuse.pipelines.train.nodes import train_classifier
 from aerial_landuse.tools.processes import free_port
-from tests.pipelines.train.test_nodes import clustered_features, params
+from tests.pipelines.train.test_nodes import clustered_features, params, train
 
 EXPERIMENT = "aerial-landuse"  # conf/base/globals.yml
 
@@ -45,7 +44,7 @@ def _log_run(name: str, accuracy: float) -> str:
 def test_best_picks_the_top_run_and_records_it(spark, tracking, tmp_path):
     root = tmp_path / "trained"
     for classifier in ("logistic_regression", "random_forest"):
-        model = train_classifier(
+        model = train(
             clustered_features(spark, 10), {**params(classifier), "model_name": f"m_{classifier}"}
         )
         SparkModelDataset(path=str(root / f"m_{classifier}")).save(model)

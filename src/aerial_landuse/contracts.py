@@ -38,6 +38,11 @@ FEATURE_FIELDS = [
     T.StructField("error", T.StringType()),
 ]
 
+# ---- the split (train pipeline): one row per listed labelled tile ---------------------------
+# folder: where it was listed (train/test); state: featurized | quarantined_ingest |
+# quarantined_featurize; split: train/test as decided by the split parameters; used: in the sample
+SPLIT_COLUMNS = ["id", "path", "label", "folder", "split", "state", "used"]
+
 # ---- quarantine: one row per tile that could not be used, at any stage ----------------------
 QUARANTINE_COLUMNS = ["path", "split", "label", "stage", "reason"]
 
@@ -51,7 +56,9 @@ def probability_column(label: str) -> str:
 
 # ---- run history (MLflow): parameter keys as kedro-mlflow flattens them ----------------------
 MODEL_PARAM = "train.model_name"
+DATASET_PARAM = "data.name"  # the labelled data set a run trained and tested on
 TRACKED_PARAMS = {
+    "params.data.name": "dataset",
     "params.train.model_name": "model_name",
     "params.train.pretrained_model": "network",
     "params.train.classifier": "classifier",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.ml.functions import array_to_vector
 from pyspark.sql import DataFrame
@@ -12,14 +13,19 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 
-def usable_features(featurized: DataFrame, split: str | None = None) -> DataFrame:
-    """The tiles the network featurized (no ``error``), of ``split`` if given, with ``features``
-    as the vector Spark ML reads (Parquet stores it as array<float>)."""
+def usable_features(
+    featurized: DataFrame, split: str | None = None, split_table: pd.DataFrame | None = None
+) -> DataFrame:
+    """The tiles the network featurized (no ``error``), with ``features`` as the vector Spark ML
+    reads (Parquet stores it as array<float>). With ``split``: only the tiles that
+    ``split_table`` (train pipeline's split) uses for it; their ``split`` column says so."""
     rows = featurized
     if "error" in rows.columns:
         rows = rows.where(F.col("error").isNull()).drop("error")
     if split is not None:
-        rows = rows.where(F.col("split") == split)
+        chosen = split_table.loc[split_table["used"] & (split_table["split"] == split), ["id"]]
+        ids = featurized.sparkSession.createDataFrame(chosen, "id string")
+        rows = rows.join(F.broadcast(ids), "id").withColumn("split", F.lit(split))
     if isinstance(rows.schema["features"].dataType, T.ArrayType):
         rows = rows.withColumn("features", array_to_vector("features"))
     return rows

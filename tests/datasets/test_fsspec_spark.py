@@ -4,8 +4,7 @@ from kedro.io import DatasetError
 from pyspark.ml.linalg import Vectors, VectorUDT
 
 from aerial_landuse.datasets import FsspecSparkDataset, SparkModelDataset
-from aerial_landuse.pipelines.train.nodes import train_classifier
-from tests.pipelines.train.test_nodes import LABELS, clustered_features, params
+from tests.pipelines.train.test_nodes import LABELS, clustered_features, params, train
 
 
 def _frame(spark, rows=50):
@@ -63,7 +62,7 @@ def test_trained_model_round_trips_through_blob_storage(spark, azurite):
 
     credentials = {"connection_string": azurite.connection_string}
     create_containers({BlobAccount("t", credentials): {"trainedmodels": ["x"]}})
-    model = train_classifier(clustered_features(spark), params("random_forest"))
+    model = train(clustered_features(spark), params("random_forest"))
     dataset = SparkModelDataset(
         path="abfs://trainedmodels/test_random_forest", credentials=credentials
     )

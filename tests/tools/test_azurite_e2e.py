@@ -58,37 +58,39 @@ def test_every_output_lands_in_its_container(azurite_run):
     _, fs, _ = azurite_run
     expected = [
         f"pretrainedmodels/{NETWORK}.onnx",
-        "intermediate/labelled_tile_index.parquet/_SUCCESS",
-        "intermediate/ingest_quarantine_labelled.csv",
-        f"features/{NETWORK}/labelled.parquet/_SUCCESS",
-        f"features/{NETWORK}/score.parquet/_SUCCESS",
-        f"trainedmodels/{MODEL}/model.json",
-        f"trainedmodels/{MODEL}/spark_model.bin",
-        f"predictions/{MODEL}/metrics.json",
-        f"predictions/{MODEL}/test_predictions.csv",
-        f"predictions/{MODEL}/score_predictions.csv",
-        f"reports/{MODEL}/report.html",
-        f"reports/{MODEL}/land_use.geojson",
-        f"reports/{MODEL}/figures/land_use_map.png",
+        "intermediate/demo/labelled_tile_index.parquet/_SUCCESS",
+        "intermediate/demo/ingest_quarantine_labelled.csv",
+        f"features/demo/{NETWORK}/labelled.parquet/_SUCCESS",
+        f"features/demo/{NETWORK}/score.parquet/_SUCCESS",
+        f"trainedmodels/demo/{MODEL}/model.json",
+        f"trainedmodels/demo/{MODEL}/spark_model.bin",
+        f"predictions/demo/{MODEL}/metrics.json",
+        f"predictions/demo/{MODEL}/test_predictions.csv",
+        f"predictions/demo/{MODEL}/score_predictions.csv",
+        f"reports/demo/{MODEL}/report.html",
+        f"reports/demo/{MODEL}/land_use.geojson",
+        f"reports/demo/{MODEL}/figures/land_use_map.png",
     ]
     missing = [path for path in expected if not fs.exists(path)]
     assert not missing, missing
     assert any(
-        p.endswith(".parquet") for p in fs.ls(f"predictions/{MODEL}/score_predictions.parquet")
+        p.endswith(".parquet") for p in fs.ls(f"predictions/demo/{MODEL}/score_predictions.parquet")
     )
 
 
 @pytest.mark.e2e
 def test_metrics_equal_the_local_run(azurite_run):
     project, fs, _ = azurite_run
-    local = json.loads((project / "data" / "07_model_output" / MODEL / "metrics.json").read_text())
-    remote = json.loads(fs.cat_file(f"predictions/{MODEL}/metrics.json"))
+    local = json.loads(
+        (project / "data" / "07_model_output" / "demo" / MODEL / "metrics.json").read_text()
+    )
+    remote = json.loads(fs.cat_file(f"predictions/demo/{MODEL}/metrics.json"))
     assert remote["accuracy"] == local["accuracy"]
     assert remote["confusion_matrix"] == local["confusion_matrix"]
     assert remote["per_class"] == local["per_class"]
-    accounting = json.loads(fs.cat_file(f"reports/{MODEL}/tile_accounting.json"))
+    accounting = json.loads(fs.cat_file(f"reports/demo/{MODEL}/tile_accounting.json"))
     assert accounting == json.loads(
-        (project / "data" / "08_reporting" / MODEL / "tile_accounting.json").read_text()
+        (project / "data" / "08_reporting" / "demo" / MODEL / "tile_accounting.json").read_text()
     )
 
 
@@ -98,7 +100,7 @@ def test_keys_and_connection_strings_never_appear_in_logs_outputs_or_report(azur
     secrets = [azurite.key, azurite.connection_string, f"AccountKey={azurite.key[:12]}"]
     for secret in secrets:
         assert secret not in logs
-    report = fs.cat_file(f"reports/{MODEL}/report.html").decode()
+    report = fs.cat_file(f"reports/demo/{MODEL}/report.html").decode()
     assert "<html" in report and not any(s in report for s in secrets)
     for container in (
         "intermediate",

@@ -6,6 +6,7 @@
 - ``SparkModelDataset``: a Spark ML PipelineModel with its label list and training record.
 - ``FsspecSparkDataset``: a Spark DataFrame as Parquet that executors write and read through
   fsspec, for object storage that Spark's Hadoop connectors cannot reach (Azurite).
+- ``OptionalDataset``: any dataset that may be absent (the score region of a labelled-only user).
 - ``PackageTextDataset``: a text resource of the installed package (the report template).
 - ``MlflowParamsDataset``, ``MlflowRunsDataset``, ``ModelChoiceDataset``: run parameters, the run
   history and model choice (``best``) on MLflow, beside kedro-mlflow's own datasets.
@@ -14,6 +15,7 @@
 from .fsspec_spark import FsspecSparkDataset
 from .mlflow_runs import MlflowParamsDataset, MlflowRunsDataset, ModelChoiceDataset
 from .onnx_network import ONNXNetworkDataset
+from .optional import OptionalDataset
 from .package_text import PackageTextDataset
 from .spark_model import SparkModelDataset
 from .tile_folder import TileFolderDataset
@@ -24,6 +26,7 @@ __all__ = [
     "MlflowRunsDataset",
     "ModelChoiceDataset",
     "ONNXNetworkDataset",
+    "OptionalDataset",
     "PackageTextDataset",
     "SparkModelDataset",
     "TileFolderDataset",

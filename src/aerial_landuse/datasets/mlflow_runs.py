@@ -13,7 +13,7 @@ import mlflow
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
-from aerial_landuse.contracts import MODEL_PARAM
+from aerial_landuse.contracts import DATASET_PARAM, MODEL_PARAM
 from aerial_landuse.model import TrainedModel
 
 from .spark_model import SparkModelDataset
@@ -89,6 +89,7 @@ class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
         model_name: str,
         experiment: str,
         metric: str = "accuracy",
+        dataset: str | None = None,
         credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
@@ -96,12 +97,16 @@ class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
         self._name = model_name
         self._metric = metric
         self._experiment = experiment
+        self._dataset = dataset
         self._credentials = credentials
         self.metadata = metadata
 
     def chosen(self) -> tuple[str, str | None, float | None]:
         """(model name, run id, metric value) of the model this dataset loads."""
         runs = finished_runs(self._experiment)
+        column = f"params.{DATASET_PARAM}"
+        if self._dataset is not None and column in runs.columns:
+            runs = runs[runs[column].isna() | (runs[column] == self._dataset)]
         column = f"metrics.{self._metric}"
         if self._name != "best":
             mine = runs[runs[f"params.{MODEL_PARAM}"] == self._name] if not runs.empty else runs

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+from kedro_datasets.partitions import PartitionedDataset
 from pyspark.sql import SparkSession
 
-from aerial_landuse.storage import TILE_EXTENSIONS, TileFolder, storage_location
+from aerial_landuse.storage import TILE_EXTENSIONS, Storage, TileFolder, storage_location
 
 
 class TileFolderDataset(AbstractDataset[None, TileFolder]):
@@ -24,14 +25,23 @@ class TileFolderDataset(AbstractDataset[None, TileFolder]):
 
     def __init__(
         self,
-        path: str,
+        path: str | None,
         labelled: bool = True,
         extensions: list[str] | None = None,
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self._storage, self._root = storage_location(path, credentials, fs_args)
+        # path: null means "no such folder" (e.g. no region to score): it loads as a folder
+        # that does not exist, and the node that lists it says what is skipped
+        self._storage, self._root = (
+            storage_location(path, credentials, fs_args) if path else (Storage(), "")
+        )
+        self._images = (
+            PartitionedDataset(path=path, dataset="pillow.ImageDataset", credentials=credentials)
+            if path
+            else None
+        )
         self._labelled = labelled
         self._extensions = tuple(e.lower() for e in (extensions or TILE_EXTENSIONS))
         self.metadata = metadata
@@ -43,6 +53,7 @@ class TileFolderDataset(AbstractDataset[None, TileFolder]):
             self._storage,
             self._extensions,
             SparkSession.getActiveSession(),  # the hook's session; None in tools that only list
+            self._images.load if self._images is not None else None,
         )
 
     def save(self, data: None) -> None:
@@ -52,7 +63,7 @@ class TileFolderDataset(AbstractDataset[None, TileFolder]):
         )
 
     def _exists(self) -> bool:
-        return self._storage.fs.exists(self._root)
+        return bool(self._root) and self._storage.fs.exists(self._root)
 
     def _describe(self) -> dict[str, Any]:
         return {"path": self._storage.uri(self._root), "labelled": self._labelled}

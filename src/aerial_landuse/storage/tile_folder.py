@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +26,25 @@ class TileFolder:
     storage: Storage
     extensions: tuple[str, ...] = TILE_EXTENSIONS
     spark: SparkSession | None = field(default=None, compare=False, repr=False)
+    # relpath -> lazy loader of the tile as a Pillow image (the catalog's PartitionedDataset)
+    images: Callable[[], dict[str, Callable[[], Any]]] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    def image_loaders(self) -> dict[str, Callable[[], Any]]:
+        """Each tile's lazy image loader by relative path; nothing is read until one is called
+        (for the few tiles a node looks at: the report's galleries, int8 calibration)."""
+        return self.images() if self.images is not None and self.exists() else {}
 
     def spark_frame(self, listing: pd.DataFrame, schema: StructType) -> DataFrame:
         """``listing`` (paths, no pixels) as a Spark DataFrame in the session that reads this folder."""
         if self.spark is None:
             raise RuntimeError(f"{self.storage.uri(self.root)} was loaded without a SparkSession.")
         return self.spark.createDataFrame(listing, schema=schema)
+
+    def exists(self) -> bool:
+        """False also for a folder configured with no path (``path: null``)."""
+        return bool(self.root) and self.storage.fs.exists(self.root)
 
     def list_tiles(self) -> pd.DataFrame:
         """Every tile below ``root``: columns path, relpath, label (None when unlabelled).

@@ -53,15 +53,23 @@ def load_config(project: Path, env: str | None) -> tuple[dict[str, Any], dict[st
     return dict(loader["catalog"]), dict(loader["credentials"])
 
 
+def _filepath(entry: dict[str, Any]) -> str:
+    """A catalog entry's file path, also inside a wrapper (OptionalDataset's ``dataset``)."""
+    return entry["filepath"] if "filepath" in entry else entry["dataset"]["filepath"]
+
+
 def summaries_transfer(
     src_conf: dict[str, Any], dst_conf: dict[str, Any], dst_creds: dict[str, Any]
-) -> Transfer:
-    """tile_summaries.csv from the local catalog's path to the environment's."""
+) -> list[Transfer]:
+    """tile_summaries.csv from the local catalog's path to the environment's (if there is one)."""
     entry = dst_conf[SUMMARIES]
     credentials = dst_creds.get(entry["credentials"]) if entry.get("credentials") else None
-    _, destination = storage_location(entry["filepath"], credentials)
-    source_reader, source = storage_location(src_conf[SUMMARIES]["filepath"])
-    return Transfer(source, destination, int(source_reader.fs.size(source)))
+    _, destination = storage_location(_filepath(entry), credentials)
+    source_storage, source = storage_location(_filepath(src_conf[SUMMARIES]))
+    if not source_storage.fs.exists(source):
+        logger.info("Skipping %s: %s does not exist", SUMMARIES, source)
+        return []
+    return [Transfer(source, destination, int(source_storage.fs.size(source)))]
 
 
 def plan(src_catalog: DataCatalog, dst_catalog: DataCatalog) -> list[Transfer]:
@@ -122,7 +130,10 @@ def upload(project: Path, env: str) -> tuple[int, int]:
         logger.info("Created containers: %s", ", ".join(created))
     src_catalog = DataCatalog.from_config({k: src_conf[k] for k in TILE_SETS}, src_creds)
     dst_catalog = DataCatalog.from_config({k: dst_conf[k] for k in TILE_SETS}, dst_creds)
-    transfers = [*plan(src_catalog, dst_catalog), summaries_transfer(src_conf, dst_conf, dst_creds)]
+    transfers = [
+        *plan(src_catalog, dst_catalog),
+        *summaries_transfer(src_conf, dst_conf, dst_creds),
+    ]
     return copy(dst_catalog.load("train_tiles").storage.fs, transfers)
 
 

@@ -11,8 +11,7 @@ from aerial_landuse.pipelines.evaluate.nodes import (
     predict_test_tiles,
     tabulate_test_predictions,
 )
-from aerial_landuse.pipelines.train.nodes import train_classifier
-from tests.pipelines.train.test_nodes import LABELS, clustered_features, params
+from tests.pipelines.train.test_nodes import LABELS, clustered_features, params, split_of, train
 
 
 def test_recall_divides_by_true_class_totals_not_predictions():
@@ -51,15 +50,17 @@ def test_metrics_agree_with_scikit_learn_on_random_predictions():
 
 
 def test_evaluate_on_spark_gives_confusion_and_scenario_csv(spark):
-    model = train_classifier(clustered_features(spark), params("logistic_regression"))
-    predictions = predict_test_tiles(model, clustered_features(spark, 10, split="test"))
+    model = train(clustered_features(spark), params("logistic_regression"))
+    test = clustered_features(spark, 10, split="test")
+    predictions = predict_test_tiles(model, test, split_of(test))
     metrics = evaluate_model(model, predictions)
     assert metrics["n_test"] == 30 and metrics["accuracy"] > 0.9
     assert metrics["confusion_matrix"]["labels"] == LABELS
     assert np.asarray(metrics["confusion_matrix"]["counts"]).sum(axis=1).tolist() == [10, 10, 10]
     assert metrics["model"]["model_name"] == "test_logistic_regression"
     csv = tabulate_test_predictions(predictions)
-    assert list(csv.columns) == ["filepath", "label", "pred_label"] and len(csv) == 30
+    assert list(csv.columns)[:3] == ["filepath", "label", "pred_label"] and len(csv) == 30
+    assert {"id", "confidence"} <= set(csv.columns)
     assert confusion_matrix(predictions, LABELS).sum() == 30
 
 
@@ -67,9 +68,9 @@ def test_evaluate_on_spark_gives_confusion_and_scenario_csv(spark):
 def test_synapseml_compute_model_statistics_agrees_on_accuracy_and_confusion(spark, classifier):
     from synapse.ml.train import ComputeModelStatistics
 
-    model = train_classifier(clustered_features(spark, 20), params(classifier))
+    model = train(clustered_features(spark, 20), params(classifier))
     noisy = clustered_features(spark, 15, seed=0, split="test")
-    predictions = predict_test_tiles(model, noisy)
+    predictions = predict_test_tiles(model, noisy, split_of(noisy))
     ours = evaluate_model(model, predictions)
     index = F.create_map(
         *[x for i, label in enumerate(model.labels) for x in (F.lit(label), F.lit(float(i)))]

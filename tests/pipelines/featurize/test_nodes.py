@@ -1,8 +1,10 @@
 import numpy as np
 import onnxruntime as ort
+import pandas as pd
 import pytest
 from PIL import Image
 
+from aerial_landuse.contracts import QUARANTINE_COLUMNS
 from aerial_landuse.images import decode_tile
 from aerial_landuse.model import usable_features
 from aerial_landuse.pipelines.featurize.nodes import (
@@ -14,6 +16,7 @@ from aerial_landuse.pipelines.ingest.nodes import (
     probe_tiles,
     split_index_and_quarantine,
 )
+from aerial_landuse.pipelines.train.nodes import split_labelled_tiles
 from tests.conftest import folder, write_labelled_folder
 
 INGEST = {
@@ -40,7 +43,9 @@ def featurize_labelled(index, tiles, network, params, tmp_path=None):
         featurized.write.mode("overwrite").parquet(path)
         featurized = featurized.sparkSession.read.parquet(path)
     quarantine, summary = quarantine_and_count_featurized(index, featurized, network)
-    train, test = (usable_features(featurized, split) for split in ("train", "test"))
+    nothing = pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    split, _ = split_labelled_tiles(featurized, nothing, INGEST)  # as the train pipeline does
+    train, test = (usable_features(featurized, name, split) for name in ("train", "test"))
     return train, test, quarantine, summary
 
 

@@ -7,10 +7,8 @@ from aerial_landuse.pipelines.ingest.nodes import (
     UnusableTilesError,
     list_labelled_tiles,
     list_score_tiles,
-    mark_sample,
     probe_tiles,
     split_index_and_quarantine,
-    stratified_split,
 )
 from tests.conftest import folder, write_labelled_folder
 
@@ -37,46 +35,11 @@ def test_separate_folders_give_train_and_test_with_labels_from_parent_folder(tmp
     assert listing["id"].is_unique and listing["sampled"].all()
 
 
-def test_one_labelled_folder_is_split_per_class_by_test_fraction(tmp_path):
-    root = write_labelled_folder(tmp_path / "all", 10, ("Forest", "Shrub", "Barren"))
-    listing = list_labelled_tiles(
-        folder(root), folder(tmp_path / "absent"), {**PARAMS, "test_fraction": 0.3}
-    )
-    counts = listing.groupby(["label", "split"]).size().unstack()
-    assert (counts["test"] == 3).all() and (counts["train"] == 7).all()
-    again = list_labelled_tiles(
-        folder(root), folder(tmp_path / "absent"), {**PARAMS, "test_fraction": 0.3}
-    )
-    assert listing.equals(again)
-
-
-def test_stratified_split_keeps_one_of_each_side_for_tiny_classes():
-    listing = pd.DataFrame(
-        {"path": [f"p{i}" for i in range(5)], "label": ["a", "a", "b", "b", "b"]}
-    )
-    out = stratified_split(listing, 0.1, 0)
-    assert all(sides == {"train", "test"} for sides in out.groupby("label")["split"].apply(set))
-
-
-def test_sample_frac_is_seeded_per_class_and_keeps_every_class():
-    listing = pd.DataFrame(
-        {
-            "path": [f"p{i:02d}" for i in range(40)],
-            "label": ["a"] * 30 + ["b"] * 10,
-            "split": "train",
-        }
-    )
-    marked = mark_sample(listing, 0.2, 5, by=["split", "label"])
-    assert marked.groupby("label")["sampled"].sum().to_dict() == {"a": 6, "b": 2}
-    assert marked.equals(
-        mark_sample(listing.sample(frac=1, random_state=1), 0.2, 5, by=["split", "label"])
-    )
-
-
-@pytest.mark.parametrize("bad", [0.0, 1.5])
-def test_bad_sample_frac_is_refused(bad):
-    with pytest.raises(ValueError, match="sample_frac"):
-        mark_sample(pd.DataFrame({"path": ["a"], "label": ["x"]}), bad, 0, by=None)
+def test_with_test_fraction_only_the_train_folder_is_listed_and_the_split_waits(tmp_path):
+    root = write_labelled_folder(tmp_path / "all", 4, ("Forest", "Shrub"))
+    test = write_labelled_folder(tmp_path / "test", 2, ("Forest", "Shrub"))
+    listing = list_labelled_tiles(folder(root), folder(test), {**PARAMS, "test_fraction": 0.3})
+    assert len(listing) == 8 and listing["split"].eq("train").all()  # decided after featurize
 
 
 def test_empty_class_folder_is_an_error_naming_it(tmp_path):

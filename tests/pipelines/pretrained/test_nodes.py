@@ -16,7 +16,7 @@ from aerial_landuse.networks import (
     read_onnx_network,
 )
 from aerial_landuse.pipelines.pretrained.nodes import calibration_tiles, export_pretrained_network
-from tests.conftest import tile_images, write_labelled_folder
+from tests.conftest import folder, write_labelled_folder
 
 MILITARY_UNIFORM = 652  # ImageNet class of the Grace Hopper portrait matplotlib ships
 
@@ -107,7 +107,7 @@ def test_missing_network_file_says_how_to_export_it(tmp_path):
 def test_unknown_network_is_refused(tmp_path):
     for name in ("vgg99", "vgg99_int8"):
         with pytest.raises(ValueError, match="efficientnet_lite0"):
-            export_pretrained_network({"pretrained_model": name}, {})
+            export_pretrained_network({"pretrained_model": name}, folder(tmp_path))
 
 
 INT8 = {
@@ -119,7 +119,7 @@ INT8 = {
 
 
 def test_int8_network_is_smaller_and_gives_nearly_the_same_features(tmp_path, lite0_network):
-    tiles = tile_images(write_labelled_folder(tmp_path / "train", 3, size=224))
+    tiles = folder(write_labelled_folder(tmp_path / "train", 3, size=224))
     int8 = export_pretrained_network(INT8, tiles)
     assert int8.spec.name == "efficientnet_lite0_int8" and "int8" in int8.spec.weights
     assert len(int8.onnx_bytes) < len(lite0_network.onnx_bytes) / 3
@@ -143,4 +143,4 @@ def test_int8_calibration_needs_readable_train_tiles(tmp_path, lite0_network):
     (tmp_path / "train" / "Forest").mkdir(parents=True)
     (tmp_path / "train" / "Forest" / "broken.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match="calibrate the int8"):
-        calibration_tiles(tile_images(tmp_path / "train"), INT8, lite0_network)
+        calibration_tiles(folder(tmp_path / "train").image_loaders(), INT8, lite0_network)

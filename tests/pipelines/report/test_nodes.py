@@ -17,7 +17,7 @@ from aerial_landuse.pipelines.report.nodes import (
     render_report,
     to_geojson,
 )
-from tests.conftest import tile_images
+from tests.conftest import folder
 
 LABELS = ["Developed", "Forest", "Shrub"]
 REPORT = {
@@ -72,13 +72,20 @@ def _metrics():
 
 def test_figures_cover_metrics_map_and_gallery(scored):
     tiles, predictions = scored
-    figures = draw_figures(_metrics(), predictions, tile_images(tiles), REPORT)
+    images, absent = folder(tiles), folder(tiles / "absent")
+    tests = _test_predictions(predictions)
+    figures = draw_figures(_metrics(), predictions, images, tests, images, absent, REPORT)
     assert set(figures) == {
         "confusion_matrix.png",
         "class_metrics.png",
+        "test_gallery.png",
         "land_use_map.png",
         "gallery.png",
     }
+    labelled_only = draw_figures(
+        _metrics(), predictions.head(0), absent, tests, images, absent, REPORT
+    )
+    assert set(labelled_only) == {"confusion_matrix.png", "class_metrics.png", "test_gallery.png"}
     assert all(isinstance(f, Figure) for f in figures.values())
     map_axes = figures["land_use_map.png"].axes[0]
     assert map_axes.get_xlim() == pytest.approx((-71.0, -70.988))  # west to east
@@ -98,25 +105,41 @@ def test_geojson_is_a_feature_collection_of_closed_lon_lat_polygons(scored):
 
 
 def test_accounting_reconciles_and_refuses_counts_that_do_not():
-    ingest = {"train": {"listed": 10, "sampled_out": 2, "quarantined": 1, "indexed": 7}}
-    featurize = {"train": {"indexed": 7, "featurized": 6, "quarantined": 1}}
+    split = {
+        "train": {"listed": 7, "sampled_out": 2, "quarantined_ingest": 1,
+                  "quarantined_featurize": 0, "used": 4},
+        "test": {"listed": 3, "sampled_out": 0, "quarantined_ingest": 0,
+                 "quarantined_featurize": 1, "used": 2},
+    }  # fmt: skip
+    ingest = {"train": {"listed": 10, "sampled_out": 0, "quarantined": 1, "indexed": 9}}
+    featurize = {"train": {"indexed": 9, "featurized": 8, "quarantined": 1}}
     score_ingest = {"score": {"listed": 4, "sampled_out": 0, "quarantined": 0, "indexed": 4}}
     score_featurize = {"score": {"indexed": 4, "featurized": 4, "quarantined": 0}}
-    accounting = reconcile_tile_counts(ingest, score_ingest, featurize, score_featurize)
+    accounting = reconcile_tile_counts(split, ingest, featurize, score_ingest, score_featurize)
     assert accounting["train"] == {
-        "listed": 10,
+        "listed": 7,
         "sampled_out": 2,
         "quarantined_ingest": 1,
-        "quarantined_featurize": 1,
-        "featurized": 6,
+        "quarantined_featurize": 0,
+        "featurized": 4,
     }
+    assert accounting["score"]["featurized"] == 4
+    stale = {"train": {"indexed": 9, "featurized": 9, "quarantined": 0}}
     with pytest.raises(RuntimeError, match="reconcile"):
-        reconcile_tile_counts(
-            ingest,
-            score_ingest,
-            {"train": {"indexed": 7, "featurized": 7, "quarantined": 1}},
-            score_featurize,
-        )
+        reconcile_tile_counts(split, ingest, stale, score_ingest, score_featurize)
+
+
+def _test_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Test predictions over the same image files, some right, some wrong."""
+    wrong = predictions.index % 3 == 0
+    return pd.DataFrame(
+        {
+            "id": "train/" + predictions["filename"],
+            "label": predictions["pred_label"].where(~wrong, "Forest"),
+            "pred_label": predictions["pred_label"],
+            "confidence": predictions["confidence"],
+        }
+    )
 
 
 def test_ground_truth_agreement_only_when_truth_is_known(scored):
@@ -128,7 +151,11 @@ def test_ground_truth_agreement_only_when_truth_is_known(scored):
 
 def test_html_report_is_self_contained_with_everything_in_it(scored):
     tiles, predictions = scored
-    figures = draw_figures(_metrics(), predictions, tile_images(tiles), REPORT)
+    files = folder(tiles)
+    tests = _test_predictions(predictions)
+    figures = draw_figures(
+        _metrics(), predictions, files, tests, files, folder(tiles / "x"), REPORT
+    )
     images = {}
     for name, fig in figures.items():
         fig.canvas.draw()
@@ -169,7 +196,7 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
         PackageTextDataset("aerial_landuse", "templates/report.html").load(),
         REPORT,
     )
-    assert html.count("data:image/png;base64,") == 4
+    assert html.count("data:image/png;base64,") == 5
     assert not re.search(r'(src|href)="https?://', html)
     assert (
         "Synthetic test tiles." in html and "broken.png" in html and "logistic_regression" in html

@@ -3,8 +3,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from aerial_landuse.pipelines.score.nodes import score_tiles, tabulate_score_predictions
-from aerial_landuse.pipelines.train.nodes import train_classifier
-from tests.pipelines.train.test_nodes import LABELS, clustered_features, params
+from tests.pipelines.train.test_nodes import LABELS, clustered_features, params, train
 
 
 def score_features(spark):
@@ -19,7 +18,7 @@ def score_features(spark):
 
 
 def test_scores_have_bounds_prediction_and_a_probability_per_class(spark):
-    model = train_classifier(clustered_features(spark), params("random_forest"))
+    model = train(clustered_features(spark), params("random_forest"))
     scored = score_tiles(
         model, score_features(spark), {"pretrained_model": "efficientnet_lite0"}
     ).toPandas()
@@ -34,6 +33,6 @@ def test_scores_have_bounds_prediction_and_a_probability_per_class(spark):
 
 
 def test_model_trained_on_another_network_is_refused(spark):
-    model = train_classifier(clustered_features(spark), params("logistic_regression"))
+    model = train(clustered_features(spark), params("logistic_regression"))
     with pytest.raises(ValueError, match="pretrained_model=efficientnet_lite0"):
         score_tiles(model, score_features(spark), {"pretrained_model": "resnet18"})

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from pyspark.ml.linalg import Vectors
 
@@ -25,6 +26,16 @@ def clustered_features(spark, n_per_class=30, dim=8, seed=0, split="train"):
     return spark.createDataFrame(rows, ["id", "path", "label", "split", "features"])
 
 
+def split_of(*frames) -> pd.DataFrame:
+    """The train pipeline's split table for ``frames``: every row used, in its ``split``."""
+    rows = pd.concat([f.select("id", "split").toPandas() for f in frames], ignore_index=True)
+    return rows.assign(used=True)
+
+
+def train(features, classifier_params):
+    return train_classifier(features, split_of(features), classifier_params)
+
+
 def params(classifier):
     return {
         "classifier": classifier,
@@ -40,7 +51,7 @@ def params(classifier):
 
 @pytest.mark.parametrize("classifier", ["logistic_regression", "random_forest", "lightgbm"])
 def test_every_classifier_learns_separable_classes(spark, classifier):
-    model = train_classifier(clustered_features(spark), params(classifier))
+    model = train(clustered_features(spark), params(classifier))
     assert model.labels == LABELS
     assert model.info["classifier"] == classifier and model.info["train_tiles_per_class"] == {
         c: 30 for c in LABELS
@@ -52,11 +63,11 @@ def test_every_classifier_learns_separable_classes(spark, classifier):
 
 def test_unknown_classifier_is_refused(spark):
     with pytest.raises(ValueError, match="random_forest"):
-        train_classifier(clustered_features(spark, 3), params("svm"))
+        train(clustered_features(spark, 3), params("svm"))
 
 
 def test_model_round_trips_through_the_catalog_under_its_name(spark, tmp_path):
-    model = train_classifier(clustered_features(spark), params("logistic_regression"))
+    model = train(clustered_features(spark), params("logistic_regression"))
     dataset = SparkModelDataset(path=str(tmp_path / "trained" / "test_logistic_regression"))
     dataset.save(model)
     loaded = dataset.load()
@@ -75,7 +86,7 @@ def test_missing_model_says_how_to_train_it(tmp_path):
 def test_lightgbm_trains_through_synapseml_train_classifier_and_round_trips(spark, tmp_path):
     from synapse.ml.train import TrainedClassifierModel
 
-    model = train_classifier(clustered_features(spark), params("lightgbm"))
+    model = train(clustered_features(spark), params("lightgbm"))
     assert isinstance(model.pipeline.stages[0], TrainedClassifierModel)
     dataset = SparkModelDataset(path=str(tmp_path / "lightgbm"))
     dataset.save(model)

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from aerial_landuse.contracts import DATASET_PARAM  # noqa: E402
 from aerial_landuse.contracts import TRACKED_PARAMS as COLUMNS  # noqa: E402
 
 
@@ -22,6 +23,9 @@ def leaderboard(runs: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
             f"compare.metric {params['metric']!r} is not a logged metric; runs have {sorted(c[8:] for c in runs.columns if c.startswith('metrics.'))}."
         )
     runs = runs[runs[metric].notna()]  # trained but never evaluated: nothing to rank
+    column = f"params.{DATASET_PARAM}"
+    if params.get("dataset") and column in runs.columns:
+        runs = runs[runs[column] == params["dataset"]]
     metrics = [
         c
         for c in ("metrics.accuracy", "metrics.macro_f1", "metrics.weighted_f1")

@@ -7,22 +7,27 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from aerial_landuse.contracts import DATASET_PARAM
 from aerial_landuse.model import TrainedModel, usable_features
 from aerial_landuse.storage import TileFolder
 
 logger = logging.getLogger(__name__)
 
 
-def predict_test_tiles(model: TrainedModel, labelled_features: DataFrame) -> DataFrame:
-    """Test tiles with their true label and the model's ``pred_label`` (cached: metrics and the
-    CSV both read it, the model runs once)."""
-    test_features = usable_features(labelled_features, "test")
-    return (
-        model.predict(test_features).select("id", "path", "label", "pred_label", "probability")
-    ).persist()
+def predict_test_tiles(
+    model: TrainedModel, labelled_features: DataFrame, labelled_split: pd.DataFrame
+) -> DataFrame:
+    """Test tiles of the split with their true label and the model's ``pred_label`` (cached:
+    metrics and the CSV both read it, the model runs once)."""
+    test_features = usable_features(labelled_features, "test", labelled_split)
+    predicted = model.predict(test_features).withColumn(
+        "confidence", F.array_max(vector_to_array("probability"))
+    )
+    return predicted.select("id", "path", "label", "pred_label", "confidence").persist()
 
 
 def confusion_matrix(predictions: DataFrame, labels: list[str]) -> np.ndarray:
@@ -99,9 +104,12 @@ def evaluate_model(model: TrainedModel, test_predictions: DataFrame) -> dict[str
 
 
 def tabulate_test_predictions(test_predictions: DataFrame) -> pd.DataFrame:
-    """Test predictions as the original scenario wrote them: filepath,label,pred_label."""
+    """Test predictions as the original scenario wrote them, filepath,label,pred_label, then the
+    tile id and the model's confidence."""
     return (
-        test_predictions.select(F.col("path").alias("filepath"), "label", "pred_label")
+        test_predictions.select(
+            F.col("path").alias("filepath"), "label", "pred_label", "id", "confidence"
+        )
         .orderBy("filepath")
         .toPandas()
     )
@@ -109,15 +117,16 @@ def tabulate_test_predictions(test_predictions: DataFrame) -> pd.DataFrame:
 
 def tracking_record(
     metrics: dict[str, Any],
-    ingest_summary: dict[str, Any],
+    split_summary: dict[str, Any],
     train_tiles: TileFolder,
     test_tiles: TileFolder,
     params: dict[str, Any],
+    dataset: str,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What the MLflow run records beyond node parameters: (metrics, parameters).
 
-    Metrics: accuracy, macro F1, per-class F1. Parameters: where the tiles came from and how many
-    there were per split and class.
+    Metrics: accuracy, macro F1, per-class F1. Parameters: the data set's name, where its tiles
+    came from, and how many tiles per split and class the model was trained and tested on.
     """
     tracked = {
         "accuracy": metrics["accuracy"],
@@ -126,13 +135,14 @@ def tracking_record(
     }
     tracked.update({f"f1.{label}": row["f1"] for label, row in metrics["per_class"].items()})
     record: dict[str, Any] = {
+        DATASET_PARAM: dataset,
         "data.train_tiles": train_tiles.storage.uri(train_tiles.root),
         "data.test_tiles": "split from train_tiles"
         if params.get("test_fraction") is not None
         else test_tiles.storage.uri(test_tiles.root),
     }
-    for split, row in ingest_summary.items():
-        record[f"tiles.{split}"] = row["indexed"]
-        for label, count in row.get("per_class_listed", {}).items():
+    for split, row in split_summary.items():
+        record[f"tiles.{split}"] = row["used"]
+        for label, count in row["per_class_used"].items():
             record[f"tiles.{split}.{label}"] = count
     return {k: {"value": float(v), "step": 0} for k, v in tracked.items()}, record

@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 predict_test_tiles,
-                ["trained_model", "labelled_features"],
+                ["trained_model", "labelled_features", "labelled_split"],
                 "test_predictions_spark",
                 name="predict_test_tiles",
             ),
@@ -24,10 +24,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                 tracking_record,
                 [
                     "metrics",
-                    "ingest_summary_labelled",
+                    "split_summary",
                     "train_tiles",
                     "test_tiles",
                     "params:ingest",
+                    "params:dataset",
                 ],
                 ["tracked_metrics", "tracked_params"],
                 name="record_run",

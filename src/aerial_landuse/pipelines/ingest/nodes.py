@@ -22,45 +22,11 @@ from aerial_landuse.contracts import (
     QUARANTINE_COLUMNS,
 )
 from aerial_landuse.inference import probe_partition
+from aerial_landuse.sampling import mark_sample
 from aerial_landuse.spark_utils import count_by, partitions_for
 from aerial_landuse.storage import TileFolder
 
 logger = logging.getLogger(__name__)
-
-
-def stratified_split(listing: pd.DataFrame, test_fraction: float, seed: int) -> pd.DataFrame:
-    """Assign ``split`` train/test per class, ``test_fraction`` of each class to test (seeded)."""
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(
-            f"ingest.test_fraction must be between 0 and 1 (exclusive), got {test_fraction}."
-        )
-    rng = np.random.default_rng(seed)
-    parts = []
-    for _, group in listing.sort_values("path").groupby("label", sort=True):
-        order = rng.permutation(len(group))
-        n_test = int(round(len(group) * test_fraction))
-        n_test = min(max(n_test, 1 if len(group) > 1 else 0), len(group) - 1)
-        split = np.where(np.isin(np.arange(len(group)), order[:n_test]), "test", "train")
-        parts.append(group.assign(split=split))
-    return pd.concat(parts, ignore_index=True)
-
-
-def mark_sample(
-    listing: pd.DataFrame, sample_frac: float, seed: int, by: str | None
-) -> pd.DataFrame:
-    """Add ``sampled``: a seeded ``sample_frac`` of the rows (per ``by`` group, at least one each)."""
-    if not 0.0 < sample_frac <= 1.0:
-        raise ValueError(f"sample_frac must be in (0, 1], got {sample_frac}.")
-    listing = listing.sort_values("path").reset_index(drop=True)
-    if sample_frac == 1.0:
-        return listing.assign(sampled=True)
-    rng = np.random.default_rng(seed)
-    keep = np.zeros(len(listing), dtype=bool)
-    groups = listing.groupby(by, sort=True).indices if by else {"all": np.arange(len(listing))}
-    for rows in groups.values():
-        n = max(1, int(round(len(rows) * sample_frac)))
-        keep[rng.choice(rows, size=n, replace=False)] = True
-    return listing.assign(sampled=keep)
 
 
 def _with_ids(listing: pd.DataFrame, prefix_split: bool) -> pd.DataFrame:
@@ -72,30 +38,19 @@ def _with_ids(listing: pd.DataFrame, prefix_split: bool) -> pd.DataFrame:
 def list_labelled_tiles(
     train_tiles: TileFolder, test_tiles: TileFolder, params: dict[str, Any]
 ) -> pd.DataFrame:
-    """Train and test tiles with labels, split and sampling decided (paths only, no pixels)."""
-    test_fraction = params.get("test_fraction")
-    if test_fraction is None:
-        listing = pd.concat(
-            [
-                train_tiles.list_tiles().assign(split="train"),
-                test_tiles.list_tiles().assign(split="test"),
-            ],
-            ignore_index=True,
-        )
-    else:
-        listing = stratified_split(
-            train_tiles.list_tiles(), float(test_fraction), int(params["seed"])
-        )
+    """Every labelled tile (paths only, no pixels), ``split`` naming the folder it came from:
+    train and test folders, or the train folder alone when ``test_fraction`` splits it. Which
+    tiles train and which test is decided after featurize (train pipeline), so that changing the
+    split or the sample never needs the tiles again; every listed tile is probed and featurized."""
+    folders = [train_tiles.list_tiles().assign(split="train")]
+    if params.get("test_fraction") is None:
+        folders.append(test_tiles.list_tiles().assign(split="test"))
+    listing = pd.concat(folders, ignore_index=True)
     _check_classes(listing, train_tiles, test_tiles)
-    listing = mark_sample(
-        listing, float(params["sample_frac"]), int(params["seed"]), by=["split", "label"]
-    )
-    listing = _with_ids(listing, prefix_split=True)
+    listing = _with_ids(listing, prefix_split=True).assign(sampled=True)
     for column in BOUND_COLUMNS:
         listing[column] = np.nan
-    logger.info(
-        "Listed %d labelled tiles (%d sampled)", len(listing), int(listing["sampled"].sum())
-    )
+    logger.info("Listed %d labelled tiles", len(listing))
     return listing
 
 
@@ -116,9 +71,31 @@ def _check_classes(listing: pd.DataFrame, train_tiles: TileFolder, test_tiles: T
 
 
 def list_score_tiles(
-    score_tiles: TileFolder, tile_summaries: pd.DataFrame, params: dict[str, Any]
+    score_tiles: TileFolder, tile_summaries: pd.DataFrame | None, params: dict[str, Any]
 ) -> pd.DataFrame:
-    """Tiles to score joined with their bounds from tile_summaries.csv (one row per tile)."""
+    """Tiles to score joined with their bounds from tile_summaries.csv (one row per tile).
+
+    No score region (its folder does not exist): an empty listing and one line that says so,
+    so that a user with labelled tiles only gets everything else, report included.
+    """
+    if not score_tiles.exists():
+        where = (
+            f"{score_tiles.storage.uri(score_tiles.root)} does not exist"
+            if score_tiles.root
+            else "score_tiles has no path"
+        )
+        logger.warning(
+            "No score region (%s), so scoring is skipped. To score a region, point score_tiles "
+            "and tile_summaries at its tiles (README: Your own tiles).",
+            where,
+        )
+        return pd.DataFrame(columns=[*LISTING_COLUMNS, "sampled"]).astype({"sampled": bool})
+    if tile_summaries is None:
+        raise ValueError(
+            f"The score region {score_tiles.storage.uri(score_tiles.root)} has no "
+            "tile_summaries.csv: add one (filename, llcrnrlat, llcrnrlon, urcrnrlat, urcrnrlon, "
+            "decimal degrees) or point the tile_summaries catalog entry at it."
+        )
     listing = score_tiles.list_tiles().assign(split="score", label=None)
     listing = _with_ids(listing, prefix_split=False)
     summaries = _checked_summaries(tile_summaries, score_tiles)
@@ -138,7 +115,8 @@ def list_score_tiles(
         logger.warning(
             "tile_summaries.csv lists %d tile(s) that are not in the score folder", unused
         )
-    return mark_sample(merged, float(params["score_sample_frac"]), int(params["seed"]), by=None)
+    sampled = mark_sample(merged, float(params["score_sample_frac"]), int(params["seed"]), by=None)
+    return merged.assign(sampled=sampled)
 
 
 def _checked_summaries(summaries: pd.DataFrame, score_tiles: TileFolder) -> pd.DataFrame:

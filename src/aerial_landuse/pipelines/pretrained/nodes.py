@@ -11,12 +11,10 @@ from PIL import Image
 
 from aerial_landuse.images import thumbnail
 from aerial_landuse.networks import INT8_SUFFIX, ONNXNetwork, export_onnx, is_int8, quantize_int8
-from aerial_landuse.storage import TILE_EXTENSIONS
+from aerial_landuse.storage import TILE_EXTENSIONS, TileFolder
 
 
-def export_pretrained_network(
-    params: dict[str, Any], train_tile_images: dict[str, Callable[[], Image.Image]]
-) -> ONNXNetwork:
+def export_pretrained_network(params: dict[str, Any], train_tiles: TileFolder) -> ONNXNetwork:
     """The selected network as an ONNX feature extractor (ImageNet weights unless told otherwise);
     ``<network>_int8`` quantizes it, calibrated on a seeded sample of the train tiles."""
     name = params["pretrained_model"]
@@ -25,7 +23,8 @@ def export_pretrained_network(
     )
     if not is_int8(name):
         return network
-    return quantize_int8(network, calibration_tiles(train_tile_images, params, network), name)
+    images = train_tiles.image_loaders()
+    return quantize_int8(network, calibration_tiles(images, params, network), name)
 
 
 def calibration_tiles(

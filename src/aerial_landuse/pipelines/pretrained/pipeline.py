@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 export_pretrained_network,
-                ["params:pretrained", "train_tile_images"],
+                ["params:pretrained", "train_tiles"],
                 "pretrained_network",
                 name="export_pretrained_network",
             )

@@ -150,8 +150,16 @@ def land_use_map_figure(predictions: pd.DataFrame, labels: Sequence[str], title:
     return fig
 
 
-def gallery_figure(samples: dict[str, list[tuple[str, np.ndarray]]], per_class: int) -> Figure:
-    """A row of sample tiles per predicted class."""
+VERDICT_COLOURS = {True: "#2ca02c", False: "#d62728"}
+
+
+def gallery_figure(
+    samples: dict[str, list[tuple]],
+    per_class: int,
+    title: str = "Sample tiles per predicted class",
+) -> Figure:
+    """A row of sample tiles per class: (caption, pixels) or (caption, pixels, right) where
+    ``right`` frames the tile green (right) or red (wrong)."""
     labels = list(samples)
     fig, axes = plt.subplots(
         len(labels),
@@ -163,11 +171,17 @@ def gallery_figure(samples: dict[str, list[tuple[str, np.ndarray]]], per_class: 
     for row, label in enumerate(labels):
         for col in range(per_class):
             ax = axes[row][col]
-            ax.axis("off")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
             if col < len(samples[label]):
-                name, pixels = samples[label][col]
+                name, pixels, *verdict = samples[label][col]
                 ax.imshow(pixels)
                 ax.set_title(name, fontsize=7)
+                if verdict:
+                    for spine in ax.spines.values():
+                        spine.set(visible=True, color=VERDICT_COLOURS[verdict[0]], linewidth=3)
         axes[row][0].text(
             -0.08,
             0.5,
@@ -178,5 +192,5 @@ def gallery_figure(samples: dict[str, list[tuple[str, np.ndarray]]], per_class: 
             va="center",
             fontsize=11,
         )
-    fig.suptitle("Sample tiles per predicted class")
+    fig.suptitle(title)
     return fig

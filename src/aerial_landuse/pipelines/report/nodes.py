@@ -18,6 +18,7 @@ from PIL import Image
 
 from aerial_landuse.contracts import PROBABILITY_PREFIX, QUARANTINE_COLUMNS
 from aerial_landuse.images import thumbnail
+from aerial_landuse.storage import TileFolder
 
 from .figures import class_metrics_figure, confusion_figure, gallery_figure, land_use_map_figure
 
@@ -25,35 +26,63 @@ logger = logging.getLogger(__name__)
 
 
 def reconcile_tile_counts(
+    split_summary: dict[str, Any],
     ingest_labelled: dict[str, Any],
-    ingest_score: dict[str, Any],
     featurize_labelled: dict[str, Any],
+    ingest_score: dict[str, Any],
     featurize_score: dict[str, Any],
 ) -> dict[str, Any]:
-    """Per split: listed = sampled_out + quarantined (ingest, featurize) + featurized, checked."""
-    accounting: dict[str, Any] = {}
-    for ingest, featurize in (
-        (ingest_labelled, featurize_labelled),
-        (ingest_score, featurize_score),
-    ):
-        for split, row in ingest.items():
-            feat = featurize.get(split, {"featurized": 0, "quarantined": 0, "indexed": 0})
-            entry = {
-                "listed": row["listed"],
-                "sampled_out": row["sampled_out"],
-                "quarantined_ingest": row["quarantined"],
-                "quarantined_featurize": feat["quarantined"],
-                "featurized": feat["featurized"],
-            }
-            if row["indexed"] != feat["indexed"] or entry["listed"] != sum(
-                v for k, v in entry.items() if k != "listed"
-            ):
-                raise RuntimeError(
-                    f"Tile counts do not reconcile for split {split!r}: {entry} (indexed {row['indexed']} at "
-                    f"ingest, {feat['indexed']} at featurize). Re-run ingest and featurize together."
-                )
-            accounting[split] = entry
+    """Per split: listed = sampled out + quarantined (ingest, featurize) + featurized (for train
+    and test: used by the model), checked against what ingest and featurize counted."""
+    accounting = {
+        split: {
+            "listed": row["listed"],
+            "sampled_out": row["sampled_out"],
+            "quarantined_ingest": row["quarantined_ingest"],
+            "quarantined_featurize": row["quarantined_featurize"],
+            "featurized": row["used"],
+        }
+        for split, row in split_summary.items()
+    }
+    _check_labelled_totals(accounting, ingest_labelled, featurize_labelled)
+    for split, row in ingest_score.items():
+        feat = featurize_score.get(split, {"featurized": 0, "quarantined": 0, "indexed": 0})
+        entry = {
+            "listed": row["listed"],
+            "sampled_out": row["sampled_out"],
+            "quarantined_ingest": row["quarantined"],
+            "quarantined_featurize": feat["quarantined"],
+            "featurized": feat["featurized"],
+        }
+        if row["indexed"] != feat["indexed"] or entry["listed"] != sum(
+            v for k, v in entry.items() if k != "listed"
+        ):
+            raise RuntimeError(
+                f"Tile counts do not reconcile for split {split!r}: {entry} (indexed {row['indexed']} at "
+                f"ingest, {feat['indexed']} at featurize). Re-run ingest and featurize together."
+            )
+        accounting[split] = entry
     return accounting
+
+
+def _check_labelled_totals(
+    accounting: dict[str, Any], ingest: dict[str, Any], featurize: dict[str, Any]
+) -> None:
+    """The split covers exactly the tiles that ingest listed and featurize counted."""
+    folders = [f for f in ingest if f in ("train", "test")]
+    expected = {
+        "listed": sum(ingest[f]["listed"] for f in folders),
+        "quarantined_ingest": sum(ingest[f]["quarantined"] for f in folders),
+        "quarantined_featurize": sum(featurize.get(f, {}).get("quarantined", 0) for f in folders),
+        "featurized": sum(featurize.get(f, {}).get("featurized", 0) for f in folders),
+    }
+    split = {key: sum(row[key] for row in accounting.values()) for key in expected}
+    split["featurized"] += sum(row["sampled_out"] for row in accounting.values())
+    if split != expected:
+        raise RuntimeError(
+            f"Tile counts do not reconcile: the split counts {split}, ingest and featurize "
+            f"{expected}. Re-run ingest, featurize and train together."
+        )
 
 
 def collect_quarantine(*reports: pd.DataFrame) -> pd.DataFrame:
@@ -76,32 +105,75 @@ def _gallery_samples(
     for label, group in predictions.groupby("pred_label", sort=True):
         chosen = group.sample(n=min(per_class, len(group)), random_state=seed)
         samples[str(label)] = [
-            (row.filename, thumbnail(tile_images[row.id](), size)) for row in chosen.itertuples()
+            (f"{row.filename} {row.confidence:.2f}", thumbnail(tile_images[row.id](), size))
+            for row in chosen.itertuples()
         ]
+    return samples
+
+
+def _test_gallery_samples(
+    test_predictions: pd.DataFrame,
+    tile_images: dict[str, dict[str, Callable[[], Image.Image]]],
+    per_class: int,
+    seed: int,
+    size: int = 160,
+) -> dict[str, list[tuple[str, np.ndarray, bool]]]:
+    """Per true class, wrong predictions first, then right ones, each with the confidence."""
+    samples: dict[str, list[tuple[str, np.ndarray, bool]]] = {}
+    for label, group in test_predictions.groupby("label", sort=True):
+        right = group["pred_label"] == group["label"]
+        wrong = group[~right].sample(n=min(per_class // 2, int((~right).sum())), random_state=seed)
+        chosen = pd.concat(
+            [
+                wrong,
+                group[right].sample(
+                    n=min(per_class - len(wrong), int(right.sum())), random_state=seed
+                ),
+            ]
+        )
+        samples[str(label)] = []
+        for row in chosen.itertuples():
+            folder, relpath = str(row.id).split("/", 1)
+            ok = row.pred_label == row.label
+            caption = f"{'right' if ok else 'as ' + str(row.pred_label)} {row.confidence:.2f}"
+            pixels = thumbnail(tile_images[folder][relpath](), size)
+            samples[str(label)].append((caption, pixels, bool(ok)))
     return samples
 
 
 def draw_figures(
     metrics: dict[str, Any],
     score_predictions: pd.DataFrame,
-    score_tile_images: dict[str, Callable[[], Image.Image]],
+    score_tiles: TileFolder,
+    test_predictions: pd.DataFrame,
+    train_tiles: TileFolder,
+    test_tiles: TileFolder,
     params: dict[str, Any],
 ) -> dict[str, Figure]:
-    """Confusion matrix, per-class metrics, land-use map and gallery, keyed by file name."""
+    """Confusion matrix, per-class metrics, right and wrong test tiles and, when a region was
+    scored, its land-use map and sample tiles per predicted class; keyed by file name."""
     labels = metrics["confusion_matrix"]["labels"]
     model = metrics["model"]["model_name"]
-    per_class = int(params["gallery_tiles_per_class"])
-    return {
+    per_class, seed = int(params["gallery_tiles_per_class"]), int(params["seed"])
+    images = {"train": train_tiles.image_loaders(), "test": test_tiles.image_loaders()}
+    figures = {
         "confusion_matrix.png": confusion_figure(metrics),
         "class_metrics.png": class_metrics_figure(metrics),
-        "land_use_map.png": land_use_map_figure(
-            score_predictions, labels, f"Predicted land use ({model})"
-        ),
-        "gallery.png": gallery_figure(
-            _gallery_samples(score_predictions, score_tile_images, per_class, int(params["seed"])),
+        "test_gallery.png": gallery_figure(
+            _test_gallery_samples(test_predictions, images, per_class, seed),
             per_class,
+            "Test tiles per true class: wrong (red, predicted class) and right (green), with confidence",
         ),
     }
+    if len(score_predictions):
+        figures["land_use_map.png"] = land_use_map_figure(
+            score_predictions, labels, f"Predicted land use ({model})"
+        )
+        figures["gallery.png"] = gallery_figure(
+            _gallery_samples(score_predictions, score_tiles.image_loaders(), per_class, seed),
+            per_class,
+        )
+    return figures
 
 
 def to_geojson(score_predictions: pd.DataFrame) -> dict[str, Any]:
@@ -134,10 +206,10 @@ def _plain(value: Any) -> Any:
 
 
 def ground_truth_agreement(
-    score_predictions: pd.DataFrame, tile_summaries: pd.DataFrame
+    score_predictions: pd.DataFrame, tile_summaries: pd.DataFrame | None
 ) -> float | None:
     """Share of scored tiles whose prediction matches ``true_label`` (demo data only), else None."""
-    if "true_label" not in tile_summaries.columns:
+    if tile_summaries is None or "true_label" not in tile_summaries.columns:
         return None
     merged = score_predictions.merge(tile_summaries[["filename", "true_label"]], on="filename")
     return float((merged["pred_label"] == merged["true_label"]).mean()) if len(merged) else None
@@ -162,7 +234,7 @@ def render_report(
     quarantine: pd.DataFrame,
     score_predictions: pd.DataFrame,
     figures: dict[str, Callable[[], Image.Image]],
-    tile_summaries: pd.DataFrame,
+    tile_summaries: pd.DataFrame | None,
     parameters: dict[str, Any],
     template_text: str,
     params: dict[str, Any],

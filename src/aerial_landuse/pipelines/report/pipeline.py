@@ -18,9 +18,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 reconcile_tile_counts,
                 [
+                    "split_summary",
                     "ingest_summary_labelled",
-                    "ingest_summary_score",
                     "featurize_summary_labelled",
+                    "ingest_summary_score",
                     "featurize_summary_score",
                 ],
                 "tile_accounting",
@@ -39,7 +40,15 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 draw_figures,
-                ["metrics", "score_predictions@pandas", "score_tile_images", "params:report"],
+                [
+                    "metrics",
+                    "score_predictions@pandas",
+                    "score_tiles",
+                    "test_predictions",
+                    "train_tiles",
+                    "test_tiles",
+                    "params:report",
+                ],
                 "report_figures@matplotlib",
                 name="draw_figures",
             ),

@@ -6,13 +6,17 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
 from pyspark.ml.feature import IndexToString, StringIndexer
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
-from aerial_landuse.contracts import CLASSIFIER_NAMES
+from aerial_landuse.contracts import CLASSIFIER_NAMES, SPLIT_COLUMNS
 from aerial_landuse.model import TrainedModel, usable_features
+from aerial_landuse.sampling import mark_sample, stratified_split
 from aerial_landuse.spark_utils import count_by
 from aerial_landuse.synapseml import train_lightgbm
 
@@ -23,6 +27,63 @@ SPARK_ML_CLASSIFIERS = {  # lightgbm: SynapseML's LightGBMClassifier, through Tr
     "logistic_regression": LogisticRegression,
     "random_forest": RandomForestClassifier,
 }
+
+
+def split_labelled_tiles(
+    labelled_features: DataFrame, ingest_quarantine: pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Which labelled tiles train and which test, decided now from ``params`` (ingest.*):
+    ``test_fraction`` (a stratified, seeded split of the train folder; null: the folders'),
+    ``sample_frac`` of each class's usable tiles, ``seed``. Every listed tile gets a split, the
+    unreadable ones too, so that counts reconcile: listed = quarantined at ingest + quarantined at
+    featurize + sampled out + used. Reads ids and labels only (no features, no pixels)."""
+    readable = labelled_features.select(
+        "id", "path", "label", F.col("split").alias("folder"), F.col("error").isNull().alias("ok")
+    ).toPandas()
+    readable["state"] = np.where(readable.pop("ok"), "featurized", "quarantined_featurize")
+    unreadable = ingest_quarantine[["path", "label", "split"]].rename(columns={"split": "folder"})
+    tiles = pd.concat(
+        [readable, unreadable.assign(id=None, state="quarantined_ingest")], ignore_index=True
+    )
+    seed, test_fraction = int(params["seed"]), params.get("test_fraction")
+    if test_fraction is None:
+        tiles["split"] = tiles["folder"]
+    else:
+        tiles = stratified_split(tiles, float(test_fraction), seed)
+    usable = tiles[tiles["state"] == "featurized"]
+    tiles["used"] = False
+    tiles.loc[usable.index, "used"] = mark_sample(
+        usable, float(params["sample_frac"]), seed, by=["split", "label"]
+    )
+    tiles = tiles.sort_values("path").reset_index(drop=True)[SPLIT_COLUMNS]
+    return tiles, split_summary(tiles)
+
+
+def split_summary(tiles: pd.DataFrame) -> dict[str, Any]:
+    """Per split: listed = quarantined (ingest, featurize) + sampled_out + used (raises if not)."""
+    summary: dict[str, Any] = {}
+    for split in ("train", "test"):
+        group = tiles[tiles["split"] == split]
+        featurized = group["state"] == "featurized"
+        row = {
+            "listed": len(group),
+            "quarantined_ingest": int((group["state"] == "quarantined_ingest").sum()),
+            "quarantined_featurize": int((group["state"] == "quarantined_featurize").sum()),
+            "sampled_out": int((featurized & ~group["used"]).sum()),
+            "used": int(group["used"].sum()),
+            "per_class_used": {
+                str(k): int(v) for k, v in group[group["used"]].groupby("label").size().items()
+            },
+        }
+        if row["listed"] != sum(v for k, v in row.items() if k not in ("listed", "per_class_used")):
+            raise RuntimeError(f"Tile counts do not reconcile for split {split}: {row}")
+        if not row["used"]:
+            raise ValueError(
+                f"No usable {split} tile: {row}. Check ingest.test_fraction and ingest.sample_frac "
+                "(conf/base/parameters_ingest.yml), or the test folder."
+            )
+        summary[split] = row
+    return summary
 
 
 def build_classifier(name: str, hyperparameters: dict[str, Any]) -> Any:
@@ -46,7 +107,9 @@ def _fit_spark_ml(
     return fitted, list(indexer.labels)
 
 
-def train_classifier(labelled_features: DataFrame, params: dict[str, Any]) -> TrainedModel:
+def train_classifier(
+    labelled_features: DataFrame, labelled_split: pd.DataFrame, params: dict[str, Any]
+) -> TrainedModel:
     """Fit the classifier on the train split; the saved PipelineModel maps ``features`` to
     ``pred_label``.
 
@@ -60,7 +123,7 @@ def train_classifier(labelled_features: DataFrame, params: dict[str, Any]) -> Tr
             f"Unknown classifier {name!r}: choose one of {sorted(CLASSIFIER_NAMES)} (train.classifier)."
         )
     hyperparameters = dict(params["hyperparameters"].get(name) or {})
-    train_features = usable_features(labelled_features, "train")
+    train_features = usable_features(labelled_features, "train", labelled_split)
     if name == "lightgbm":
         fitted, labels = train_lightgbm(train_features, hyperparameters)
     else:

@@ -2,18 +2,24 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import train_classifier
+from .nodes import split_labelled_tiles, train_classifier
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
+                split_labelled_tiles,
+                ["labelled_features", "ingest_quarantine_labelled", "params:ingest"],
+                ["labelled_split", "split_summary"],
+                name="split_labelled_tiles",
+            ),
+            Node(
                 train_classifier,
-                ["labelled_features", "params:train"],
+                ["labelled_features", "labelled_split", "params:train"],
                 "trained_model",
                 name="train_classifier",
-            )
+            ),
         ],
         tags=["labelled"],
     )

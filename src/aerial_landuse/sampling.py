@@ -1,0 +1,47 @@
+"""Seeded, stratified choices over tile listings: the train/test split and the sample.
+
+Pure pandas functions shared by ingest (the score region's sample) and train (the split, decided
+after featurize so that changing it never needs the tiles again).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def stratified_split(listing: pd.DataFrame, test_fraction: float, seed: int) -> pd.DataFrame:
+    """Assign ``split`` train/test per class, ``test_fraction`` of each class to test (seeded,
+    independent of the listing's order)."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(
+            f"ingest.test_fraction must be between 0 and 1 (exclusive), got {test_fraction}."
+        )
+    rng = np.random.default_rng(seed)
+    parts = []
+    for _, group in listing.sort_values("path").groupby("label", sort=True):
+        order = rng.permutation(len(group))
+        n_test = int(round(len(group) * test_fraction))
+        n_test = min(max(n_test, 1 if len(group) > 1 else 0), len(group) - 1)
+        split = np.where(np.isin(np.arange(len(group)), order[:n_test]), "test", "train")
+        parts.append(group.assign(split=split))
+    return pd.concat(parts, ignore_index=True)
+
+
+def mark_sample(
+    listing: pd.DataFrame, sample_frac: float, seed: int, by: list[str] | None
+) -> pd.Series:
+    """A seeded ``sample_frac`` of the rows (per ``by`` group, at least one each), as a boolean
+    Series aligned with ``listing``."""
+    if not 0.0 < sample_frac <= 1.0:
+        raise ValueError(f"sample_frac must be in (0, 1], got {sample_frac}.")
+    keep = pd.Series(sample_frac == 1.0, index=listing.index)
+    if sample_frac == 1.0 or listing.empty:
+        return keep
+    ordered = listing.sort_values("path")
+    rng = np.random.default_rng(seed)
+    groups = ordered.groupby(by, sort=True).groups if by else {"all": ordered.index}
+    for rows in groups.values():
+        n = max(1, int(round(len(rows) * sample_frac)))
+        keep[rng.choice(np.asarray(rows), size=n, replace=False)] = True
+    return keep
