@@ -18,6 +18,9 @@ def default_model_name(network: str, classifier: str) -> str:
 
 
 # ---- tile index (ingest) --------------------------------------------------------------------
+# id: "<folder>/<relpath>" for labelled tiles (folder = train or test, also in ``split``: the folder
+# a tile was listed from; the train/test split itself is decided later, SPLIT_COLUMNS), the relpath
+# for tiles to score
 BOUND_COLUMNS = ["llcrnrlat", "llcrnrlon", "urcrnrlat", "urcrnrlon"]  # decimal degrees
 LISTING_COLUMNS = ["id", "path", "filename", "label", "split", *BOUND_COLUMNS]
 LISTING_SCHEMA = T.StructType(

@@ -23,6 +23,11 @@ def usable_features(
     if "error" in rows.columns:
         rows = rows.where(F.col("error").isNull()).drop("error")
     if split is not None:
+        if split_table is None:
+            raise ValueError(
+                f"usable_features(split={split!r}) needs the train pipeline's split table "
+                "(labelled_split): features carry the folder a tile came from, not its split."
+            )
         chosen = split_table.loc[split_table["used"] & (split_table["split"] == split), ["id"]]
         ids = featurized.sparkSession.createDataFrame(chosen, "id string")
         rows = rows.join(F.broadcast(ids), "id").withColumn("split", F.lit(split))
