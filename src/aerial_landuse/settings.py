@@ -1,16 +1,17 @@
 """Project settings: hooks, the config loader (a shared blob layer, parameters merged key by key)."""
 
 import os
-import warnings
 from pathlib import Path
 
 from aerial_landuse.config import LayeredConfigLoader
-from aerial_landuse.hooks import SparkHooks, SparkSaveTimer, StorageHooks
+from aerial_landuse.console import quiet_console
+from aerial_landuse.datasets.mlflow_runs import chosen_model_name
+from aerial_landuse.hooks import NoEmptyTrackedRuns, SparkHooks, SparkSaveTimer, StorageHooks
 
-# Kedro 1.7 itself still calls OmegaConf's deprecated register_new_resolver: not ours to fix.
-warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
+# Also a kedro.init entry point (earlier, for the CLI); here for notebooks and KedroSession users.
+quiet_console()
 
-HOOKS = (SparkHooks(), StorageHooks(), SparkSaveTimer())
+HOOKS = (SparkHooks(), StorageHooks(), SparkSaveTimer(), NoEmptyTrackedRuns())
 
 
 def jars_in(folder: str) -> str:
@@ -36,5 +37,9 @@ CONFIG_LOADER_ARGS = {
     "config_patterns": {
         "spark": ["spark*", "spark*/**"],
     },
-    "custom_resolvers": {"jars_in": jars_in, "tracking_uri": tracking_uri},
+    "custom_resolvers": {
+        "jars_in": jars_in,
+        "tracking_uri": tracking_uri,
+        "chosen_model": chosen_model_name,
+    },
 }

@@ -1,17 +1,17 @@
-"""The ONNX export is faithful to torch, and lite0 carries the real ImageNet weights."""
+"""The exported networks carry the real ImageNet weights and their preprocessing."""
 
 import numpy as np
 import onnxruntime as ort
 import pytest
-import torch
 from matplotlib import cbook
 from PIL import Image
 
 from aerial_landuse.datasets import ONNXNetworkDataset
+from aerial_landuse.efficientnet_lite import imagenet_head
 from aerial_landuse.networks import (
     NETWORKS,
-    build_torch_extractor,
     export_onnx,
+    lite_state_dict,
     normalise,
     read_onnx_network,
 )
@@ -21,46 +21,10 @@ from tests.conftest import folder, write_labelled_folder
 MILITARY_UNIFORM = 652  # ImageNet class of the Grace Hopper portrait matplotlib ships
 
 
-def _tiles(n=3, size=224, seed=0):
-    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
-
-
 def _onnx_features(network, batch):
     """Features from the uint8 graph the onnxruntime backend runs."""
     session = ort.InferenceSession(network.uint8_bytes, providers=["CPUExecutionProvider"])
     return session.run(None, {"image": batch})[0]
-
-
-def _torch_features(extractor, batch, name):
-    with torch.no_grad():
-        return extractor(torch.from_numpy(normalise(batch, NETWORKS[name]))).numpy()
-
-
-def test_lite0_onnx_equals_torch_within_1e4(lite0_network):
-    batch = _tiles()
-    extractor, _ = build_torch_extractor("efficientnet_lite0", pretrained=True)
-    expected = _torch_features(extractor, batch, "efficientnet_lite0")
-    actual = _onnx_features(lite0_network, batch)
-    assert actual.shape == (3, 1280)
-    np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=0)
-    # the exported file itself (SynapseML's input: normalised float NCHW)
-    raw = ort.InferenceSession(lite0_network.onnx_bytes, providers=["CPUExecutionProvider"])
-    direct = raw.run(None, {"input": normalise(batch, NETWORKS["efficientnet_lite0"])})[0]
-    np.testing.assert_allclose(direct, expected, atol=1e-4, rtol=0)
-
-
-@pytest.mark.parametrize("name", ["resnet18", "alexnet"])
-def test_seed_networks_export_with_random_weights_and_match_torch(name):
-    torch.manual_seed(0)
-    network = export_onnx(name, pretrained=False)
-    torch.manual_seed(0)
-    extractor, _ = build_torch_extractor(name, pretrained=False)
-    batch = _tiles(2)
-    expected = _torch_features(extractor, batch, name)
-    actual = _onnx_features(network, batch)
-    assert actual.shape == (2, NETWORKS[name].feature_dim)
-    np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=1e-4)
-    assert network.spec.weights.startswith("random")
 
 
 def _grace_hopper():
@@ -68,21 +32,36 @@ def _grace_hopper():
         return np.array(Image.open(handle).convert("RGB").resize((224, 224), Image.BILINEAR))[None]
 
 
+def _imagenet_probabilities(features, state):
+    weight, bias = imagenet_head(state)
+    logits = features @ weight.T + bias
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (exp / exp.sum(axis=1, keepdims=True))[0]
+
+
 def test_lite0_weights_are_the_real_imagenet_weights(lite0_network):
-    _, head = build_torch_extractor("efficientnet_lite0", pretrained=True)
-    features = torch.from_numpy(_onnx_features(lite0_network, _grace_hopper()))
-    with torch.no_grad():
-        probabilities = torch.softmax(head(features), dim=1)[0]
+    probabilities = _imagenet_probabilities(
+        _onnx_features(lite0_network, _grace_hopper()), lite_state_dict("efficientnet_lite0")
+    )
     assert int(probabilities.argmax()) == MILITARY_UNIFORM
     assert float(probabilities.max()) > 0.25
 
-    random_extractor, random_head = build_torch_extractor("efficientnet_lite0", pretrained=False)
-    random_features = torch.from_numpy(
-        _torch_features(random_extractor, _grace_hopper(), "efficientnet_lite0")
+    random_network = export_onnx("efficientnet_lite0", pretrained=False)
+    assert random_network.spec.weights.startswith("random")
+    random_probabilities = _imagenet_probabilities(
+        _onnx_features(random_network, _grace_hopper()),
+        lite_state_dict("efficientnet_lite0", pretrained=False),
     )
-    with torch.no_grad():
-        random_probabilities = torch.softmax(random_head(random_features), dim=1)[0]
-    assert float(random_probabilities.max()) < 0.05
+    assert float(random_probabilities[MILITARY_UNIFORM]) < 0.05  # not the weights that know her
+
+
+def test_lite0_graph_runs_on_the_exported_files_own_input(lite0_network):
+    """The file itself (SynapseML's input: normalised float NCHW) gives the uint8 graph's features."""
+    batch = np.random.default_rng(0).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
+    raw = ort.InferenceSession(lite0_network.onnx_bytes, providers=["CPUExecutionProvider"])
+    direct = raw.run(None, {"input": normalise(batch, NETWORKS["efficientnet_lite0"])})[0]
+    assert direct.shape == (3, 1280)
+    np.testing.assert_allclose(direct, _onnx_features(lite0_network, batch), atol=1e-4, rtol=0)
 
 
 def test_exported_file_carries_its_preprocessing_and_round_trips_through_the_catalog(

@@ -1,0 +1,59 @@
+"""What the console shows: third-party warnings a user can do nothing about are filtered, and log
+lines are written whole (not wrapped at 80 columns) when stderr is a file or a pipe."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+
+# (message regex, why it is not the user's to act on)
+THIRD_PARTY_WARNINGS = (
+    # kedro-mlflow's KedroPipelineModel has no type hints; MLflow warns on every kedro command.
+    r"Add type hints to the `predict` method",
+    # kedro-viz 12.5 still uses FastAPI's ORJSONResponse.
+    r"ORJSONResponse is deprecated",
+    # Kedro 1.7 itself still calls OmegaConf's deprecated register_new_resolver.
+    r"register_new_resolver\(\) is deprecated",
+)
+
+
+class _DropThirdPartyWarnings(logging.Filter):
+    """Drops captured warnings (logger ``py.warnings``) matching THIRD_PARTY_WARNINGS: MLflow
+    resets the warning filters around its own check, so only the log record can be stopped."""
+
+    patterns = tuple(re.compile(message) for message in THIRD_PARTY_WARNINGS)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not any(p.search(text) for p in self.patterns)
+
+
+def quiet_third_party_warnings() -> None:
+    """Filter the warnings listed in THIRD_PARTY_WARNINGS (Kedro's rich handler logs warnings)."""
+    for message in THIRD_PARTY_WARNINGS:
+        warnings.filterwarnings("ignore", message=f".*{message}")
+    captured = logging.getLogger("py.warnings")
+    if not any(isinstance(f, _DropThirdPartyWarnings) for f in captured.filters):
+        captured.addFilter(_DropThirdPartyWarnings())
+
+
+PIPED_WIDTH = 240  # rich wraps at 80 columns when it cannot ask a terminal
+
+
+def quiet_console() -> None:
+    """The ``kedro.init`` entry point: runs before Kedro loads its plugins (settings.py runs too
+    late for kedro-mlflow's import warning)."""
+    quiet_third_party_warnings()
+    widen_piped_console()
+
+
+def widen_piped_console() -> None:
+    """On a file or pipe (make, CI, ``kedro run > run.log``) write each log record on one line
+    instead of wrapping it at 80 columns; a terminal keeps its own width."""
+    import rich
+
+    console = rich.get_console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPED_WIDTH
