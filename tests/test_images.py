@@ -53,3 +53,18 @@ def test_sixteen_bit_png_is_rescaled_not_clipped():
 def test_truncated_png_fails_with_pillows_reason(noisy_rgb):
     with pytest.raises(OSError, match="truncated|broken|image file"):
         decode_tile(_png(noisy_rgb)[:200], 32)
+
+
+def test_quarantine_reason_names_the_file_not_the_file_object(tmp_path):
+    import fsspec
+
+    from aerial_landuse.images import failure_reason, probe_image
+
+    path = tmp_path / "broken.png"
+    path.write_bytes(b"not a png at all")
+    with fsspec.filesystem("file").open(str(path), "rb") as handle:
+        with pytest.raises(Exception) as raised:
+            probe_image(handle)
+    reason = failure_reason(raised.value, str(path))
+    assert reason.startswith("UnidentifiedImageError: cannot identify image file")
+    assert "broken.png" in reason and " object at 0x" not in reason

@@ -17,6 +17,32 @@ def default_model_name(network: str, classifier: str) -> str:
     return f"{network}_{classifier}"
 
 
+def split_model_name(model_name: str) -> tuple[str, str] | None:
+    """(network, classifier) of a default model name, or None for a name of the user's own."""
+    for network in NETWORK_NAMES:
+        for classifier in CLASSIFIER_NAMES:
+            if model_name in (f"{network}_{classifier}", f"{network}_int8_{classifier}"):
+                return model_name.removesuffix(f"_{classifier}"), classifier
+    return None
+
+
+def train_command(model_name: str, dataset: str | None = None) -> str:
+    """The command that trains and evaluates ``model_name`` on existing features (the network's
+    features come from ``kedro run --params pretrained_model=<network>``)."""
+    parts = split_model_name(model_name)
+    if parts is not None:
+        params = [f"pretrained_model={parts[0]}", f"classifier={parts[1]}"]
+    else:
+        params = [
+            f"model_name={model_name}",
+            "pretrained_model=<network>",
+            "classifier=<classifier>",
+        ]
+    if dataset:
+        params.append(f"dataset={dataset}")
+    return f"kedro run --pipelines=train,evaluate --params {','.join(params)}"
+
+
 # ---- tile index (ingest) --------------------------------------------------------------------
 # id: "<folder>/<relpath>" for labelled tiles (folder = train or test, also in ``split``: the folder
 # a tile was listed from; the train/test split itself is decided later, SPLIT_COLUMNS), the relpath

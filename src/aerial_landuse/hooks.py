@@ -10,6 +10,7 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
+import click
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from pyspark import SparkConf
@@ -71,10 +72,33 @@ def check_master(settings: dict[str, object]) -> None:
         )
 
 
+READ_ONLY_COMMANDS = frozenset({"catalog", "registry", "viz", "mlflow", "info", "pipeline"})
+
+
+def _cli_command() -> list[str]:
+    """The kedro subcommand path being run (``["catalog", "describe-datasets"]``); empty outside
+    the CLI (notebooks, KedroSession in a script)."""
+    context = click.get_current_context(silent=True)
+    names = []
+    while context is not None and context.parent is not None:
+        names.append(context.info_name or "")
+        context = context.parent
+    return names[::-1]
+
+
+def needs_spark() -> bool:
+    """Commands that only read the project (``kedro catalog``, ``registry``, ``viz``) start no
+    JVM; ``kedro run``, notebooks and scripts do."""
+    command = _cli_command()
+    return not (command and command[0] in READ_ONLY_COMMANDS)
+
+
 class SparkHooks:
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         """Start (or join) the SparkSession before any node runs."""
+        if not needs_spark():
+            return
         settings = dict(context.config_loader["spark"])
         conf = spark_conf(settings)
         check_master(settings)
@@ -114,6 +138,40 @@ class StorageHooks:
                 "metrics, not its artifacts (kedro-mlflow logs artifacts from local paths only).",
                 ", ".join(containers),
             )
+
+
+class NoEmptyTrackedRuns:
+    """``--only-missing-outputs`` with every output in place runs no node: then kedro-mlflow opens
+    no MLflow run either (it would be an empty run in the history)."""
+
+    def __init__(self) -> None:
+        self._context: KedroContext | None = None
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        self._context = context
+
+    @hook_impl(tryfirst=True)  # before kedro-mlflow's hook opens the run
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        tracking = getattr(self._context, "mlflow", None)
+        if not run_params.get("only_missing_outputs") or tracking is None:
+            return
+        if any(_node_must_run(node, catalog) for node in pipeline.nodes):
+            return
+        names = run_params.get("pipeline_names") or ["__default__"]
+        tracking.tracking.disable_tracking.pipelines.extend(names)
+        logger.info("Every output exists: nothing to run, so no MLflow run is opened.")
+
+
+def _node_must_run(node: Any, catalog: Any) -> bool:
+    """Kedro's --only-missing-outputs rule: no outputs, or a persistent output missing."""
+    if not node.outputs:
+        return True
+    for name in node.outputs:
+        if name in catalog and not getattr(catalog.get(name), "_EPHEMERAL", False):
+            if not catalog.exists(name):
+                return True
+    return False
 
 
 class SparkSaveTimer:

@@ -6,16 +6,21 @@ Pure functions on bytes and Pillow images, run by Spark executors and by the rep
 from __future__ import annotations
 
 import io
+import re
 from typing import BinaryIO
 
 import imagecodecs
 import numpy as np
 from PIL import Image
 
+_FILE_OBJECT = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>")
 
-def failure_reason(exc: BaseException) -> str:
-    """How a tile failed, as the quarantine report states it."""
-    return f"{type(exc).__name__}: {exc}"
+
+def failure_reason(exc: BaseException, path: str | None = None) -> str:
+    """How a tile failed, as the quarantine report states it. Pillow names the file object it
+    was given (``<...LocalFileOpener object at 0x...>``): the file's name replaces it."""
+    name = path.rsplit("/", 1)[-1] if path else "the file"
+    return f"{type(exc).__name__}: {_FILE_OBJECT.sub(name, str(exc))}"
 
 
 def probe_image(handle: BinaryIO) -> tuple[int, int, str, str]:

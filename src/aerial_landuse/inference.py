@@ -40,7 +40,7 @@ def probe_partition(batches: Iterator[pd.DataFrame], storage: Storage) -> Iterat
                 with storage.fs.open(path, "rb") as handle:
                     results.append((*probe_image(handle), None))
             except Exception as exc:  # any failure quarantines this tile
-                results.append((None, None, None, None, failure_reason(exc)))
+                results.append((None, None, None, None, failure_reason(exc, path)))
         probe = pd.DataFrame(
             results, columns=["width", "height", "mode", "format", "error"], index=pdf.index
         )
@@ -59,7 +59,7 @@ def read_bytes_partition(
                 errors.append(None)
             except Exception as exc:  # unreadable: quarantined, never the batch
                 contents.append(None)
-                errors.append(failure_reason(exc))
+                errors.append(failure_reason(exc, path))
         yield pdf.assign(content=contents, error=errors)
 
 
@@ -105,7 +105,7 @@ def read_and_decode(storage: Storage, path: str, size: int) -> Decoded:
     try:
         return decode_tile(storage.read_bytes(path), size)
     except Exception as exc:
-        return failure_reason(exc)
+        return failure_reason(exc, path)
 
 
 def _slices(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:

@@ -13,7 +13,12 @@
 """
 
 from .fsspec_spark import FsspecSparkDataset
-from .mlflow_runs import MlflowParamsDataset, MlflowRunsDataset, ModelChoiceDataset
+from .mlflow_runs import (
+    MlflowParamsDataset,
+    MlflowRunsDataset,
+    ModelChoiceDataset,
+    TrackedMetricsDataset,
+)
 from .onnx_network import ONNXNetworkDataset
 from .optional import OptionalDataset
 from .package_text import PackageTextDataset
@@ -25,6 +30,7 @@ __all__ = [
     "MlflowParamsDataset",
     "MlflowRunsDataset",
     "ModelChoiceDataset",
+    "TrackedMetricsDataset",
     "ONNXNetworkDataset",
     "OptionalDataset",
     "PackageTextDataset",

@@ -12,15 +12,19 @@ from typing import Any
 import mlflow
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
+from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
 
 from aerial_landuse.contracts import DATASET_PARAM, MODEL_PARAM
 from aerial_landuse.model import TrainedModel
 
-from .spark_model import SparkModelDataset
+from .spark_model import SparkModelDataset, missing_model_message
 
 
 class MlflowParamsDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
-    """Saving logs a flat dict as parameters of the active MLflow run (no run: nothing logged)."""
+    """Saving logs a flat dict as parameters of the active MLflow run (no run: nothing logged).
+    Ephemeral: ``--only-missing-outputs`` does not rerun a node just to log again."""
+
+    _EPHEMERAL = True
 
     def __init__(self, metadata: dict[str, Any] | None = None) -> None:
         self.metadata = metadata
@@ -36,6 +40,14 @@ class MlflowParamsDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
 
     def _describe(self) -> dict[str, Any]:
         return {"target": "active MLflow run"}
+
+
+class TrackedMetricsDataset(MlflowMetricsHistoryDataset):
+    """kedro-mlflow's metrics dataset, ephemeral like MlflowParamsDataset: with
+    ``--only-missing-outputs`` the metrics are logged when the model is evaluated again, not by a
+    rerun that changes nothing (which would add a duplicate run to the leaderboard)."""
+
+    _EPHEMERAL = True
 
 
 def finished_runs(experiment: str) -> pd.DataFrame:
@@ -77,6 +89,40 @@ class MlflowRunsDataset(AbstractDataset[None, pd.DataFrame]):
         return {"experiment": self._experiment}
 
 
+def choose_model(
+    name: str, experiment: str, metric: str = "accuracy", dataset: str | None = None
+) -> tuple[str, str | None, float | None]:
+    """(model name, run id, metric value): ``name`` itself, or for ``best`` the model of the top
+    finished run of ``experiment`` on ``dataset`` by ``metric``."""
+    runs = finished_runs(experiment)
+    column = f"params.{DATASET_PARAM}"
+    if dataset is not None and column in runs.columns:
+        runs = runs[runs[column].isna() | (runs[column] == dataset)]
+    runs = runs[runs[f"params.{MODEL_PARAM}"] != "best"] if not runs.empty else runs
+    column = f"metrics.{metric}"
+    if name != "best":
+        mine = runs[runs[f"params.{MODEL_PARAM}"] == name] if not runs.empty else runs
+        if mine.empty:
+            return name, None, None
+        value = _value(mine[column].iloc[0]) if column in mine else None
+        return name, str(mine["run_id"].iloc[0]), value
+    if runs.empty or column not in runs.columns or runs[column].isna().all():
+        raise DatasetError(
+            f"model_name=best needs finished runs with metric '{metric}' in MLflow experiment "
+            f"'{experiment}' ({mlflow.get_tracking_uri()}): train and evaluate models first."
+        )
+    top = runs.sort_values([column, "start_time"], ascending=[False, False]).iloc[0]
+    return str(top[f"params.{MODEL_PARAM}"]), str(top["run_id"]), _value(top[column])
+
+
+def chosen_model_name(name: str, experiment: str, dataset: str, metric: str = "accuracy") -> str:
+    """``${chosen_model:...}`` in the catalog: ``best`` resolved to a model name, so that the
+    outputs of a ``model_name=best`` run go where that model's own outputs are."""
+    if name != "best":
+        return name
+    return choose_model(name, experiment, metric, dataset)[0]
+
+
 class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
     """A trained model by name, or ``best``: the model of the top finished run by ``metric``.
 
@@ -103,31 +149,14 @@ class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
 
     def chosen(self) -> tuple[str, str | None, float | None]:
         """(model name, run id, metric value) of the model this dataset loads."""
-        runs = finished_runs(self._experiment)
-        column = f"params.{DATASET_PARAM}"
-        if self._dataset is not None and column in runs.columns:
-            runs = runs[runs[column].isna() | (runs[column] == self._dataset)]
-        column = f"metrics.{self._metric}"
-        if self._name != "best":
-            mine = runs[runs[f"params.{MODEL_PARAM}"] == self._name] if not runs.empty else runs
-            if mine.empty:
-                return self._name, None, None
-            return (
-                self._name,
-                str(mine["run_id"].iloc[0]),
-                _value(mine[column].iloc[0]) if column in mine else None,
-            )
-        if runs.empty or column not in runs.columns or runs[column].isna().all():
-            raise DatasetError(
-                f"model_name=best needs finished runs with metric '{self._metric}' in MLflow experiment "
-                f"'{self._experiment}' ({mlflow.get_tracking_uri()}): train and evaluate models first."
-            )
-        top = runs.sort_values([column, "start_time"], ascending=[False, False]).iloc[0]
-        return str(top[f"params.{MODEL_PARAM}"]), str(top["run_id"]), _value(top[column])
+        return choose_model(self._name, self._experiment, self._metric, self._dataset)
 
     def load(self) -> TrainedModel:
         name, run_id, value = self.chosen()
-        model = SparkModelDataset(path=f"{self._root}/{name}", credentials=self._credentials).load()
+        stored = SparkModelDataset(path=f"{self._root}/{name}", credentials=self._credentials)
+        if not stored.exists():
+            raise DatasetError(missing_model_message(stored._describe()["path"], self._dataset))
+        model = stored.load()
         model.info.update(
             {
                 "mlflow_run_id": run_id,

@@ -18,6 +18,7 @@ from kedro.io import AbstractDataset, DatasetError
 from pyspark import SparkContext
 from pyspark.ml import PipelineModel
 
+from aerial_landuse.contracts import train_command
 from aerial_landuse.model import TrainedModel
 from aerial_landuse.storage import storage_location
 
@@ -49,6 +50,16 @@ def deserialize_pipeline(data: bytes) -> PipelineModel:
     return PipelineModel._from_java(java_model)
 
 
+def missing_model_message(uri: str, dataset: str | None = None) -> str:
+    """No model at ``uri`` (``.../<model name>``): the command that trains it."""
+    name = uri.rstrip("/").rsplit("/", 1)[-1]
+    return (
+        f"No trained model '{name}' at {uri}. Train it first: `{train_command(name, dataset)}` "
+        "(on the features of its network, which `kedro run` makes), or pick an existing one with "
+        "`--params model_name=<name>`."
+    )
+
+
 class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
     """A folder ``<path>/`` holding ``spark_model.bin`` and ``model.json``, on any fsspec storage."""
 
@@ -66,12 +77,7 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
     def load(self) -> TrainedModel:
         record_path = f"{self._path}/{RECORD_FILE}"
         if not self._fs.exists(record_path):
-            name = self._path.rsplit("/", 1)[-1]
-            raise DatasetError(
-                f"No trained model at {self._storage.uri(self._path)}. Train it first: "
-                f"`kedro run --pipelines=train --params model_name={name}`, or pick an existing one "
-                "with `--params model_name=<name>`."
-            )
+            raise DatasetError(missing_model_message(self._storage.uri(self._path)))
         record = json.loads(self._fs.cat_file(record_path))
         return TrainedModel(self._pipeline(record), list(record["labels"]), record["info"])
 
