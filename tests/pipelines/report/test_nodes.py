@@ -4,6 +4,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -15,6 +16,7 @@ from aerial_landuse.pipelines.report.nodes import (
     ground_truth_agreement,
     reconcile_tile_counts,
     render_report,
+    run_parameters,
     to_geojson,
 )
 from tests.conftest import folder
@@ -65,7 +67,7 @@ def _metrics():
         "model_name": "m",
         "pretrained_model": "efficientnet_lite0",
         "classifier": "logistic_regression",
-        "hyperparameters": {},
+        "hyperparameters": {"regParam": 0.01},
     }
     return metrics
 
@@ -74,7 +76,10 @@ def test_figures_cover_metrics_map_and_gallery(scored):
     tiles, predictions = scored
     images, absent = folder(tiles), folder(tiles / "absent")
     tests = _test_predictions(predictions)
-    figures = draw_figures(_metrics(), predictions, images, tests, images, absent, REPORT)
+    truth = predictions[["filename"]].assign(true_label=predictions["pred_label"])
+    first = truth.index[0]  # one wrong prediction
+    truth.loc[first, "true_label"] = "Shrub" if truth.loc[first, "true_label"] != "Shrub" else "Forest"
+    figures = draw_figures(_metrics(), predictions, images, tests, images, absent, truth, REPORT)
     assert set(figures) == {
         "confusion_matrix.png",
         "class_metrics.png",
@@ -83,10 +88,15 @@ def test_figures_cover_metrics_map_and_gallery(scored):
         "gallery.png",
     }
     labelled_only = draw_figures(
-        _metrics(), predictions.head(0), absent, tests, images, absent, REPORT
+        _metrics(), predictions.head(0), absent, tests, images, absent, None, REPORT
     )
     assert set(labelled_only) == {"confusion_matrix.png", "class_metrics.png", "test_gallery.png"}
     assert all(isinstance(f, Figure) for f in figures.values())
+    # the scored tiles' gallery: confidence on every tile, right or wrong where the truth is known
+    captions = [ax.get_title() for ax in figures["gallery.png"].axes if ax.get_title()]
+    assert captions and all("p=0." in c or "p=1." in c for c in captions)
+    assert all(c.endswith("right") or " true " in c for c in captions)
+    assert "right (green)" in figures["gallery.png"]._suptitle.get_text()
     map_axes = figures["land_use_map.png"].axes[0]
     assert map_axes.get_xlim() == pytest.approx((-71.0, -70.988))  # west to east
     assert map_axes.get_ylim() == pytest.approx((41.996, 42.002))  # south to north: north up
@@ -154,13 +164,14 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
     files = folder(tiles)
     tests = _test_predictions(predictions)
     figures = draw_figures(
-        _metrics(), predictions, files, tests, files, folder(tiles / "x"), REPORT
+        _metrics(), predictions, files, tests, files, folder(tiles / "x"), None, REPORT
     )
     images = {}
     for name, fig in figures.items():
-        fig.canvas.draw()
-        images[name.removesuffix(".png")] = lambda f=fig: Image.frombuffer(
-            "RGBA", f.canvas.get_width_height(), f.canvas.buffer_rgba()
+        canvas = FigureCanvasAgg(fig)  # the figures carry no pyplot backend of their own
+        canvas.draw()
+        images[name.removesuffix(".png")] = lambda c=canvas: Image.frombuffer(
+            "RGBA", c.get_width_height(), c.buffer_rgba()
         )
     quarantine = collect_quarantine(
         pd.DataFrame(
@@ -192,7 +203,7 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
         predictions,
         images,
         predictions[["filename"]],
-        {"train": {"classifier": "logistic_regression"}, "demo_data": {}},
+        run_parameters(_metrics(), {"sample_frac": 1.0}, {"batch_size": 16}),
         PackageTextDataset("aerial_landuse", "templates/report.html").load(),
         REPORT,
     )
@@ -202,3 +213,6 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
         "Synthetic test tiles." in html and "broken.png" in html and "logistic_regression" in html
     )
     assert f"{100 * _metrics()['accuracy']:.1f}%" in html
+    # parameters: what ran, the chosen classifier's settings only
+    assert "<code>logistic_regression.regParam</code></td><td class=\"left\">0.01" in html
+    assert "numTrees" not in html and "<code>batch_size</code>" in html

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from aerial_landuse.contracts import DATASET_PARAM  # noqa: E402
-from aerial_landuse.contracts import TRACKED_PARAMS as COLUMNS  # noqa: E402
+from aerial_landuse.contracts import DATASET_PARAM
+from aerial_landuse.contracts import TRACKED_PARAMS as COLUMNS
 
 
 def leaderboard(runs: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
@@ -59,7 +55,8 @@ def leaderboard_html(table: pd.DataFrame, params: dict[str, Any]) -> str:
 def leaderboard_figure(table: pd.DataFrame, params: dict[str, Any]) -> Figure:
     """The chosen metric per run, best at the top."""
     shown = table.head(int(params["max_runs_in_figure"])).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(shown) + 1.2), layout="constrained")
+    fig = Figure(figsize=(8, 0.45 * len(shown) + 1.2), layout="constrained")  # no pyplot backend
+    ax = fig.subplots()
     labels = [f"{r.model_name} ({str(r.run_id)[:7]})" for r in shown.itertuples()]
     ax.barh(labels, shown[params["metric"]], color="#4c78a8")
     ax.set_xlabel(params["metric"])

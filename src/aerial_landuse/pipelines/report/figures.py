@@ -1,4 +1,8 @@
-"""Matplotlib figures for the report: metrics, land-use map, tile gallery."""
+"""Matplotlib figures for the report: metrics, land-use map, tile gallery.
+
+Built as ``Figure`` objects, not through pyplot: no backend is forced on the caller (a notebook
+keeps its inline backend and shows them), and nothing accumulates in pyplot's figure registry.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,12 @@ import math
 from collections.abc import Sequence
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 # NLCD legend colours for the six classes; other classes get tab10 colours.
 NLCD_COLOURS = {
@@ -27,7 +29,7 @@ NLCD_COLOURS = {
 
 
 def class_colours(labels: Sequence[str]) -> dict[str, str]:
-    spare = iter(plt.get_cmap("tab10").colors)
+    spare = iter(matplotlib.colormaps["tab10"].colors)
     return {
         label: NLCD_COLOURS.get(label) or matplotlib.colors.to_hex(next(spare)) for label in labels
     }
@@ -43,7 +45,8 @@ def confusion_figure(metrics: dict) -> Figure:
         out=np.zeros_like(counts),
         where=counts.sum(axis=1, keepdims=True) > 0,
     )
-    fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
+    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
+    ax = fig.subplots()
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(labels)):
         for j in range(len(labels)):
@@ -74,7 +77,8 @@ def class_metrics_figure(metrics: dict) -> Figure:
     per_class = metrics["per_class"]
     labels = list(per_class)
     x = np.arange(len(labels))
-    fig, ax = plt.subplots(figsize=(7.5, 4), layout="constrained")
+    fig = Figure(figsize=(7.5, 4), layout="constrained")
+    ax = fig.subplots()
     for k, (name, colour) in enumerate(
         (("precision", "#4c78a8"), ("recall", "#f58518"), ("f1", "#54a24b"))
     ):
@@ -98,7 +102,7 @@ def _tile_polygons(predictions: pd.DataFrame) -> list[np.ndarray]:
     return [np.array([[w, s], [e, s], [e, n], [w, n]]) for w, s, e, n in b]
 
 
-def _north_up(ax: plt.Axes, predictions: pd.DataFrame) -> None:
+def _north_up(ax: Axes, predictions: pd.DataFrame) -> None:
     mid_lat = float((predictions["llcrnrlat"].mean() + predictions["urcrnrlat"].mean()) / 2)
     ax.set_aspect(1 / math.cos(math.radians(mid_lat)))
     ax.set(xlabel="longitude (°)", ylabel="latitude (°)")
@@ -120,7 +124,8 @@ def land_use_map_figure(predictions: pd.DataFrame, labels: Sequence[str], title:
     """Each scored tile drawn at its bounds in its class colour, beside a confidence map."""
     colours = class_colours(labels)
     polygons = _tile_polygons(predictions)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6), layout="constrained")
+    fig = Figure(figsize=(13, 6), layout="constrained")
+    left, right = fig.subplots(1, 2)
     left.add_collection(
         PolyCollection(
             polygons, facecolors=[colours[p] for p in predictions["pred_label"]], edgecolors="none"
@@ -161,13 +166,8 @@ def gallery_figure(
     """A row of sample tiles per class: (caption, pixels) or (caption, pixels, right) where
     ``right`` frames the tile green (right) or red (wrong)."""
     labels = list(samples)
-    fig, axes = plt.subplots(
-        len(labels),
-        per_class,
-        figsize=(1.9 * per_class, 2.0 * len(labels)),
-        squeeze=False,
-        layout="constrained",
-    )
+    fig = Figure(figsize=(1.9 * per_class, 2.0 * len(labels)), layout="constrained")
+    axes = fig.subplots(len(labels), per_class, squeeze=False)
     for row, label in enumerate(labels):
         for col in range(per_class):
             ax = axes[row][col]

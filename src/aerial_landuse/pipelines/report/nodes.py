@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -98,16 +97,26 @@ def _gallery_samples(
     tile_images: dict[str, Callable[[], Image.Image]],
     per_class: int,
     seed: int,
+    truth: pd.Series | None = None,
     size: int = 160,
-) -> dict[str, list[tuple[str, np.ndarray]]]:
-    """A seeded sample of tiles per predicted class, as thumbnails (only those tiles are read)."""
-    samples: dict[str, list[tuple[str, np.ndarray]]] = {}
+) -> dict[str, list[tuple]]:
+    """A seeded sample of tiles per predicted class, as thumbnails (only those tiles are read),
+    captioned with the confidence; where the true class is known (``truth`` by file name) also
+    whether the prediction was right (framed green) or not (red, with the true class)."""
+    samples: dict[str, list[tuple]] = {}
     for label, group in predictions.groupby("pred_label", sort=True):
         chosen = group.sample(n=min(per_class, len(group)), random_state=seed)
-        samples[str(label)] = [
-            (f"{row.filename} {row.confidence:.2f}", thumbnail(tile_images[row.id](), size))
-            for row in chosen.itertuples()
-        ]
+        samples[str(label)] = []
+        for row in chosen.itertuples():
+            pixels = thumbnail(tile_images[row.id](), size)
+            caption = f"{row.filename}\np={row.confidence:.2f}"
+            true_label = None if truth is None else truth.get(row.filename)
+            if true_label is None or pd.isna(true_label):
+                samples[str(label)].append((caption, pixels))
+                continue
+            right = true_label == label
+            verdict = "right" if right else f"true {true_label}"
+            samples[str(label)].append((f"{caption} {verdict}", pixels, bool(right)))
     return samples
 
 
@@ -148,6 +157,7 @@ def draw_figures(
     test_predictions: pd.DataFrame,
     train_tiles: TileFolder,
     test_tiles: TileFolder,
+    tile_summaries: pd.DataFrame | None,
     params: dict[str, Any],
 ) -> dict[str, Figure]:
     """Confusion matrix, per-class metrics, right and wrong test tiles and, when a region was
@@ -169,9 +179,14 @@ def draw_figures(
         figures["land_use_map.png"] = land_use_map_figure(
             score_predictions, labels, f"Predicted land use ({model})"
         )
+        truth = _true_labels(tile_summaries)
         figures["gallery.png"] = gallery_figure(
-            _gallery_samples(score_predictions, score_tiles.image_loaders(), per_class, seed),
+            _gallery_samples(
+                score_predictions, score_tiles.image_loaders(), per_class, seed, truth
+            ),
             per_class,
+            "Scored tiles per predicted class, with confidence"
+            + ("" if truth is None else ": right (green) or wrong (red, true class)"),
         )
     return figures
 
@@ -205,6 +220,13 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _true_labels(tile_summaries: pd.DataFrame | None) -> pd.Series | None:
+    """True class by file name where tile_summaries.csv has one (the demo region), else None."""
+    if tile_summaries is None or "true_label" not in tile_summaries.columns:
+        return None
+    return tile_summaries.drop_duplicates("filename").set_index("filename")["true_label"]
+
+
 def ground_truth_agreement(
     score_predictions: pd.DataFrame, tile_summaries: pd.DataFrame | None
 ) -> float | None:
@@ -222,10 +244,21 @@ def _png_data_uri(image: Image.Image) -> str:
 
 
 def run_parameters(
-    ingest: dict[str, Any], featurize: dict[str, Any], train: dict[str, Any], score: dict[str, Any]
-) -> dict[str, Any]:
-    """The parameters the report shows: those that decide what the model is and what it scored."""
-    return {"ingest": ingest, "featurize": featurize, "train": train, "score": score}
+    metrics: dict[str, Any], ingest: dict[str, Any], featurize: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """What ran, section by section: the model as it was trained (its classifier's
+    hyperparameters only, from the model's own record) and the tile and feature settings."""
+    model = metrics["model"]
+    return {
+        "Model": {
+            "model_name": model["model_name"],
+            "network": model["pretrained_model"],
+            "classifier": model["classifier"],
+            **{f"{model['classifier']}.{k}": v for k, v in model["hyperparameters"].items()},
+        },
+        "Tiles (ingest)": dict(ingest),
+        "Features (featurize)": {k: v for k, v in featurize.items() if k != "pretrained_model"},
+    }
 
 
 def render_report(
@@ -235,7 +268,7 @@ def render_report(
     score_predictions: pd.DataFrame,
     figures: dict[str, Callable[[], Image.Image]],
     tile_summaries: pd.DataFrame | None,
-    parameters: dict[str, Any],
+    parameters: dict[str, dict[str, Any]],
     template_text: str,
     params: dict[str, Any],
 ) -> str:
@@ -244,7 +277,6 @@ def render_report(
     images = {
         name.removesuffix(".png"): _png_data_uri(load()) for name, load in sorted(figures.items())
     }
-    shown = parameters
     return template.render(
         title=params["title"],
         data_note=params["data_note"],
@@ -257,5 +289,5 @@ def render_report(
         n_scored=len(score_predictions),
         agreement=ground_truth_agreement(score_predictions, tile_summaries),
         images=images,
-        parameters=json.dumps(shown, indent=2, default=str),
+        parameters=parameters,
     )

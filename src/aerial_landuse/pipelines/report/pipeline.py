@@ -47,6 +47,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "test_predictions",
                     "train_tiles",
                     "test_tiles",
+                    "tile_summaries",
                     "params:report",
                 ],
                 "report_figures@matplotlib",
@@ -54,7 +55,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 run_parameters,
-                ["params:ingest", "params:featurize", "params:train", "params:score"],
+                ["metrics", "params:ingest", "params:featurize"],
                 "run_parameters",
                 name="collect_run_parameters",
             ),
