@@ -12,7 +12,7 @@ import pytest
 
 from aerial_landuse.datasets import MlflowRunsDataset, ModelChoiceDataset, SparkModelDataset
 from aerial_landuse.pipelines.compare.nodes import leaderboard
-from aerial_landuse.tools.processes import free_port
+from aerial_landuse.tools.processes import free_port, group_alive, stop_groups
 from tests.pipelines.train.test_nodes import clustered_features, params, train
 
 EXPERIMENT = "aerial-landuse"  # conf/base/globals.yml
@@ -96,9 +96,10 @@ def test_mlflow_ui_serves_its_page_on_localhost(tracking, tmp_path):
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # the UI's workers outlive their parent: stop the whole group
     )
     try:
-        deadline, page = time.monotonic() + 120, ""
+        deadline, page = time.monotonic() + 300, ""
         while time.monotonic() < deadline and not page:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
@@ -108,9 +109,9 @@ def test_mlflow_ui_serves_its_page_on_localhost(tracking, tmp_path):
         assert "MLflow" in page
         with urllib.request.urlopen(
             f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=aerial-landuse",
-            timeout=10,
+            timeout=60,
         ) as response:
             assert b"aerial-landuse" in response.read()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_groups([server.pid])
+        assert not group_alive(server.pid)

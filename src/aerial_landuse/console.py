@@ -57,3 +57,4 @@ def widen_piped_console() -> None:
     console = rich.get_console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPED_WIDTH
+        os.environ["COLUMNS"] = str(PIPED_WIDTH)  # rich consoles made later (tracebacks)

@@ -26,6 +26,12 @@ MAIN_JOB = {
 }
 
 
+def _stage(name: str, pipeline: Pipeline) -> Pipeline:
+    """The stage as a namespace (one collapsible box in kedro-viz, nodes named ``<stage>.<node>``);
+    dataset and parameter names stay as the catalog has them."""
+    return Pipeline(pipeline, namespace=name, prefix_datasets_with_namespace=False)
+
+
 def register_pipelines() -> dict[str, Pipeline]:
     """ingest, featurize, train, evaluate, score, report, plus pretrained and demo_data.
 
@@ -34,14 +40,14 @@ def register_pipelines() -> dict[str, Pipeline]:
     the top MLflow run by ``select_by``). ``compare`` writes the leaderboard of the run history.
     (Registered explicitly: find_pipelines loads only the pipelines named on the command line.)
     """
-    pipelines = {name: module.create_pipeline() for name, module in MAIN_JOB.items()}
+    pipelines = {name: _stage(name, module.create_pipeline()) for name, module in MAIN_JOB.items()}
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     pipelines["score"] = (
         pipelines["ingest"].only_nodes_with_tags("score")
         + pipelines["featurize"].only_nodes_with_tags("score")
         + Pipeline(pipelines["score"], inputs={"trained_model": "scoring_model"})
     )
-    pipelines["compare"] = compare.create_pipeline()
-    pipelines["pretrained"] = pretrained.create_pipeline()
-    pipelines["demo_data"] = demo_data.create_pipeline()
+    pipelines["compare"] = _stage("compare", compare.create_pipeline())
+    pipelines["pretrained"] = _stage("pretrained", pretrained.create_pipeline())
+    pipelines["demo_data"] = _stage("demo_data", demo_data.create_pipeline())
     return pipelines

@@ -82,6 +82,10 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
         return TrainedModel(self._pipeline(record), list(record["labels"]), record["info"])
 
     def _pipeline(self, record: dict[str, Any]) -> PipelineModel:
+        # SynapseML's stages (LightGBM) map back to their Python classes only with its patch of
+        # JavaParams._from_java loaded; a fresh session (score only) has not imported it yet.
+        import synapse.ml.core.serialize.java_params_patch  # noqa: F401
+
         if record.get("format") != FORMAT and self._storage.protocol == "file":
             return PipelineModel.load(f"{self._path}/{LEGACY_SPARK_DIR}")  # earlier versions
         running = _spark_context().version
