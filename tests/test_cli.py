@@ -54,3 +54,14 @@ def test_read_only_commands_start_no_spark_and_print_no_third_party_warning(tmp_
         assert "Warning" not in printed and "Add type hints" not in printed, command
         assert "Spark 3" not in printed and "SparkContext" not in printed, command
     assert "labelled_features" in kedro(project, "catalog", "describe-datasets")
+
+
+def test_a_user_error_is_said_once_without_a_traceback_before_any_work(tmp_path):
+    project = copy_project(tmp_path / "aerial-landuse")
+    printed = kedro(
+        project, "run", "--params", "featurize.batch_size=0,model_name=../../x", check=False
+    )
+    assert printed.count("Error: Parameter(s) not valid") == 1
+    assert "featurize.batch_size = 0" in printed and "model_name = '../../x'" in printed
+    assert "Traceback" not in printed and "╭" not in printed  # no (rich) traceback
+    assert "Spark 3" not in printed and not (project / "data").exists()  # nothing started

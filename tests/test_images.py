@@ -68,3 +68,32 @@ def test_quarantine_reason_names_the_file_not_the_file_object(tmp_path):
     reason = failure_reason(raised.value, str(path))
     assert reason.startswith("UnidentifiedImageError: cannot identify image file")
     assert "broken.png" in reason and " object at 0x" not in reason
+
+
+def test_exif_orientation_is_applied_before_resizing():
+    from aerial_landuse.images import upright
+
+    pixels = np.zeros((32, 64, 3), np.uint8)
+    pixels[:, :32] = 255  # left half white: after a 90 degree turn it is the top or bottom half
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to view"
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", exif=exif.tobytes(), quality=100)
+    with Image.open(io.BytesIO(buffer.getvalue())) as image:
+        assert upright(image).size == (32, 64)
+    decoded = decode_tile(buffer.getvalue(), 64).astype(int)
+    assert decoded[:24].mean() > 200 and decoded[40:].mean() < 60  # white on top after turning
+
+
+@pytest.mark.parametrize(
+    ("size", "words"),
+    [((1, 1), "too small: 1x1"), ((31, 400), "too small: 31x400"), ((8000, 6000), "too large")],
+)
+def test_tiles_outside_the_size_limits_are_refused_with_the_rule(size, words):
+    from aerial_landuse.images import TileLimits, TileRuleError, probe_image
+
+    buffer = io.BytesIO()
+    Image.new("L", size).save(buffer, format="PNG")
+    buffer.seek(0)
+    with pytest.raises(TileRuleError, match=words):
+        probe_image(buffer, TileLimits(min_side=32, max_megapixels=40))

@@ -6,7 +6,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import warnings
+from typing import Any
+
+from aerial_landuse.errors import user_error_in
 
 # (message regex, why it is not the user's to act on)
 THIRD_PARTY_WARNINGS = (
@@ -47,6 +51,33 @@ def quiet_console() -> None:
     late for kedro-mlflow's import warning)."""
     quiet_third_party_warnings()
     widen_piped_console()
+    print_user_errors_plainly()
+
+
+TRACEBACK_VARIABLE = "AERIAL_LANDUSE_TRACEBACK"
+
+
+def print_user_errors_plainly() -> None:
+    """An error in the user's input (errors.UserInputError, also when Kedro wrapped it) is
+    printed once, as its message, without a traceback; anything else keeps the full traceback,
+    and so does every error when AERIAL_LANDUSE_TRACEBACK=1. Installed again (once) after
+    Kedro configured the project's logging, which reinstalls rich's traceback hook."""
+    previous = sys.excepthook
+    if getattr(previous, "plain_user_errors", False):
+        return
+
+    def hook(kind: type[BaseException], exc: BaseException, trace: Any) -> None:
+        user = user_error_in(exc)
+        if user is None or os.environ.get(TRACEBACK_VARIABLE):
+            previous(kind, exc, trace)
+            return
+        sys.stderr.write(
+            f"\nError: {user}\n\n(An input to fix, not a bug: no traceback. "
+            f"{TRACEBACK_VARIABLE}=1 shows it.)\n"
+        )
+
+    hook.plain_user_errors = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 def widen_piped_console() -> None:

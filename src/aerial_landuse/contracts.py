@@ -74,6 +74,7 @@ SPLIT_COLUMNS = ["id", "path", "label", "folder", "split", "state", "used"]
 
 # ---- quarantine: one row per tile that could not be used, at any stage ----------------------
 QUARANTINE_COLUMNS = ["path", "split", "label", "stage", "reason"]
+IGNORED_COLUMNS = ["path", "split", "reason"]  # files of a tile folder that are not tiles
 
 # ---- predictions (score) ----------------------------------------------------------------------
 PROBABILITY_PREFIX = "prob_"

@@ -16,12 +16,15 @@ from kedro.framework.hooks import hook_impl
 from pyspark import SparkConf
 from pyspark.sql import DataFrame, SparkSession
 
+from aerial_landuse.console import print_user_errors_plainly
+from aerial_landuse.errors import UserInputError
+from aerial_landuse.parameters import validate_parameters
 from aerial_landuse.storage import blob_containers, check_containers
 
 logger = logging.getLogger(__name__)
 
 
-class ClusterConfigError(RuntimeError):
+class ClusterConfigError(UserInputError):
     """The Spark settings cannot reach a cluster; the message names the setting and the fix."""
 
 
@@ -138,6 +141,17 @@ class StorageHooks:
                 "metrics, not its artifacts (kedro-mlflow logs artifacts from local paths only).",
                 ", ".join(containers),
             )
+
+
+class InputChecks:
+    """The run's parameters are checked first, before Spark starts (parameters.py); commands
+    that only read the project (``kedro catalog``, ``viz``) are not stopped by them."""
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: KedroContext) -> None:
+        print_user_errors_plainly()  # after Kedro's logging setup reinstalled rich's hook
+        if needs_spark():
+            validate_parameters(context.params)
 
 
 class NoEmptyTrackedRuns:

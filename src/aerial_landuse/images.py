@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import imagecodecs
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 _FILE_OBJECT = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>")
 
@@ -23,8 +24,24 @@ def failure_reason(exc: BaseException, path: str | None = None) -> str:
     return f"{type(exc).__name__}: {_FILE_OBJECT.sub(name, str(exc))}"
 
 
-def probe_image(handle: BinaryIO) -> tuple[int, int, str, str]:
-    """Width, height, mode and format from an image header (reads only the header)."""
+@dataclass(frozen=True)
+class TileLimits:
+    """What a tile must be to be used (ingest.min_tile_side, ingest.max_tile_megapixels): tiny
+    tiles would be stretched to the network's input, huge ones decoded whole; both are refused
+    at ingest with the reason, as are multi-page images (which page is the tile?)."""
+
+    min_side: int = 32
+    max_megapixels: float = 40.0
+
+
+class TileRuleError(ValueError):
+    """A readable image that breaks a tile rule (size, pages): quarantined with this reason."""
+
+
+def probe_image(handle: BinaryIO, limits: TileLimits | None = None) -> tuple[int, int, str, str]:
+    """Width, height, mode and format from an image header (reads only the header); raises
+    for an empty file, no pixels, or a tile that breaks ``limits``."""
+    limits = limits or TileLimits()
     if not handle.read(1):
         raise ValueError("empty file (0 bytes)")
     handle.seek(0)
@@ -32,7 +49,35 @@ def probe_image(handle: BinaryIO) -> tuple[int, int, str, str]:
         width, height = img.size
         if width == 0 or height == 0:
             raise ValueError(f"image has no pixels ({width}x{height})")
+        _check_limits(img, limits)
         return width, height, img.mode, img.format or "unknown"
+
+
+def _check_limits(img: Image.Image, limits: TileLimits) -> None:
+    width, height = img.size
+    if min(width, height) < limits.min_side:
+        raise TileRuleError(
+            f"too small: {width}x{height} px (ingest.min_tile_side is {limits.min_side} px)"
+        )
+    if width * height > limits.max_megapixels * 1e6:
+        raise TileRuleError(
+            f"too large: {width}x{height} px = {width * height / 1e6:.0f} MP (ingest."
+            f"max_tile_megapixels is {limits.max_megapixels:g}): cut it into tiles first"
+        )
+    pages = getattr(img, "n_frames", 1)
+    if pages > 1:
+        raise TileRuleError(
+            f"multi-page image ({pages} pages): one tile per file, split the pages into files"
+        )
+
+
+def upright(img: Image.Image) -> Image.Image:
+    """The image as it is meant to be seen: its EXIF orientation (a phone or camera's rotation
+    flag) applied; images without one are returned as they are."""
+    return ImageOps.exif_transpose(img) if img.getexif().get(ORIENTATION, 1) != 1 else img
+
+
+ORIENTATION = 0x0112  # the EXIF orientation tag
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -57,7 +102,7 @@ def decode_tile(data: bytes, size: int) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as img:
         if img.format == "JPEG":
             img.draft("RGB", (size, size))
-        rgb = to_rgb(img)
+        rgb = to_rgb(upright(img))
         if rgb.size != (size, size):
             rgb = rgb.resize((size, size), Image.BILINEAR)
         return np.asarray(rgb, dtype=np.uint8)
@@ -77,4 +122,4 @@ def _fast_png(data: bytes, size: int) -> np.ndarray | None:
 
 def thumbnail(img: Image.Image, size: int) -> np.ndarray:
     """A ``size`` x ``size`` RGB thumbnail of any Pillow image (the report's gallery)."""
-    return np.asarray(to_rgb(img).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    return np.asarray(to_rgb(upright(img)).resize((size, size), Image.BILINEAR), dtype=np.uint8)

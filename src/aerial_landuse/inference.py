@@ -24,21 +24,24 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from aerial_landuse.images import decode_tile, failure_reason, probe_image
+from aerial_landuse.images import TileLimits, decode_tile, failure_reason, probe_image
 from aerial_landuse.networks import INPUT_NAME, ONNXNetwork
 from aerial_landuse.storage import Storage
 
 logger = logging.getLogger(__name__)
 
 
-def probe_partition(batches: Iterator[pd.DataFrame], storage: Storage) -> Iterator[pd.DataFrame]:
-    """mapInPandas body: each tile's width, height, mode and format, or why it cannot be read."""
+def probe_partition(
+    batches: Iterator[pd.DataFrame], storage: Storage, limits: TileLimits | None = None
+) -> Iterator[pd.DataFrame]:
+    """mapInPandas body: each tile's width, height, mode and format, or why it cannot be read
+    or used (``limits``: minimum side, maximum size, one page)."""
     for pdf in batches:
         results = []
         for path in pdf["path"]:
             try:
                 with storage.fs.open(path, "rb") as handle:
-                    results.append((*probe_image(handle), None))
+                    results.append((*probe_image(handle, limits), None))
             except Exception as exc:  # any failure quarantines this tile
                 results.append((None, None, None, None, failure_reason(exc, path)))
         probe = pd.DataFrame(

@@ -19,7 +19,7 @@ def stratified_split(listing: pd.DataFrame, test_fraction: float, seed: int) -> 
         )
     rng = np.random.default_rng(seed)
     parts = []
-    for _, group in listing.sort_values("path").groupby("label", sort=True):
+    for _, group in listing.sort_values("path").groupby("label", sort=True, dropna=False):
         order = rng.permutation(len(group))
         n_test = int(round(len(group) * test_fraction))
         n_test = min(max(n_test, 1 if len(group) > 1 else 0), len(group) - 1)

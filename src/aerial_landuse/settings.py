@@ -6,12 +6,18 @@ from pathlib import Path
 from aerial_landuse.config import LayeredConfigLoader
 from aerial_landuse.console import quiet_console
 from aerial_landuse.datasets.mlflow_runs import chosen_model_name
-from aerial_landuse.hooks import NoEmptyTrackedRuns, SparkHooks, SparkSaveTimer, StorageHooks
+from aerial_landuse.hooks import (
+    InputChecks,
+    NoEmptyTrackedRuns,
+    SparkHooks,
+    SparkSaveTimer,
+    StorageHooks,
+)
 
 # Also a kedro.init entry point (earlier, for the CLI); here for notebooks and KedroSession users.
 quiet_console()
 
-HOOKS = (SparkHooks(), StorageHooks(), SparkSaveTimer(), NoEmptyTrackedRuns())
+HOOKS = (InputChecks(), SparkHooks(), StorageHooks(), SparkSaveTimer(), NoEmptyTrackedRuns())
 
 
 def jars_in(folder: str) -> str:

@@ -17,6 +17,7 @@ from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
 from aerial_landuse.contracts import DATASET_PARAM, MODEL_PARAM
 from aerial_landuse.model import TrainedModel
 
+from .missing import MissingInputError
 from .spark_model import SparkModelDataset, missing_model_message
 
 
@@ -76,7 +77,7 @@ class MlflowRunsDataset(AbstractDataset[None, pd.DataFrame]):
     def load(self) -> pd.DataFrame:
         runs = finished_runs(self._experiment)
         if runs.empty:
-            raise DatasetError(
+            raise MissingInputError(
                 f"No finished training run in MLflow experiment '{self._experiment}' at {mlflow.get_tracking_uri()}: "
                 "train and evaluate a model first (`kedro run`, or `make sweep`)."
             )
@@ -107,7 +108,7 @@ def choose_model(
         value = _value(mine[column].iloc[0]) if column in mine else None
         return name, str(mine["run_id"].iloc[0]), value
     if runs.empty or column not in runs.columns or runs[column].isna().all():
-        raise DatasetError(
+        raise MissingInputError(
             f"model_name=best needs finished runs with metric '{metric}' in MLflow experiment "
             f"'{experiment}' ({mlflow.get_tracking_uri()}): train and evaluate models first."
         )
@@ -155,7 +156,9 @@ class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
         name, run_id, value = self.chosen()
         stored = SparkModelDataset(path=f"{self._root}/{name}", credentials=self._credentials)
         if not stored.exists():
-            raise DatasetError(missing_model_message(stored._describe()["path"], self._dataset))
+            raise MissingInputError(
+                missing_model_message(stored._describe()["path"], self._dataset)
+            )
         model = stored.load()
         model.info.update(
             {

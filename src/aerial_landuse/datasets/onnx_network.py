@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import AbstractDataset
 
 from aerial_landuse.networks import ONNXNetwork, read_onnx_network
 from aerial_landuse.storage import storage_location
+
+from .missing import MissingInputError
 
 
 class ONNXNetworkDataset(AbstractDataset[ONNXNetwork, ONNXNetwork]):
@@ -29,7 +31,7 @@ class ONNXNetworkDataset(AbstractDataset[ONNXNetwork, ONNXNetwork]):
     def load(self) -> ONNXNetwork:
         if not self._fs.exists(self._path):
             name = PurePosixPath(self._path).stem
-            raise DatasetError(
+            raise MissingInputError(
                 f"Pretrained network {self._path} does not exist. Export it once with "
                 f"`kedro run --pipelines=pretrained --params pretrained_model={name}`."
             )

@@ -22,6 +22,8 @@ from aerial_landuse.contracts import train_command
 from aerial_landuse.model import TrainedModel
 from aerial_landuse.storage import storage_location
 
+from .missing import MissingInputError
+
 MODEL_FILE = "spark_model.bin"
 RECORD_FILE = "model.json"
 LEGACY_SPARK_DIR = "spark_model"  # Spark ML's own folder format, written by earlier versions
@@ -77,7 +79,7 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
     def load(self) -> TrainedModel:
         record_path = f"{self._path}/{RECORD_FILE}"
         if not self._fs.exists(record_path):
-            raise DatasetError(missing_model_message(self._storage.uri(self._path)))
+            raise MissingInputError(missing_model_message(self._storage.uri(self._path)))
         record = json.loads(self._fs.cat_file(record_path))
         return TrainedModel(self._pipeline(record), list(record["labels"]), record["info"])
 

@@ -18,13 +18,14 @@ from .checks import (
     create_containers,
 )
 from .location import Storage, storage_location
-from .tile_folder import TILE_EXTENSIONS, TileFolder
+from .tile_folder import TILE_EXTENSIONS, FolderScan, TileFolder
 
 __all__ = [
     "BlobAccount",
     "TILE_EXTENSIONS",
     "Storage",
     "StorageError",
+    "FolderScan",
     "TileFolder",
     "blob_containers",
     "check_containers",

@@ -17,13 +17,15 @@ from urllib.parse import urlparse
 
 import fsspec
 
+from aerial_landuse.errors import UserInputError
+
 logger = logging.getLogger(__name__)
 
 BLOB_PROTOCOLS = ("abfs", "abfss", "az", "wasbs", "wasb")
 PATH_KEYS = ("filepath", "path")
 
 
-class StorageError(RuntimeError):
+class StorageError(UserInputError):
     """A storage problem users can fix; the message names the setting and the fix."""
 
 

@@ -56,9 +56,9 @@ def indexed_tiles(tmp_path, size):
         (root / "Forest" / "forest_000.png").read_bytes()[:300]
     )
     tiles = folder(root)
-    listing = list_labelled_tiles(tiles, folder(tmp_path / "none"), INGEST)
+    listing, ignored = list_labelled_tiles(tiles, folder(tmp_path / "none"), INGEST)
     index, quarantine, _ = split_index_and_quarantine(
-        probe_tiles(listing, tiles, INGEST), listing, INGEST
+        probe_tiles(listing, tiles, INGEST), listing, ignored, INGEST
     )
     return tiles, index, quarantine
 
@@ -141,8 +141,10 @@ def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
         ]
     )
     tiles = folder(root, labelled=False)
-    listing = list_score_tiles(tiles, summaries, {**INGEST, "score_sample_frac": 1.0})
-    index, _, _ = split_index_and_quarantine(probe_tiles(listing, tiles, INGEST), listing, INGEST)
+    listing, ignored = list_score_tiles(tiles, summaries, {**INGEST, "score_sample_frac": 1.0})
+    index, _, _ = split_index_and_quarantine(
+        probe_tiles(listing, tiles, INGEST), listing, ignored, INGEST
+    )
     featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE)
     quarantine, summary = quarantine_and_count_featurized(index, featurized, lite0_network)
     row = usable_features(featurized).collect()[0]

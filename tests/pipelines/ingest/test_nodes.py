@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from aerial_landuse.errors import UserInputError
 from aerial_landuse.pipelines.ingest.nodes import (
     UnusableTilesError,
     list_labelled_tiles,
@@ -25,7 +26,7 @@ PARAMS = {
 def test_separate_folders_give_train_and_test_with_labels_from_parent_folder(tmp_path):
     train = write_labelled_folder(tmp_path / "train", 3, ("Forest", "Shrub"))
     test = write_labelled_folder(tmp_path / "test", 2, ("Forest", "Shrub"))
-    listing = list_labelled_tiles(folder(train), folder(test), PARAMS)
+    listing, ignored = list_labelled_tiles(folder(train), folder(test), PARAMS)
     assert listing.groupby(["split", "label"]).size().to_dict() == {
         ("test", "Forest"): 2,
         ("test", "Shrub"): 2,
@@ -38,7 +39,9 @@ def test_separate_folders_give_train_and_test_with_labels_from_parent_folder(tmp
 def test_with_test_fraction_only_the_train_folder_is_listed_and_the_split_waits(tmp_path):
     root = write_labelled_folder(tmp_path / "all", 4, ("Forest", "Shrub"))
     test = write_labelled_folder(tmp_path / "test", 2, ("Forest", "Shrub"))
-    listing = list_labelled_tiles(folder(root), folder(test), {**PARAMS, "test_fraction": 0.3})
+    listing, ignored = list_labelled_tiles(
+        folder(root), folder(test), {**PARAMS, "test_fraction": 0.3}
+    )
     assert len(listing) == 8 and listing["split"].eq("train").all()  # decided after featurize
 
 
@@ -85,7 +88,7 @@ def _score_folder(tmp_path, n=4):
 
 def test_score_tiles_get_bounds_from_tile_summaries(tmp_path):
     root, summaries = _score_folder(tmp_path)
-    listing = list_score_tiles(folder(root, labelled=False), summaries, PARAMS)
+    listing, ignored = list_score_tiles(folder(root, labelled=False), summaries, PARAMS)
     assert listing["split"].eq("score").all() and listing["label"].isna().all()
     assert listing.set_index("filename").loc["t2.png", "llcrnrlon"] == pytest.approx(-70.994)
 
@@ -100,6 +103,50 @@ def test_tile_summaries_missing_columns_is_an_error(tmp_path):
     root, summaries = _score_folder(tmp_path)
     with pytest.raises(ValueError, match="urcrnrlon"):
         list_score_tiles(folder(root, labelled=False), summaries.drop(columns="urcrnrlon"), PARAMS)
+
+
+def _with(summaries, column, value, row=1):
+    bad = summaries.astype({column: object}).copy()
+    bad.loc[row, column] = value
+    return bad
+
+
+BAD_SUMMARIES = {  # case: (change to a good tile_summaries.csv, words of the error)
+    "latitude 95": (lambda s: _with(s, "urcrnrlat", 95.0), r"urcrnrlat is outside -90..90"),
+    "longitude -200": (lambda s: _with(s, "llcrnrlon", -200.0), r"llcrnrlon is outside -180"),
+    "infinite": (lambda s: _with(s, "urcrnrlon", float("inf")), r"urcrnrlon is infinite"),
+    "NaN": (lambda s: _with(s, "llcrnrlat", float("nan")), r"llcrnrlat is empty in 1 row"),
+    "text": (lambda s: _with(s, "llcrnrlat", "north"), r"llcrnrlat is not a number.*'north'"),
+    "corners swapped": (
+        lambda s: s.rename(columns={"llcrnrlat": "urcrnrlat", "urcrnrlat": "llcrnrlat"}),
+        r"upper-right corner not north-east",
+    ),
+    "duplicate rows": (lambda s: pd.concat([s, s.iloc[:1]]), r"more than one row for \['t0.png'\]"),
+    "missing row": (lambda s: s.iloc[1:], r"1 tile\(s\) .* have no row .*t0\.png"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SUMMARIES))
+def test_bad_tile_summaries_are_refused_before_any_tile_is_read(tmp_path, case):
+    root, summaries = _score_folder(tmp_path)
+    change, message = BAD_SUMMARIES[case]
+    with pytest.raises(UserInputError, match=message):
+        list_score_tiles(folder(root, labelled=False), change(summaries), PARAMS)
+
+
+def test_same_file_name_in_two_sub_folders_needs_relative_paths(tmp_path):
+    root, summaries = _score_folder(tmp_path)
+    (root / "2019").mkdir()
+    (root / "2019" / "t0.png").write_bytes((root / "t0.png").read_bytes())
+    with pytest.raises(UserInputError, match=r"share a file name .*2019/t0\.png.*relative"):
+        list_score_tiles(folder(root, labelled=False), summaries, PARAMS)
+    extra = summaries.iloc[:1].assign(filename="2019/t0.png", llcrnrlat=41.5, urcrnrlat=41.502)
+    listing, _ = list_score_tiles(
+        folder(root, labelled=False), pd.concat([summaries, extra], ignore_index=True), PARAMS
+    )
+    by_path = listing.set_index("relpath")
+    assert by_path.loc["2019/t0.png", "llcrnrlat"] == 41.5
+    assert by_path.loc["t0.png", "llcrnrlat"] != 41.5
 
 
 def _write_odd_tiles(root):
@@ -126,12 +173,12 @@ def _write_odd_tiles(root):
 
 def test_probe_indexes_readable_tiles_and_quarantines_the_rest_with_a_reason(spark, tmp_path):
     _write_odd_tiles(tmp_path / "train")
-    listing = list_labelled_tiles(
+    listing, ignored = list_labelled_tiles(
         folder(tmp_path / "train"), folder(tmp_path / "x"), {**PARAMS, "test_fraction": 0.4}
     )
     probed = probe_tiles(listing, folder(tmp_path / "train"), PARAMS)
     params = {**PARAMS, "max_quarantined_share": 0.5}
-    index, quarantine, summary = split_index_and_quarantine(probed, listing, params)
+    index, quarantine, summary = split_index_and_quarantine(probed, listing, ignored, params)
     rows = {r["filename"]: r for r in index.collect()}
     assert set(rows) == {"a.jpg", "b.tif", "c16.tiff", "d.png", "e.PNG"}
     assert (rows["a.jpg"]["width"], rows["a.jpg"]["height"], rows["a.jpg"]["format"]) == (
@@ -154,15 +201,17 @@ def test_probe_indexes_readable_tiles_and_quarantines_the_rest_with_a_reason(spa
 def test_a_split_with_too_many_unreadable_tiles_stops_the_run_naming_the_folder(
     spark, tmp_path, broken
 ):
-    root = write_labelled_folder(tmp_path / "train", 3, classes=("Forest", "Shrub"), size=16)
+    root = write_labelled_folder(tmp_path / "train", 3, classes=("Forest", "Shrub"), size=32)
     paths = sorted(root.rglob("*.png"))[:broken]
     for path in paths:
         path.write_bytes(b"not an image")
     tiles = folder(root)
-    listing = list_labelled_tiles(tiles, folder(tmp_path / "x"), {**PARAMS, "test_fraction": 0.3})
+    listing, ignored = list_labelled_tiles(
+        tiles, folder(tmp_path / "x"), {**PARAMS, "test_fraction": 0.3}
+    )
     probed = probe_tiles(listing, tiles, PARAMS)
     with pytest.raises(UnusableTilesError) as error:
-        split_index_and_quarantine(probed, listing, PARAMS)
+        split_index_and_quarantine(probed, listing, ignored, PARAMS)
     message = str(error.value)
     assert str(root) in message and "UnidentifiedImageError" in message
     assert "max_quarantined_share" in message and "of " in message

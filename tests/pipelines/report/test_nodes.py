@@ -121,7 +121,9 @@ def test_accounting_reconciles_and_refuses_counts_that_do_not():
         "test": {"listed": 3, "sampled_out": 0, "quarantined_ingest": 0,
                  "quarantined_featurize": 1, "used": 2},
     }  # fmt: skip
-    ingest = {"train": {"listed": 10, "sampled_out": 0, "quarantined": 1, "indexed": 9}}
+    ingest = {
+        "train": {"listed": 10, "sampled_out": 0, "quarantined": 1, "indexed": 9, "ignored": 3}
+    }
     featurize = {"train": {"indexed": 9, "featurized": 8, "quarantined": 1}}
     score_ingest = {"score": {"listed": 4, "sampled_out": 0, "quarantined": 0, "indexed": 4}}
     score_featurize = {"score": {"indexed": 4, "featurized": 4, "quarantined": 0}}
@@ -132,8 +134,9 @@ def test_accounting_reconciles_and_refuses_counts_that_do_not():
         "quarantined_ingest": 1,
         "quarantined_featurize": 0,
         "featurized": 4,
+        "ignored": 3,  # files of the folder that are not tiles: beside the reconciled counts
     }
-    assert accounting["score"]["featurized"] == 4
+    assert accounting["score"]["featurized"] == 4 and accounting["score"]["ignored"] == 0
     stale = {"train": {"indexed": 9, "featurized": 9, "quarantined": 0}}
     with pytest.raises(RuntimeError, match="reconcile"):
         reconcile_tile_counts(split, ingest, stale, score_ingest, score_featurize)
@@ -200,6 +203,13 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
         _metrics(),
         accounting,
         quarantine,
+        pd.DataFrame(
+            {
+                "path": ["/t/.DS_Store", "/t/notes.txt"],
+                "split": "score",
+                "reason": ["hidden or OS file: .DS_Store", "not a tile format: .txt"],
+            }
+        ),
         predictions,
         images,
         predictions[["filename"]],
@@ -216,3 +226,5 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
     # parameters: what ran, the chosen classifier's settings only
     assert "<code>logistic_regression.regParam</code></td><td class=\"left\">0.01" in html
     assert "numTrees" not in html and "<code>batch_size</code>" in html
+    assert "2 other file(s) in the tile folders were ignored (1 hidden or OS file, 1 not a" in html
+    assert "<code>ignored.csv</code> in this report's folder" in html

@@ -9,13 +9,14 @@ from matplotlib.figure import Figure
 
 from aerial_landuse.contracts import DATASET_PARAM
 from aerial_landuse.contracts import TRACKED_PARAMS as COLUMNS
+from aerial_landuse.errors import UserInputError
 
 
 def leaderboard(runs: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     """One row per run: model, network, classifier, sample_frac, metrics; best first."""
     metric = f"metrics.{params['metric']}"
     if metric not in runs.columns:
-        raise ValueError(
+        raise UserInputError(
             f"compare.metric {params['metric']!r} is not a logged metric; runs have {sorted(c[8:] for c in runs.columns if c.startswith('metrics.'))}."
         )
     runs = runs[runs[metric].notna()]  # trained but never evaluated: nothing to rank

@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from aerial_landuse.contracts import FEATURE_FIELDS, QUARANTINE_COLUMNS
+from aerial_landuse.errors import UserInputError
 from aerial_landuse.inference import (
     FeaturizeSettings,
     featurize_batches,
@@ -48,9 +49,9 @@ def featurize_tiles(
     """
     backend = params.get("backend", "onnxruntime")
     if backend not in BACKENDS:
-        raise ValueError(f"featurize.backend must be one of {BACKENDS}, got {backend!r}.")
+        raise UserInputError(f"featurize.backend must be one of {BACKENDS}, got {backend!r}.")
     if params["pretrained_model"] != network.spec.name:
-        raise ValueError(
+        raise UserInputError(
             f"pretrained_model is {params['pretrained_model']!r} but the network file holds "
             f"{network.spec.name!r}: re-export it with `kedro run --pipelines=pretrained`."
         )

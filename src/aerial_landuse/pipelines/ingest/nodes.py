@@ -16,15 +16,18 @@ from pyspark.sql import types as T
 
 from aerial_landuse.contracts import (
     BOUND_COLUMNS,
+    IGNORED_COLUMNS,
     LISTING_COLUMNS,
     LISTING_SCHEMA,
     PROBE_FIELDS,
     QUARANTINE_COLUMNS,
 )
+from aerial_landuse.errors import UserInputError
+from aerial_landuse.images import TileLimits
 from aerial_landuse.inference import probe_partition
 from aerial_landuse.sampling import mark_sample
 from aerial_landuse.spark_utils import count_by, partitions_for
-from aerial_landuse.storage import TileFolder
+from aerial_landuse.storage import FolderScan, TileFolder
 
 logger = logging.getLogger(__name__)
 
@@ -37,34 +40,49 @@ def _with_ids(listing: pd.DataFrame, prefix_split: bool) -> pd.DataFrame:
 
 def list_labelled_tiles(
     train_tiles: TileFolder, test_tiles: TileFolder, params: dict[str, Any]
-) -> pd.DataFrame:
-    """Every labelled tile (paths only, no pixels), ``split`` naming the folder it came from:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every labelled file (paths only, no pixels), ``split`` naming the folder it came from:
     train and test folders, or the train folder alone when ``test_fraction`` splits it. Which
     tiles train and which test is decided after featurize (train pipeline), so that changing the
-    split or the sample never needs the tiles again; every listed tile is probed and featurized."""
-    folders = [train_tiles.list_tiles().assign(split="train")]
+    split or the sample never needs the tiles again; every listed tile is probed and featurized.
+    Files refused by a listing rule carry their ``reason`` (quarantined at ingest); ignored files
+    (hidden, OS, other formats) are the second output."""
+    scans = {"train": train_tiles.scan()}
     if params.get("test_fraction") is None:
-        folders.append(test_tiles.list_tiles().assign(split="test"))
-    listing = pd.concat(folders, ignore_index=True)
-    _check_classes(listing, train_tiles, test_tiles)
+        scans["test"] = test_tiles.scan()
+    listing = pd.concat(
+        [scan.tiles.assign(split=s) for s, scan in scans.items()], ignore_index=True
+    )
+    _check_classes(listing[listing["reason"].isna()], train_tiles, test_tiles)
     listing = _with_ids(listing, prefix_split=True).assign(sampled=True)
     for column in BOUND_COLUMNS:
         listing[column] = np.nan
-    logger.info("Listed %d labelled tiles", len(listing))
-    return listing
+    ignored = _ignored(scans)
+    logger.info(
+        "Listed %d labelled tiles (%d refused by a listing rule, %d other files ignored)",
+        len(listing),
+        listing["reason"].notna().sum(),
+        len(ignored),
+    )
+    return listing, ignored
+
+
+def _ignored(scans: dict[str, FolderScan]) -> pd.DataFrame:
+    frames = [scan.ignored.assign(split=split) for split, scan in scans.items()]
+    return pd.concat(frames, ignore_index=True).reindex(columns=IGNORED_COLUMNS)
 
 
 def _check_classes(listing: pd.DataFrame, train_tiles: TileFolder, test_tiles: TileFolder) -> None:
     train_classes = set(listing.loc[listing["split"] == "train", "label"])
     test_only = sorted(set(listing.loc[listing["split"] == "test", "label"]) - train_classes)
     if test_only:
-        raise ValueError(
+        raise UserInputError(
             f"Class folder(s) {test_only} have test tiles ({test_tiles.storage.uri(test_tiles.root)}) "
             f"but no training tiles ({train_tiles.storage.uri(train_tiles.root)}): add training tiles "
             "or remove those test folders."
         )
     if len(train_classes) < 2:
-        raise ValueError(
+        raise UserInputError(
             f"Only {len(train_classes)} class found under {train_tiles.storage.uri(train_tiles.root)}: "
             "a classifier needs at least two class folders."
         )
@@ -72,8 +90,9 @@ def _check_classes(listing: pd.DataFrame, train_tiles: TileFolder, test_tiles: T
 
 def list_score_tiles(
     score_tiles: TileFolder, tile_summaries: pd.DataFrame | None, params: dict[str, Any]
-) -> pd.DataFrame:
-    """Tiles to score joined with their bounds from tile_summaries.csv (one row per tile).
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tiles to score joined with their bounds from tile_summaries.csv (one row per tile), and
+    the files of the folder that are ignored (hidden, OS, other formats).
 
     No score region (its folder does not exist): an empty listing and one line that says so,
     so that a user with labelled tiles only gets everything else, report included.
@@ -89,77 +108,140 @@ def list_score_tiles(
             "and tile_summaries at its tiles (README: Your own tiles).",
             where,
         )
-        return pd.DataFrame(columns=[*LISTING_COLUMNS, "sampled"]).astype({"sampled": bool})
+        empty = pd.DataFrame(columns=[*LISTING_COLUMNS, "reason", "sampled"])
+        return empty.astype({"sampled": bool}), pd.DataFrame(columns=IGNORED_COLUMNS)
     if tile_summaries is None:
-        raise ValueError(
+        raise UserInputError(
             f"The score region {score_tiles.storage.uri(score_tiles.root)} has no "
             "tile_summaries.csv: add one (filename, llcrnrlat, llcrnrlon, urcrnrlat, urcrnrlon, "
             "decimal degrees) or point the tile_summaries catalog entry at it."
         )
-    listing = score_tiles.list_tiles().assign(split="score", label=None)
-    listing = _with_ids(listing, prefix_split=False)
+    scan = score_tiles.scan()
+    listing = _with_ids(scan.tiles.assign(split="score", label=None), prefix_split=False)
     summaries = _checked_summaries(tile_summaries, score_tiles)
-    merged = listing.merge(summaries, on="filename", how="left", validate="many_to_one")
-    missing = merged.loc[merged["llcrnrlat"].isna(), "filename"].tolist()
+    key, keyed = _summaries_to_join(listing, summaries, score_tiles)
+    merged = listing.merge(keyed, on=key, how="left", validate="many_to_one")
+    missing = merged.loc[merged["llcrnrlat"].isna(), key].tolist()
     if missing:
         shown = ", ".join(missing[:5]) + (
             f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         )
-        raise ValueError(
+        raise UserInputError(
             f"{len(missing)} tile(s) under {score_tiles.storage.uri(score_tiles.root)} have no row in "
             f"tile_summaries.csv: {shown}. Add a row (filename, llcrnrlat, llcrnrlon, urcrnrlat, "
             "urcrnrlon) for each, or move those tiles out of the folder."
         )
-    unused = len(summaries) - merged["filename"].nunique()
+    unused = len(summaries) - merged[key].nunique()
     if unused:
         logger.warning(
             "tile_summaries.csv lists %d tile(s) that are not in the score folder", unused
         )
     sampled = mark_sample(merged, float(params["score_sample_frac"]), int(params["seed"]), by=None)
-    return merged.assign(sampled=sampled)
+    return merged.assign(sampled=sampled), _ignored({"score": scan})
+
+
+BOUND_RANGES = {"llcrnrlat": 90.0, "urcrnrlat": 90.0, "llcrnrlon": 180.0, "urcrnrlon": 180.0}
 
 
 def _checked_summaries(summaries: pd.DataFrame, score_tiles: TileFolder) -> pd.DataFrame:
+    """tile_summaries.csv checked before any tile is read: the columns, numeric finite bounds in
+    range (decimal degrees), the corners in order, one row per tile."""
     required = ["filename", *BOUND_COLUMNS]
     absent = [c for c in required if c not in summaries.columns]
     where = f"tile_summaries.csv for {score_tiles.storage.uri(score_tiles.root)}"
     if absent:
-        raise ValueError(
+        raise UserInputError(
             f"{where} lacks column(s) {absent}; it needs {required} (decimal degrees)."
         )
     out = summaries[required].copy()
-    out["filename"] = out["filename"].astype(str).map(lambda p: PurePosixPath(p).name)
+    out["filename"] = out["filename"].astype(str).str.strip().str.removeprefix("./")
     dupes = out.loc[out["filename"].duplicated(), "filename"].unique().tolist()
     if dupes:
-        raise ValueError(f"{where} has more than one row for {dupes[:5]}: keep one row per tile.")
+        raise UserInputError(
+            f"{where} has more than one row for {dupes[:5]}: keep one row per tile."
+        )
+    for column, limit in BOUND_RANGES.items():
+        out[column] = _bounds_column(out, column, limit, where)
     bad = out[(out["urcrnrlat"] <= out["llcrnrlat"]) | (out["urcrnrlon"] <= out["llcrnrlon"])]
     if len(bad):
-        raise ValueError(
+        raise UserInputError(
             f"{where}: {len(bad)} row(s) have upper-right corner not north-east of lower-left, "
             f"e.g. {bad['filename'].iloc[0]}. Check the column order (llcrnrlat, llcrnrlon, urcrnrlat, urcrnrlon)."
         )
-    return out.astype({c: "float64" for c in BOUND_COLUMNS})
+    return out
+
+
+def _bounds_column(rows: pd.DataFrame, column: str, limit: float, where: str) -> pd.Series:
+    """``column`` as finite floats within +-``limit`` degrees, or a ValueError naming the rows."""
+    values = pd.to_numeric(rows[column], errors="coerce").astype("float64")
+    problems = {
+        "is not a number": values.isna() & rows[column].notna(),
+        "is empty": rows[column].isna(),
+        "is infinite": np.isinf(values),
+        f"is outside -{limit:g}..{limit:g} degrees": values.abs().gt(limit) & np.isfinite(values),
+    }
+    for problem, mask in problems.items():
+        if mask.any():
+            first = rows.loc[mask].iloc[0]
+            raise UserInputError(
+                f"{where}: {column} {problem} in {int(mask.sum())} row(s), e.g. "
+                f"{first['filename']}: {first[column]!r}. Bounds are decimal degrees (WGS84)."
+            )
+    return values
+
+
+def _summaries_to_join(
+    listing: pd.DataFrame, summaries: pd.DataFrame, score_tiles: TileFolder
+) -> tuple[str, pd.DataFrame]:
+    """(key, summaries keyed by it): the relative path when tile_summaries.csv gives those, else
+    the file name, which must then be unique on both sides (two x.png in different sub-folders
+    cannot share one row)."""
+    given = summaries["filename"]
+    if given.str.contains("/").any() and given.isin(listing["relpath"]).any():
+        return "relpath", summaries.rename(columns={"filename": "relpath"})
+    names = summaries.assign(filename=given.map(lambda p: PurePosixPath(p).name))
+    for side, frame, column in (
+        (f"tiles under {score_tiles.storage.uri(score_tiles.root)}", listing, "relpath"),
+        ("rows of tile_summaries.csv", summaries.assign(relpath=given), "relpath"),
+    ):
+        names_of = frame[column].map(lambda p: PurePosixPath(p).name)
+        shared = frame.loc[names_of.duplicated(keep=False), column].sort_values()
+        if len(shared):
+            raise UserInputError(
+                f"{len(shared)} {side} share a file name in different folders (e.g. "
+                f"{', '.join(shared.head(2))}), so tiles and rows cannot be matched by name: "
+                "write each tile's path relative to the score folder in the filename column "
+                "of tile_summaries.csv (e.g. 2019/x.png)."
+            )
+    return "filename", names
 
 
 def probe_tiles(listing: pd.DataFrame, tiles: TileFolder, params: dict[str, Any]) -> DataFrame:
-    """Sampled tiles with header info (size, mode, format) or the reason they cannot be read."""
-    sampled = listing.loc[listing["sampled"], LISTING_COLUMNS]
+    """Sampled tiles with header info (size, mode, format) or the reason they cannot be read
+    (files refused at listing are not opened: they are quarantined with their reason)."""
+    sampled = listing.loc[listing["sampled"] & listing["reason"].isna(), LISTING_COLUMNS]
     frame = tiles.spark_frame(sampled.astype(object).where(sampled.notna(), None), LISTING_SCHEMA)
     frame = frame.repartition(
         partitions_for(frame, len(sampled), int(params["rows_per_partition"]))
     )
     schema = T.StructType(LISTING_SCHEMA.fields + PROBE_FIELDS)
-    return frame.mapInPandas(partial(probe_partition, storage=tiles.storage), schema)
+    default = TileLimits()
+    limits = TileLimits(
+        int(params.get("min_tile_side", default.min_side)),
+        float(params.get("max_tile_megapixels", default.max_megapixels)),
+    )
+    return frame.mapInPandas(partial(probe_partition, storage=tiles.storage, limits=limits), schema)
 
 
-class UnusableTilesError(ValueError):
+class UnusableTilesError(UserInputError):
     """Too many tiles of a split could not be read: the run stops before any heavy work."""
 
 
 def split_index_and_quarantine(
-    probed: DataFrame, listing: pd.DataFrame, params: dict[str, Any]
+    probed: DataFrame, listing: pd.DataFrame, ignored: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Readable tiles (the index), unreadable ones (quarantine) and counts that reconcile.
+    """Readable tiles (the index), unreadable ones and those refused at listing (quarantine),
+    and counts that reconcile (ignored files counted beside them).
 
     Stops the run when a split has no readable tile, or when its quarantined share passes
     ``max_quarantined_share``: then something is wrong with the folder, not with a few tiles.
@@ -170,7 +252,12 @@ def split_index_and_quarantine(
     quarantine = bad.select(
         "path", "split", "label", F.lit("ingest").alias("stage"), F.col("error").alias("reason")
     ).toPandas()
-    summary = ingest_summary(listing, count_by(index, "split"), quarantine)
+    refused = listing.loc[listing["sampled"] & listing["reason"].notna()]
+    quarantine = pd.concat(
+        [quarantine, refused[["path", "split", "label", "reason"]].assign(stage="ingest")],
+        ignore_index=True,
+    )
+    summary = ingest_summary(listing, count_by(index, "split"), quarantine, ignored)
     check_usable_share(summary, listing, quarantine, float(params["max_quarantined_share"]))
     if quarantine.shape[0]:
         logger.warning(
@@ -205,9 +292,13 @@ def check_usable_share(
 
 
 def ingest_summary(
-    listing: pd.DataFrame, indexed: dict[str, int], quarantine: pd.DataFrame
+    listing: pd.DataFrame,
+    indexed: dict[str, int],
+    quarantine: pd.DataFrame,
+    ignored: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Per split: listed = sampled_out + quarantined + indexed (raises if not)."""
+    """Per split: listed = sampled_out + quarantined + indexed (raises if not); ``ignored``
+    counts the folder's other files (hidden, OS, other formats), which are not listed."""
     summary: dict[str, Any] = {}
     for split, group in listing.groupby("split"):
         quarantined = int((quarantine["split"] == split).sum()) if len(quarantine) else 0
@@ -217,6 +308,7 @@ def ingest_summary(
             "quarantined": quarantined,
             "indexed": int(indexed.get(str(split), 0)),
         }
+        row["ignored"] = 0 if ignored is None else int((ignored["split"] == split).sum())
         if row["listed"] != row["sampled_out"] + row["quarantined"] + row["indexed"]:
             raise RuntimeError(f"Tile counts do not reconcile for split {split}: {row}")
         if group["label"].notna().any():

@@ -15,7 +15,12 @@ def _probe_and_index(tile_set: str, tiles: str) -> list[Node]:
         ),
         Node(
             split_index_and_quarantine,
-            [f"{tile_set}_probe", f"{tile_set}_listing", "params:ingest"],
+            [
+                f"{tile_set}_probe",
+                f"{tile_set}_listing",
+                f"ingest_ignored_{tile_set}",
+                "params:ingest",
+            ],
             [
                 f"{tile_set}_tile_index",
                 f"ingest_quarantine_{tile_set}",
@@ -32,7 +37,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 list_labelled_tiles,
                 ["train_tiles", "test_tiles", "params:ingest"],
-                "labelled_listing",
+                ["labelled_listing", "ingest_ignored_labelled"],
                 name="list_labelled_tiles",
             ),
             *_probe_and_index("labelled", "train_tiles"),
@@ -44,7 +49,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 list_score_tiles,
                 ["score_tiles", "tile_summaries", "params:ingest"],
-                "score_listing",
+                ["score_listing", "ingest_ignored_score"],
                 name="list_score_tiles",
             ),
             *_probe_and_index("score", "score_tiles"),

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from aerial_landuse.errors import UserInputError
 from aerial_landuse.images import thumbnail
 from aerial_landuse.networks import INT8_SUFFIX, ONNXNetwork, export_onnx, is_int8, quantize_int8
 from aerial_landuse.storage import TILE_EXTENSIONS, TileFolder
@@ -39,7 +40,7 @@ def calibration_tiles(
         image for image in (_pixels(tile_images[k], network) for k in sample) if image is not None
     ]
     if not images:
-        raise ValueError(
+        raise UserInputError(
             "No readable train tiles to calibrate the int8 network on: write the demo set "
             "(`kedro run --pipelines=demo_data`) or point train_tiles at your tiles."
         )

@@ -15,7 +15,7 @@ from jinja2 import Environment, select_autoescape
 from matplotlib.figure import Figure
 from PIL import Image
 
-from aerial_landuse.contracts import PROBABILITY_PREFIX, QUARANTINE_COLUMNS
+from aerial_landuse.contracts import IGNORED_COLUMNS, PROBABILITY_PREFIX, QUARANTINE_COLUMNS
 from aerial_landuse.images import thumbnail
 from aerial_landuse.storage import TileFolder
 
@@ -40,6 +40,7 @@ def reconcile_tile_counts(
             "quarantined_ingest": row["quarantined_ingest"],
             "quarantined_featurize": row["quarantined_featurize"],
             "featurized": row["used"],
+            "ignored": ingest_labelled.get(split, {}).get("ignored", 0),
         }
         for split, row in split_summary.items()
     }
@@ -60,7 +61,7 @@ def reconcile_tile_counts(
                 f"Tile counts do not reconcile for split {split!r}: {entry} (indexed {row['indexed']} at "
                 f"ingest, {feat['indexed']} at featurize). Re-run ingest and featurize together."
             )
-        accounting[split] = entry
+        accounting[split] = {**entry, "ignored": row.get("ignored", 0)}
     return accounting
 
 
@@ -75,7 +76,7 @@ def _check_labelled_totals(
         "quarantined_featurize": sum(featurize.get(f, {}).get("quarantined", 0) for f in folders),
         "featurized": sum(featurize.get(f, {}).get("featurized", 0) for f in folders),
     }
-    split = {key: sum(row[key] for row in accounting.values()) for key in expected}
+    split = {key: sum(row[key] for row in accounting.values()) for key in expected}  # not ignored
     split["featurized"] += sum(row["sampled_out"] for row in accounting.values())
     if split != expected:
         raise RuntimeError(
@@ -90,6 +91,14 @@ def collect_quarantine(*reports: pd.DataFrame) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS)
     return pd.concat(frames, ignore_index=True)[QUARANTINE_COLUMNS]
+
+
+def collect_ignored(*lists: pd.DataFrame) -> pd.DataFrame:
+    """Every ignored file of the tile folders (hidden, OS files, other formats), in one table."""
+    frames = [f for f in lists if f is not None and len(f)]
+    if not frames:
+        return pd.DataFrame(columns=IGNORED_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[IGNORED_COLUMNS]
 
 
 def _gallery_samples(
@@ -265,6 +274,7 @@ def render_report(
     metrics: dict[str, Any],
     accounting: dict[str, Any],
     quarantine: pd.DataFrame,
+    ignored: pd.DataFrame,
     score_predictions: pd.DataFrame,
     figures: dict[str, Callable[[], Image.Image]],
     tile_summaries: pd.DataFrame | None,
@@ -285,6 +295,8 @@ def render_report(
         accounting=accounting,
         quarantine=quarantine.head(int(params["max_quarantine_rows"])).to_dict("records"),
         quarantine_total=len(quarantine),
+        ignored_total=len(ignored),
+        ignored_reasons=ignored["reason"].str.split(":").str[0].value_counts().to_dict(),
         predicted_counts=score_predictions["pred_label"].value_counts().sort_index().to_dict(),
         n_scored=len(score_predictions),
         agreement=ground_truth_agreement(score_predictions, tile_summaries),

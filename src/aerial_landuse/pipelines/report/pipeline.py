@@ -3,6 +3,7 @@
 from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
+    collect_ignored,
     collect_quarantine,
     draw_figures,
     reconcile_tile_counts,
@@ -39,6 +40,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="collect_quarantine",
             ),
             Node(
+                collect_ignored,
+                ["ingest_ignored_labelled", "ingest_ignored_score"],
+                "ignored_report",
+                name="collect_ignored",
+            ),
+            Node(
                 draw_figures,
                 [
                     "metrics",
@@ -66,6 +73,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "metrics",
                     "tile_accounting",
                     "quarantine_report",
+                    "ignored_report",
                     "score_predictions@pandas",
                     "report_figures@png",
                     "tile_summaries",

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from aerial_landuse.contracts import BOUND_COLUMNS, probability_column
+from aerial_landuse.errors import UserInputError
 from aerial_landuse.model import TrainedModel, usable_features
 
 logger = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ def score_tiles(
 ) -> DataFrame:
     """Per tile: filename, bounds, ``pred_label``, one probability column per class, model identity."""
     if model.network != params["pretrained_model"]:
-        raise ValueError(
+        raise UserInputError(
             f"Model {model.name!r} was trained on {model.network} features but pretrained_model is "
             f"{params['pretrained_model']!r}: run with `--params pretrained_model={model.network}`."
         )

@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from aerial_landuse.contracts import CLASSIFIER_NAMES, SPLIT_COLUMNS
+from aerial_landuse.errors import UserInputError
 from aerial_landuse.model import TrainedModel, usable_features
 from aerial_landuse.sampling import mark_sample, stratified_split
 from aerial_landuse.spark_utils import count_by
@@ -78,7 +79,7 @@ def split_summary(tiles: pd.DataFrame) -> dict[str, Any]:
         if row["listed"] != sum(v for k, v in row.items() if k not in ("listed", "per_class_used")):
             raise RuntimeError(f"Tile counts do not reconcile for split {split}: {row}")
         if not row["used"]:
-            raise ValueError(
+            raise UserInputError(
                 f"No usable {split} tile: {row}. Check ingest.test_fraction and ingest.sample_frac "
                 "(conf/base/parameters_ingest.yml), or the test folder."
             )
@@ -119,7 +120,7 @@ def train_classifier(
     """
     name = params["classifier"]
     if name not in CLASSIFIER_NAMES:
-        raise ValueError(
+        raise UserInputError(
             f"Unknown classifier {name!r}: choose one of {sorted(CLASSIFIER_NAMES)} (train.classifier)."
         )
     hyperparameters = dict(params["hyperparameters"].get(name) or {})

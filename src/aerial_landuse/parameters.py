@@ -1,0 +1,115 @@
+"""The run's parameters checked before any node runs: types, ranges, the names of networks and
+classifiers, and names that become paths (model, data set) as safe identifiers, so that a typo
+fails in a second with the parameter's name, not after featurize with a stack trace."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from aerial_landuse.contracts import CLASSIFIER_NAMES, NETWORK_NAMES
+from aerial_landuse.errors import UserInputError
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def _safe_name(value: str) -> str:
+    if not SAFE_NAME.fullmatch(value) or ".." in value:
+        raise ValueError(
+            "must be a plain name (letters, digits, _ . -; no / or ..): it becomes a folder "
+            "under the project's data"
+        )
+    return value
+
+
+def _network(value: str) -> str:
+    if value.removesuffix("_int8") not in NETWORK_NAMES:
+        raise ValueError(f"must be one of {list(NETWORK_NAMES)} (or one of them + '_int8')")
+    return value
+
+
+def _classifier(value: str) -> str:
+    if value not in CLASSIFIER_NAMES:
+        raise ValueError(f"must be one of {list(CLASSIFIER_NAMES)}")
+    return value
+
+
+SafeName = Annotated[str, AfterValidator(_safe_name)]
+Network = Annotated[str, AfterValidator(_network)]
+Classifier = Annotated[str, AfterValidator(_classifier)]
+Share = Annotated[float, Field(gt=0, le=1)]
+Count = Annotated[int, Field(ge=1)]
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class IngestParameters(_Block):
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] | None = None
+    sample_frac: Share = 1.0
+    score_sample_frac: Share = 1.0
+    seed: int = 42
+    max_quarantined_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    min_tile_side: Count = 32
+    max_tile_megapixels: Annotated[float, Field(gt=0)] = 40.0
+    rows_per_partition: Count = 256
+
+
+class FeaturizeParameters(_Block):
+    pretrained_model: Network
+    backend: Literal["onnxruntime", "synapseml"] = "onnxruntime"
+    batch_size: Count = 16
+    onnx_threads: Count = 1
+    decode_threads: Count = 1
+    decode_ahead: Annotated[int, Field(ge=0)] = 2
+    rows_per_partition: Count = 512
+
+
+class TrainParameters(_Block):
+    pretrained_model: Network
+    classifier: Classifier
+    model_name: SafeName
+    hyperparameters: dict[Classifier, dict[str, Any] | None] = {}
+
+
+class RunParameters(BaseModel):
+    """The blocks every pipeline shares; other keys (report, compare...) are their nodes'."""
+
+    model_config = ConfigDict(extra="allow")
+
+    dataset: SafeName
+    pretrained_model: Network
+    classifier: Classifier
+    model_name: SafeName  # or best: the top MLflow run's model
+    ingest: IngestParameters
+    featurize: FeaturizeParameters
+    train: TrainParameters
+
+
+def validate_parameters(params: dict[str, Any]) -> None:
+    """Raise a UserInputError listing every parameter that is wrong, by its dotted name."""
+    try:
+        RunParameters.model_validate(params)
+    except ValidationError as exc:
+        problems = [_problem(error) for error in exc.errors()]
+        raise UserInputError(
+            "Parameter(s) not valid (conf/base/parameters*.yml, or --params):\n  "
+            + "\n  ".join(problems)
+        ) from None
+
+
+def _problem(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    given = error.get("input")
+    if error["type"] == "missing" or isinstance(given, dict):
+        return f"{where}: {_message(error)}"
+    return f"{where} = {given!r}: {_message(error)}"
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "not a known parameter (a typo?)"
+    return str(error["msg"]).removeprefix("Value error, ")

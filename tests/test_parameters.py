@@ -1,0 +1,47 @@
+"""Parameters are checked before any work, each problem named by its dotted key."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from aerial_landuse.errors import UserInputError
+from aerial_landuse.parameters import validate_parameters
+from tests.test_conf import loader
+
+
+@pytest.mark.parametrize("env", ["local", "azurite", "cluster"])
+def test_every_environment_parameters_are_valid(env):
+    validate_parameters(loader(env)["parameters"])
+
+
+BAD = {  # runtime parameter -> words of the error
+    "classifier=svm": "classifier = 'svm': must be one of",
+    "pretrained_model=vgg99": "pretrained_model = 'vgg99': must be one of",
+    "model_name=../../../../x": "model_name = '../../../../x': must be a plain name",
+    "model_name=a/b": "model_name = 'a/b': must be a plain name",
+    "dataset=..": "dataset = '..': must be a plain name",
+    "featurize.batch_size=0": "featurize.batch_size = 0: Input should be greater than or equal to 1",
+    "featurize.backend=tensorflow": "featurize.backend = 'tensorflow'",
+    "ingest.sample_frac=abc": "ingest.sample_frac = 'abc': Input should be a valid number",
+    "ingest.sample_frac=1.5": "ingest.sample_frac = 1.5: Input should be less than or equal to 1",
+    "ingest.test_fraction=1": "ingest.test_fraction = 1: Input should be less than 1",
+    "ingest.min_tile_side=0": "ingest.min_tile_side = 0",
+    "ingest.sampel_frac=0.5": "ingest.sampel_frac = 0.5: not a known parameter (a typo?)",
+}
+
+
+@pytest.mark.parametrize("runtime", sorted(BAD))
+def test_a_bad_parameter_is_named_with_what_is_wrong(runtime):
+    key, value = runtime.split("=", 1)
+    *blocks, name = key.split(".")
+    runtime_params = {name: yaml.safe_load(value)}  # as `kedro run --params` parses it
+    for block in reversed(blocks):
+        runtime_params = {block: runtime_params}
+    with pytest.raises(UserInputError) as raised:
+        validate_parameters(loader("local", **runtime_params)["parameters"])
+    assert BAD[runtime] in str(raised.value)
+
+
+def test_best_is_a_model_name():
+    validate_parameters(loader("local", model_name="best")["parameters"])
