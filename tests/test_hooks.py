@@ -57,3 +57,54 @@ def test_hdinsight_run_off_the_cluster_says_what_is_missing(tmp_path):
     output = kedro(project, "run", "--env=hdinsight", env=environment, check=False)
     assert "HADOOP_CONF_DIR" in output and "YARN ResourceManager" in output
     assert "java.lang" not in output and "Py4JJavaError" not in output
+
+
+def test_only_missing_outputs_also_reruns_what_is_downstream_of_a_rewritten_output(tmp_path):
+    import pandas as pd
+    from kedro.io import DataCatalog
+    from kedro.pipeline import Node, Pipeline
+    from kedro_datasets.pandas import CSVDataset
+
+    from aerial_landuse.hooks import nodes_to_run
+
+    def csv(name: str, exists: bool) -> CSVDataset:
+        dataset = CSVDataset(filepath=str(tmp_path / f"{name}.csv"))
+        if exists:
+            dataset.save(pd.DataFrame({"x": [1]}))
+        return dataset
+
+    catalog = DataCatalog(
+        {"a": csv("a", True), "b": csv("b", False), "c": csv("c", True), "d": csv("d", True)}
+    )
+    pipeline = Pipeline(
+        [
+            Node(lambda a: a, "a", "b", name="features"),  # its output is missing
+            Node(lambda b: b, "b", "counts", name="count"),  # memory output, downstream
+            Node(lambda n: n, "counts", "c", name="accounting"),  # exists, but its input changes
+            Node(lambda a: a, "a", "d", name="other"),  # exists, inputs unchanged
+        ]
+    )
+    assert {n.name for n in nodes_to_run(pipeline, catalog)} == {"features", "count", "accounting"}
+
+
+def test_a_lost_storage_connection_says_where_and_how_to_continue():
+    from kedro.io import DatasetError
+
+    from aerial_landuse.errors import UserInputError, plain_error_message
+
+    try:
+        try:
+            raise RuntimeError(
+                "PythonException: aiohttp.client_exceptions.ClientConnectorError: Cannot connect "
+                "to host 127.0.0.1:10000 ssl:default [Connect call failed ('127.0.0.1', 10000)]"
+            )
+        except RuntimeError as cause:
+            raise DatasetError("Failed while saving data to dataset labelled_features") from cause
+    except DatasetError as wrapped:
+        message = plain_error_message(wrapped)
+    assert message is not None and "blob storage at 127.0.0.1:10000" in message
+    assert "kedro run --only-missing-outputs" in message
+    assert plain_error_message(KeyError("a bug")) is None  # bugs keep their traceback
+    wrapped_user = DatasetError("scoring_model: ...")
+    wrapped_user.__cause__ = UserInputError("No trained model 'm'")
+    assert plain_error_message(wrapped_user).startswith("No trained model 'm'")

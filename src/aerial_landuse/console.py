@@ -10,7 +10,7 @@ import sys
 import warnings
 from typing import Any
 
-from aerial_landuse.errors import user_error_in
+from aerial_landuse.errors import plain_error_message
 
 # (message regex, why it is not the user's to act on)
 THIRD_PARTY_WARNINGS = (
@@ -58,8 +58,9 @@ TRACEBACK_VARIABLE = "AERIAL_LANDUSE_TRACEBACK"
 
 
 def print_user_errors_plainly() -> None:
-    """An error in the user's input (errors.UserInputError, also when Kedro wrapped it) is
-    printed once, as its message, without a traceback; anything else keeps the full traceback,
+    """An error in the user's input (errors.UserInputError, also when Kedro wrapped it) and a
+    lost storage connection are printed once, as a message that says what to do, without a
+    traceback; anything else keeps the full traceback,
     and so does every error when AERIAL_LANDUSE_TRACEBACK=1. Installed again (once) after
     Kedro configured the project's logging, which reinstalls rich's traceback hook."""
     previous = sys.excepthook
@@ -67,14 +68,11 @@ def print_user_errors_plainly() -> None:
         return
 
     def hook(kind: type[BaseException], exc: BaseException, trace: Any) -> None:
-        user = user_error_in(exc)
-        if user is None or os.environ.get(TRACEBACK_VARIABLE):
+        message = plain_error_message(exc)
+        if message is None or os.environ.get(TRACEBACK_VARIABLE):
             previous(kind, exc, trace)
             return
-        sys.stderr.write(
-            f"\nError: {user}\n\n(An input to fix, not a bug: no traceback. "
-            f"{TRACEBACK_VARIABLE}=1 shows it.)\n"
-        )
+        sys.stderr.write(f"\nError: {message} {TRACEBACK_VARIABLE}=1 shows it.)\n")
 
     hook.plain_user_errors = True  # type: ignore[attr-defined]
     sys.excepthook = hook

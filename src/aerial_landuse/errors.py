@@ -3,6 +3,8 @@ the fix, and the command line prints it once, without a traceback (console.py)."
 
 from __future__ import annotations
 
+import re
+
 
 class UserInputError(ValueError):
     """A user's input is wrong or missing; the message says which and how to fix it."""
@@ -17,4 +19,39 @@ def user_error_in(exc: BaseException | None) -> UserInputError | None:
             return exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
+    return None
+
+
+# aiohttp's words (adlfs) and azure-core's error for a blob endpoint that does not answer
+OUTAGE = re.compile(r"Cannot connect to host ([\w.\-]+:\d+)|ServiceRequestError")
+
+
+def storage_outage_in(exc: BaseException | None) -> str | None:
+    """The endpoint (host:port, or "storage") of a lost storage connection behind ``exc``: on
+    executors it reaches the driver as text inside Spark's error, so the text is searched."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        found = OUTAGE.search(str(exc))
+        if found:
+            return found.group(1) or "storage"
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def plain_error_message(exc: BaseException) -> str | None:
+    """What to print instead of a traceback: a user input error's message, or what a storage
+    outage means and how to continue; None for anything else (a bug: keep the traceback)."""
+    user = user_error_in(exc)
+    if user is not None:
+        return f"{user}\n\n(An input to fix, not a bug: no traceback."
+    endpoint = storage_outage_in(exc)
+    if endpoint is not None:
+        return (
+            f"Lost the connection to blob storage at {endpoint} during the run (after the "
+            "storage client's own retries). Outputs already written are kept: each is replaced "
+            "only when complete. When the storage answers again (local Azurite: `make azurite`), "
+            "continue with `kedro run --only-missing-outputs` (same --env and --params)."
+            "\n\n(An outage, not a bug: no traceback."
+        )
     return None

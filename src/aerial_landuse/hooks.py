@@ -13,13 +13,19 @@ from urllib.parse import urlparse
 import click
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
+from kedro.io import AbstractDataset
 from pyspark import SparkConf
 from pyspark.sql import DataFrame, SparkSession
 
 from aerial_landuse.console import print_user_errors_plainly
 from aerial_landuse.errors import UserInputError
 from aerial_landuse.parameters import validate_parameters
-from aerial_landuse.storage import blob_containers, check_containers
+from aerial_landuse.storage import (
+    blob_containers,
+    check_containers,
+    check_writable,
+    written_containers,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -128,13 +134,15 @@ class StorageHooks:
         self._context = context
 
     @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any) -> None:
         if self._context is None:
             return
         loader = self._context.config_loader
         accounts = blob_containers(loader["catalog"], loader["credentials"])
         if accounts:
             check_containers(accounts, run_params.get("env"))
+            for account, found in accounts.items():
+                check_writable(account, written_containers(found, pipeline.all_outputs()))
             containers = sorted({c for found in accounts.values() for c in found})
             logger.info(
                 "Outputs go to blob containers %s. MLflow records this run's parameters and "
@@ -154,9 +162,14 @@ class InputChecks:
             validate_parameters(context.params)
 
 
-class NoEmptyTrackedRuns:
-    """``--only-missing-outputs`` with every output in place runs no node: then kedro-mlflow opens
-    no MLflow run either (it would be an empty run in the history)."""
+class OnlyMissingOutputs:
+    """``kedro run --only-missing-outputs`` made safe to rerun after a failure or a kill:
+
+    - a node whose inputs will be rewritten runs again even if its own outputs exist (Kedro
+      skips it), so counts, reports and predictions never describe older inputs;
+    - when every output is in place nothing runs, and kedro-mlflow opens no MLflow run either
+      (it would be an empty run in the history).
+    """
 
     def __init__(self) -> None:
         self._context: KedroContext | None = None
@@ -167,14 +180,32 @@ class NoEmptyTrackedRuns:
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow's hook opens the run
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        if not run_params.get("only_missing_outputs"):
+            return
+        running = nodes_to_run(pipeline, catalog)
+        for node in running:
+            for name in node.outputs:
+                if name in catalog and catalog.exists(name):
+                    catalog[name] = _Rewritten(catalog.get(name))
         tracking = getattr(self._context, "mlflow", None)
-        if not run_params.get("only_missing_outputs") or tracking is None:
-            return
-        if any(_node_must_run(node, catalog) for node in pipeline.nodes):
-            return
-        names = run_params.get("pipeline_names") or ["__default__"]
-        tracking.tracking.disable_tracking.pipelines.extend(names)
-        logger.info("Every output exists: nothing to run, so no MLflow run is opened.")
+        if not running and tracking is not None:
+            names = run_params.get("pipeline_names") or ["__default__"]
+            tracking.tracking.disable_tracking.pipelines.extend(names)
+            logger.info("Every output exists: nothing to run, so no MLflow run is opened.")
+        elif running:
+            logger.info(
+                "Running %d node(s): outputs missing, or inputs rewritten by this run", len(running)
+            )
+
+
+def nodes_to_run(pipeline: Any, catalog: Any) -> set[Any]:
+    """Nodes with a missing persistent output (Kedro's rule), and every node downstream of one."""
+    parents = pipeline.node_dependencies
+    running: set[Any] = set()
+    for node in pipeline.nodes:  # topological order
+        if _node_must_run(node, catalog) or parents.get(node, set()) & running:
+            running.add(node)
+    return running
 
 
 def _node_must_run(node: Any, catalog: Any) -> bool:
@@ -186,6 +217,27 @@ def _node_must_run(node: Any, catalog: Any) -> bool:
             if not catalog.exists(name):
                 return True
     return False
+
+
+class _Rewritten(AbstractDataset):
+    """An existing output that this run rewrites because its inputs change: reported missing
+    to Kedro's ``--only-missing-outputs`` filter, otherwise the dataset itself."""
+
+    def __init__(self, dataset: AbstractDataset) -> None:
+        self.dataset = dataset
+        self.metadata = getattr(dataset, "metadata", None)
+
+    def load(self) -> Any:
+        return self.dataset.load()
+
+    def save(self, data: Any) -> None:
+        self.dataset.save(data)
+
+    def _exists(self) -> bool:
+        return False
+
+    def _describe(self) -> dict[str, Any]:
+        return {"rewritten": str(self.dataset)}
 
 
 class SparkSaveTimer:

@@ -8,7 +8,7 @@ from aerial_landuse.console import quiet_console
 from aerial_landuse.datasets.mlflow_runs import chosen_model_name
 from aerial_landuse.hooks import (
     InputChecks,
-    NoEmptyTrackedRuns,
+    OnlyMissingOutputs,
     SparkHooks,
     SparkSaveTimer,
     StorageHooks,
@@ -17,7 +17,7 @@ from aerial_landuse.hooks import (
 # Also a kedro.init entry point (earlier, for the CLI); here for notebooks and KedroSession users.
 quiet_console()
 
-HOOKS = (InputChecks(), SparkHooks(), StorageHooks(), SparkSaveTimer(), NoEmptyTrackedRuns())
+HOOKS = (InputChecks(), SparkHooks(), StorageHooks(), SparkSaveTimer(), OnlyMissingOutputs())
 
 
 def jars_in(folder: str) -> str:

@@ -86,3 +86,36 @@ def test_account_without_endpoint_points_at_azure():
         443,
         "https://myaccount.blob.core.windows.net",
     )
+
+
+def _read_only_connection_string(azurite) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+
+    from aerial_landuse.tools.azurite import ACCOUNT
+
+    sas = generate_account_sas(
+        ACCOUNT,
+        azurite.key,
+        ResourceTypes(service=True, container=True, object=True),
+        AccountSasPermissions(read=True, list=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
+    return f"BlobEndpoint={azurite.endpoint};SharedAccessSignature={sas}"
+
+
+def test_a_read_only_sas_fails_before_the_run_where_it_writes(azurite):
+    from aerial_landuse.storage import check_writable, written_containers
+
+    create_containers(_accounts(azurite.connection_string))
+    read_only = _read_only_connection_string(azurite)
+    ((account, containers),) = _accounts(read_only).items()
+    check_containers({account: containers}, "azurite")  # it may list and read...
+    written = written_containers(containers, ["tile_summaries", "metrics"])
+    assert written == ["middlesexma2016"]  # where the run writes (train tiles are only read)
+    with pytest.raises(StorageError, match=r"cannot write to container 'middlesexma2016'") as error:
+        check_writable(account, written)  # ...but not write, and says so before any work
+    assert "sp=rwdlc" in str(error.value) and "sig=" not in str(error.value)
+    ((full, _),) = _accounts(azurite.connection_string).items()
+    check_writable(full, written)  # a key may

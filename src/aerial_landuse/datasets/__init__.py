@@ -6,12 +6,14 @@
 - ``SparkModelDataset``: a Spark ML PipelineModel with its label list and training record.
 - ``FsspecSparkDataset``: a Spark DataFrame as Parquet that executors write and read through
   fsspec, for object storage that Spark's Hadoop connectors cannot reach (Azurite).
+- ``AtomicSparkDataset``: kedro-datasets' SparkDataset, replaced only by a complete new output.
 - ``OptionalDataset``: any dataset that may be absent (the score region of a labelled-only user).
 - ``PackageTextDataset``: a text resource of the installed package (the report template).
 - ``MlflowParamsDataset``, ``MlflowRunsDataset``, ``ModelChoiceDataset``: run parameters, the run
   history and model choice (``best``) on MLflow, beside kedro-mlflow's own datasets.
 """
 
+from .atomic_spark import AtomicSparkDataset
 from .fsspec_spark import FsspecSparkDataset
 from .mlflow_runs import (
     MlflowParamsDataset,
@@ -26,6 +28,7 @@ from .spark_model import SparkModelDataset
 from .tile_folder import TileFolderDataset
 
 __all__ = [
+    "AtomicSparkDataset",
     "FsspecSparkDataset",
     "MlflowParamsDataset",
     "MlflowRunsDataset",

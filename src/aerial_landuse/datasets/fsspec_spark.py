@@ -1,4 +1,5 @@
-"""``FsspecSparkDataset``: a Spark DataFrame as Parquet files on any fsspec filesystem.
+"""``FsspecSparkDataset``: a Spark DataFrame as Parquet files on any fsspec filesystem, replaced
+only when the new files are complete (storage/atomic.py).
 
 Spark reaches object storage only through Hadoop connectors (hadoop-azure for ``abfs://``), and
 hadoop-azure's ABFS driver needs the ADLS Gen2 endpoint that Azurite does not serve. Here the
@@ -21,10 +22,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
 from aerial_landuse.storage import storage_location
+from aerial_landuse.storage.atomic import SUCCESS_FILE, fresh_staging, is_complete, publish
 from aerial_landuse.storage.parquet_parts import read_parts, write_part
 
 SCHEMA_FILE = "_spark_schema.json"
-SUCCESS_FILE = "_SUCCESS"
 
 
 class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
@@ -52,30 +53,35 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
         for name in vectors:
             data = data.withColumn(name, vector_to_array(name, dtype="float32"))
         fs = self._storage.fs
-        if fs.exists(self._path):
-            fs.rm(self._path, recursive=True)
-        fs.makedirs(self._path, exist_ok=True)
+        staging = fresh_staging(fs, self._path)
+        fs.makedirs(staging, exist_ok=True)
         written = data.mapInArrow(
-            partial(write_part, storage=self._storage, folder=self._path),
+            partial(write_part, storage=self._storage, folder=staging),
             "path string, rows long",
         ).collect()
+        parts = sorted(r["path"].rsplit("/", 1)[-1] for r in written if r["path"])
         record = {
             "schema": json.loads(data.schema.json()),
             "vectors": vectors,
             "rows": sum(r["rows"] for r in written),
+            "parts": parts,  # the committed tasks' files (a retried task's leftovers are not)
         }
-        fs.pipe_file(f"{self._path}/{SCHEMA_FILE}", json.dumps(record).encode())
-        fs.pipe_file(f"{self._path}/{SUCCESS_FILE}", b"")
+        fs.pipe_file(f"{staging}/{SCHEMA_FILE}", json.dumps(record).encode())
+        fs.pipe_file(f"{staging}/{SUCCESS_FILE}", b"")
+        publish(fs, staging, self._path)
 
     def load(self) -> DataFrame:
         fs = self._storage.fs
-        if not fs.exists(f"{self._path}/{SUCCESS_FILE}"):
+        if not is_complete(fs, self._path):
             raise DatasetError(
                 f"{self._uri} holds no complete dataset (no {SUCCESS_FILE}): run the node that writes it."
             )
         record = json.loads(fs.cat_file(f"{self._path}/{SCHEMA_FILE}"))
         schema = T.StructType.fromJson(record["schema"])
-        files = sorted(p for p in fs.glob(f"{self._path}/part-*.parquet"))
+        if "parts" in record:
+            files = [f"{self._path}/{name}" for name in record["parts"]]
+        else:  # written by an earlier version
+            files = sorted(p for p in fs.glob(f"{self._path}/part-*.parquet"))
         spark = get_spark()
         arrow_schema = _arrow_schema(schema)
         listing = spark.createDataFrame([(f,) for f in files], "path string").repartition(
@@ -89,7 +95,7 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
         return frame
 
     def _exists(self) -> bool:
-        return self._storage.fs.exists(f"{self._path}/{SUCCESS_FILE}")
+        return is_complete(self._storage.fs, self._path)
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._uri}

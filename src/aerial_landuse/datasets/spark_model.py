@@ -21,6 +21,7 @@ from pyspark.ml import PipelineModel
 from aerial_landuse.contracts import train_command
 from aerial_landuse.model import TrainedModel
 from aerial_landuse.storage import storage_location
+from aerial_landuse.storage.atomic import fresh_staging, publish, recover
 
 from .missing import MissingInputError
 
@@ -78,6 +79,7 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
 
     def load(self) -> TrainedModel:
         record_path = f"{self._path}/{RECORD_FILE}"
+        recover(self._fs, self._path)
         if not self._fs.exists(record_path):
             raise MissingInputError(missing_model_message(self._storage.uri(self._path)))
         record = json.loads(self._fs.cat_file(record_path))
@@ -106,13 +108,16 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
             "labels": data.labels,
             "info": data.info,
         }
-        self._fs.makedirs(self._path, exist_ok=True)
-        self._fs.pipe_file(f"{self._path}/{MODEL_FILE}", serialize_pipeline(data.pipeline))
+        staging = fresh_staging(self._fs, self._path)  # the old model stays until this is whole
+        self._fs.makedirs(staging, exist_ok=True)
+        self._fs.pipe_file(f"{staging}/{MODEL_FILE}", serialize_pipeline(data.pipeline))
         self._fs.pipe_file(
-            f"{self._path}/{RECORD_FILE}", json.dumps(record, indent=2, default=str).encode()
+            f"{staging}/{RECORD_FILE}", json.dumps(record, indent=2, default=str).encode()
         )
+        publish(self._fs, staging, self._path)
 
     def _exists(self) -> bool:
+        recover(self._fs, self._path)
         return self._fs.exists(f"{self._path}/{RECORD_FILE}")
 
     def _describe(self) -> dict[str, Any]:

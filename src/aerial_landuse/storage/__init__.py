@@ -3,7 +3,9 @@
 - ``location``: a URL's fsspec filesystem with its credentials (``Storage``, ``storage_location``).
 - ``tile_folder``: a folder of image tiles, listed on the driver, read by path on executors.
 - ``parquet_parts``: Parquet part files that executors write and read through fsspec.
-- ``checks``: the pre-run checks of blob accounts and containers, with errors that name the fix.
+- ``checks``: the pre-run checks of blob accounts and containers (reachable, credentials
+  accepted, containers there, writable where the run writes), with errors that name the fix.
+- ``atomic``: outputs replaced only by complete ones (staging folder, ``_SUCCESS``, recovery).
 - ``wasbs``: ``wasbs://container@account.blob.core.windows.net`` for fsspec, registered through
   the ``fsspec.specs`` entry point of this package (pyproject.toml), so every process has it.
 
@@ -15,7 +17,9 @@ from .checks import (
     StorageError,
     blob_containers,
     check_containers,
+    check_writable,
     create_containers,
+    written_containers,
 )
 from .location import Storage, storage_location
 from .tile_folder import TILE_EXTENSIONS, FolderScan, TileFolder
@@ -29,6 +33,8 @@ __all__ = [
     "TileFolder",
     "blob_containers",
     "check_containers",
+    "check_writable",
+    "written_containers",
     "create_containers",
     "storage_location",
 ]

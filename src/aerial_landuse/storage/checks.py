@@ -162,6 +162,49 @@ def check_containers(
         )
 
 
+WRITE_PROBE = "_aerial_landuse_write_check"
+
+
+def written_containers(
+    containers: Mapping[str, Iterable[str]], outputs: Iterable[str]
+) -> list[str]:
+    """The containers holding a dataset the run writes (catalog names or factory patterns)."""
+    import parse
+
+    names = {output.split("@", 1)[0] for output in outputs} | set(outputs)
+    written = []
+    for container, datasets in containers.items():
+        for dataset in datasets:
+            pattern = dataset.strip('"')
+            if pattern in names or (
+                "{" in pattern and any(parse.parse(pattern, name) for name in names)
+            ):
+                written.append(container)
+                break
+    return sorted(written)
+
+
+def check_writable(account: BlobAccount, containers: Iterable[str]) -> None:
+    """Prove that the credentials may write (and delete) in each container the run writes to, by
+    writing and deleting a small probe blob: a read-only SAS fails here, not mid-run."""
+    from azure.core.exceptions import HttpResponseError
+
+    fs = fsspec.filesystem("abfs", skip_instance_cache=True, **account.options)
+    for container in sorted(set(containers)):
+        probe = f"{container}/{WRITE_PROBE}"
+        try:
+            fs.pipe_file(probe, b"ok")
+            fs.rm(probe)
+        except (HttpResponseError, PermissionError) as exc:
+            status = getattr(exc, "status_code", None) or getattr(exc, "errno", None)
+            raise StorageError(
+                f"The credentials for storage account '{account.name}' at {account.endpoint[2]} "
+                f"cannot write to container '{container}' (HTTP {status}), where this run writes "
+                "its outputs. Use a key, or a SAS token with read, write, create, delete and "
+                "list permissions (sp=rwdlc), in conf/local/credentials.yml or AZURE_STORAGE_*."
+            ) from None
+
+
 def create_containers(accounts: Mapping[BlobAccount, Mapping[str, Iterable[str]]]) -> list[str]:
     """Create the containers the catalog names that do not exist yet; returns those created."""
     created = []

@@ -1,0 +1,96 @@
+"""A run killed with SIGKILL mid-featurize or mid-score leaves the previous good outputs intact,
+and `kedro run --only-missing-outputs` then finishes the work: the final outputs equal those of
+an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aerial_landuse.storage.atomic import STAGING_SUFFIX
+from aerial_landuse.tools.processes import group_alive, stop_groups
+from tests.conftest import MODEL, SMALL_DEMO, copy_project, kedro
+
+FEATURES = Path("data/04_feature/demo/efficientnet_lite0")
+OUTPUTS = Path("data/07_model_output/demo") / MODEL
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = copy_project(tmp_path_factory.mktemp("resume") / "aerial-landuse")
+    kedro(project, "run", "--pipelines=demo_data", "--params", SMALL_DEMO)
+    kedro(project, "run", "--pipelines=pretrained")
+    kedro(project, "run")
+    return project
+
+
+def _features(project: Path, tile_set: str) -> pd.DataFrame:
+    frame = pd.read_parquet(project / FEATURES / f"{tile_set}.parquet")
+    return frame.sort_values("id").reset_index(drop=True)
+
+
+def _predictions(project: Path) -> pd.DataFrame:
+    return pd.read_csv(project / OUTPUTS / "score_predictions.csv").sort_values("filepath")
+
+
+def _killed_while_writing(project: Path, watched: Path, *args: str) -> None:
+    """Start ``kedro *args``, SIGKILL its whole process group (driver, JVM, Python workers) as
+    soon as ``watched`` is being written (its staging folder appears)."""
+    staging = project / f"{watched}{STAGING_SUFFIX}"
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "KEDRO_DISABLE_TELEMETRY": "true"}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "kedro", *args],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while not staging.exists() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert staging.exists(), f"kedro {' '.join(args)} ended before writing {watched}"
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=300)
+    finally:
+        stop_groups([run.pid])
+    assert not group_alive(run.pid) and run.returncode == -signal.SIGKILL
+
+
+@pytest.mark.e2e
+def test_killed_featurize_keeps_the_previous_features(project):
+    before = _features(project, "labelled")
+    _killed_while_writing(project, FEATURES / "labelled.parquet", "run", "--pipelines=featurize")
+    assert (project / FEATURES / "labelled.parquet" / "_SUCCESS").is_file()
+    pd.testing.assert_frame_equal(_features(project, "labelled"), before)
+    printed = kedro(project, "run", "--only-missing-outputs")  # nothing half-written is trusted
+    assert "Skipping all" in printed
+
+
+@pytest.mark.e2e
+def test_killed_score_run_resumes_with_only_missing_outputs_to_the_same_result(project):
+    expected_features, expected = _features(project, "score"), _predictions(project)
+    for output in (FEATURES / "score.parquet", OUTPUTS / "score_predictions.parquet"):
+        subprocess.run(["rm", "-rf", str(project / output)], check=True)
+    _killed_while_writing(project, FEATURES / "score.parquet", "run", "--pipelines=score")
+    assert not (project / OUTPUTS / "score_predictions.parquet").exists()
+
+    csv = project / OUTPUTS / "score_predictions.csv"
+    stale_stamp = csv.stat().st_mtime
+    printed = kedro(project, "run", "--only-missing-outputs")
+    assert "inputs rewritten by this run" in printed
+    assert csv.stat().st_mtime > stale_stamp  # derived from the new predictions, not left stale
+    pd.testing.assert_frame_equal(_features(project, "score"), expected_features)
+    resumed = _predictions(project)
+    assert list(resumed["filepath"]) == list(expected["filepath"])
+    assert list(resumed["pred_label"]) == list(expected["pred_label"])
+    assert resumed["confidence"].to_numpy() == pytest.approx(expected["confidence"].to_numpy())
+    assert not (project / f"{FEATURES / 'score.parquet'}{STAGING_SUFFIX}").exists()
