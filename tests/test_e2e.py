@@ -47,6 +47,7 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
         "quarantined_ingest": 1,
         "quarantined_featurize": 0,
         "featurized": 72,
+        "ignored": 0,
     }
     assert accounting["test"] == {
         "listed": 37,
@@ -54,6 +55,7 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
         "quarantined_ingest": 0,
         "quarantined_featurize": 1,
         "featurized": 36,
+        "ignored": 0,
     }
     assert accounting["score"]["featurized"] == 20
     quarantine = pd.read_csv(out / "quarantine.csv")
@@ -87,6 +89,8 @@ THIRD_PARTY_NOISE = (
     "FastAPIDeprecationWarning",
     "UserWarning",
     "DeprecationWarning",
+    "NativeCodeLoader",  # Spark's start-up notices (conf/base/log4j2.properties)
+    "InstanceBuilder",
 )
 
 

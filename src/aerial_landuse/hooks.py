@@ -185,8 +185,12 @@ class OnlyMissingOutputs:
         running = nodes_to_run(pipeline, catalog)
         for node in running:
             for name in node.outputs:
-                if name in catalog and catalog.exists(name):
-                    catalog[name] = _Rewritten(catalog.get(name))
+                if name not in catalog:
+                    continue
+                dataset = catalog.get(name)
+                # an ephemeral output (MLflow tracking) has no "exists" to ask before a run
+                if getattr(dataset, "_EPHEMERAL", False) or catalog.exists(name):
+                    catalog[name] = _Rewritten(dataset)
         tracking = getattr(self._context, "mlflow", None)
         if not running and tracking is not None:
             names = run_params.get("pipeline_names") or ["__default__"]

@@ -27,6 +27,7 @@ import pyarrow as pa
 from aerial_landuse.images import TileLimits, decode_tile, failure_reason, probe_image
 from aerial_landuse.networks import INPUT_NAME, ONNXNetwork
 from aerial_landuse.storage import Storage
+from aerial_landuse.storage.retry import raise_if_outage
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ def probe_partition(
             try:
                 with storage.fs.open(path, "rb") as handle:
                     results.append((*probe_image(handle, limits), None))
-            except Exception as exc:  # any failure quarantines this tile
+            except Exception as exc:  # a failure of the tile quarantines it, an outage stops
+                raise_if_outage(exc)
                 results.append((None, None, None, None, failure_reason(exc, path)))
         probe = pd.DataFrame(
             results, columns=["width", "height", "mode", "format", "error"], index=pdf.index
@@ -61,6 +63,7 @@ def read_bytes_partition(
                 contents.append(storage.read_bytes(path))
                 errors.append(None)
             except Exception as exc:  # unreadable: quarantined, never the batch
+                raise_if_outage(exc)
                 contents.append(None)
                 errors.append(failure_reason(exc, path))
         yield pdf.assign(content=contents, error=errors)
@@ -104,10 +107,12 @@ Decoded = np.ndarray | str  # pixels, or why the tile could not be read or decod
 
 
 def read_and_decode(storage: Storage, path: str, size: int) -> Decoded:
-    """One tile's pixels, or its quarantine reason (any failure stops this tile, never the batch)."""
+    """One tile's pixels, or its quarantine reason (a failure of the tile stops this tile, never
+    the batch; a storage outage stops the task: the tile is not to blame)."""
     try:
         return decode_tile(storage.read_bytes(path), size)
     except Exception as exc:
+        raise_if_outage(exc)
         return failure_reason(exc, path)
 
 
@@ -169,8 +174,11 @@ def featurize_batches(
     def decode(path: str) -> Decoded:
         return read_and_decode(storage, path, image_size)
 
-    with ThreadPoolExecutor(settings.decode_threads) as pool:
+    pool = ThreadPoolExecutor(settings.decode_threads)
+    try:
         chunks = _slices(batches, settings.batch_size)
         for chunk, decoded in decoded_ahead(chunks, decode, pool, settings.decode_ahead):
             features, errors = features_column(session, decoded)
             yield chunk.append_column("features", features).append_column("error", errors)
+    finally:  # after an outage the queued reads are dropped, not waited for (each would retry)
+        pool.shutdown(wait=False, cancel_futures=True)

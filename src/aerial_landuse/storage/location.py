@@ -11,6 +11,8 @@ from typing import Any
 import fsspec
 from fsspec.core import split_protocol
 
+from .retry import with_retries
+
 
 @cache
 def _filesystem(protocol: str, options_key: tuple) -> fsspec.AbstractFileSystem:
@@ -35,7 +37,10 @@ class Storage:
         return _filesystem(self.protocol, _freeze(self.storage_options))
 
     def read_bytes(self, path: str) -> bytes:
-        return self.fs.cat_file(path)
+        """The file's bytes; on object storage a transient fault is retried (retry.py)."""
+        if self.protocol == "file":
+            return self.fs.cat_file(path)
+        return with_retries(lambda: self.fs.cat_file(path), f"Reading {self.uri(path)}")
 
     def uri(self, path: str) -> str:
         """``path`` as users see it: with its protocol unless it is local."""
