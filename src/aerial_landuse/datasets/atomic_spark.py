@@ -30,7 +30,9 @@ class AtomicSparkDataset(SparkDataset):
         staging = fresh_staging(fs, path)
         data.write.save(self._fs_prefix + staging, self._file_format, **self._save_args)
         if not fs.exists(f"{staging}/_SUCCESS"):
-            raise DatasetError(f"Spark committed no {staging}/_SUCCESS: the output is not moved in.")
+            raise DatasetError(
+                f"Spark committed no {staging}/_SUCCESS: the output is not moved in."
+            )
         publish(fs, staging, path)
 
     def load(self) -> DataFrame:

@@ -24,9 +24,7 @@ def transient(exc: BaseException) -> bool:
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     names = {cls.__name__ for cls in type(exc).__mro__}
-    return bool(
-        names & {"ClientConnectionError", "ServiceRequestError", "ServiceResponseError"}
-    )
+    return bool(names & {"ClientConnectionError", "ServiceRequestError", "ServiceResponseError"})
 
 
 def raise_if_outage(exc: BaseException) -> None:

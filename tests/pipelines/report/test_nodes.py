@@ -78,7 +78,9 @@ def test_figures_cover_metrics_map_and_gallery(scored):
     tests = _test_predictions(predictions)
     truth = predictions[["filename"]].assign(true_label=predictions["pred_label"])
     first = truth.index[0]  # one wrong prediction
-    truth.loc[first, "true_label"] = "Shrub" if truth.loc[first, "true_label"] != "Shrub" else "Forest"
+    truth.loc[first, "true_label"] = (
+        "Shrub" if truth.loc[first, "true_label"] != "Shrub" else "Forest"
+    )
     figures = draw_figures(_metrics(), predictions, images, tests, images, absent, truth, REPORT)
     assert set(figures) == {
         "confusion_matrix.png",
@@ -224,7 +226,7 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
     )
     assert f"{100 * _metrics()['accuracy']:.1f}%" in html
     # parameters: what ran, the chosen classifier's settings only
-    assert "<code>logistic_regression.regParam</code></td><td class=\"left\">0.01" in html
+    assert '<code>logistic_regression.regParam</code></td><td class="left">0.01' in html
     assert "numTrees" not in html and "<code>batch_size</code>" in html
     assert "2 other file(s) in the tile folders were ignored (1 hidden or OS file, 1 not a" in html
     assert "<code>ignored.csv</code> in this report's folder" in html
