@@ -9,9 +9,25 @@ import pytest
 from aerial_landuse.storage import retry
 
 
-def test_a_transient_fault_is_retried_and_logged(monkeypatch, caplog):
+@pytest.fixture(autouse=True)
+def no_waits(monkeypatch):
+    """Three attempts (two by default), no back-off: the policy, not the clock, is tested."""
     monkeypatch.setattr(retry, "BACKOFF_S", (0.0,) * 5)
     monkeypatch.setattr(retry, "ATTEMPTS", 3)
+
+
+def _failing(exc: Exception) -> tuple[list[int], object]:
+    """(calls so far, an operation that always raises ``exc``)."""
+    calls: list[int] = []
+
+    def operation() -> bytes:
+        calls.append(1)
+        raise exc
+
+    return calls, operation
+
+
+def test_a_transient_fault_is_retried_and_logged(caplog):
     calls = []
 
     def flaky() -> bytes:
@@ -29,37 +45,22 @@ def test_a_transient_fault_is_retried_and_logged(monkeypatch, caplog):
     assert "attempt 2 of 3" in caplog.records[0].getMessage()  # (3 attempts here; 2 by default)
 
 
-def test_the_retries_are_bounded_and_lasting_errors_are_not_retried(monkeypatch):
-    monkeypatch.setattr(retry, "BACKOFF_S", (0.0,) * 5)
-    monkeypatch.setattr(retry, "ATTEMPTS", 3)
-    calls = []
-
-    def down() -> bytes:
-        calls.append(1)
-        raise TimeoutError("no answer")
-
+def test_the_retries_are_bounded_and_lasting_errors_are_not_retried():
+    calls, down = _failing(TimeoutError("no answer"))
     with pytest.raises(TimeoutError):
         retry.with_retries(down, "Reading x")
     assert len(calls) == retry.ATTEMPTS
 
-    missing = []
-
-    def gone() -> bytes:
-        missing.append(1)
-        raise FileNotFoundError("x.png")
-
+    missing, gone = _failing(FileNotFoundError("x.png"))
     with pytest.raises(FileNotFoundError):
         retry.with_retries(gone, "Reading x")
     assert len(missing) == 1
 
 
-def test_an_outage_is_not_blamed_on_the_tile(monkeypatch, tmp_path):
+def test_an_outage_is_not_blamed_on_the_tile(tmp_path):
     """A read that fails because the storage is down fails the task instead of quarantining."""
     from aerial_landuse.inference import read_and_decode
     from aerial_landuse.storage import Storage
-
-    monkeypatch.setattr(retry, "BACKOFF_S", (0.0,) * 5)
-    monkeypatch.setattr(retry, "ATTEMPTS", 3)
 
     class Down(Storage):
         def read_bytes(self, path: str) -> bytes:

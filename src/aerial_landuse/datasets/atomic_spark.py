@@ -8,7 +8,7 @@ from kedro.io import DatasetError
 from kedro_datasets.spark import SparkDataset
 from pyspark.sql import DataFrame
 
-from aerial_landuse.storage.atomic import fresh_staging, is_complete, publish, recover
+from aerial_landuse.storage.atomic import fresh_staging, is_complete, publish
 
 
 class AtomicSparkDataset(SparkDataset):
@@ -37,13 +37,12 @@ class AtomicSparkDataset(SparkDataset):
 
     def load(self) -> DataFrame:
         fs, path = self._target
-        if fs.exists(path) and not is_complete(fs, path):
+        if not is_complete(fs, path) and fs.exists(path):  # is_complete recovers first
             raise DatasetError(
                 f"{self._fs_prefix}{path} is incomplete (no _SUCCESS: a run stopped while "
                 "writing it with an earlier version): run the node that writes it again, e.g. "
                 "`kedro run --only-missing-outputs`."
             )
-        recover(fs, path)
         return super().load()
 
     def _exists(self) -> bool:
