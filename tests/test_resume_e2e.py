@@ -1,10 +1,11 @@
 """A run killed with SIGKILL mid-featurize or mid-score leaves the previous good outputs intact,
-and `kedro run --only-missing-outputs` then finishes the work: the final outputs equal those of
-an uninterrupted run."""
+and `kedro run --only-missing-outputs` then finishes the work, keeping the parts the killed run
+had finished: the final outputs equal those of an uninterrupted run."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,10 +41,15 @@ def _predictions(project: Path) -> pd.DataFrame:
     return pd.read_csv(project / OUTPUTS / "score_predictions.csv").sort_values("filepath")
 
 
-def _killed_while_writing(project: Path, watched: Path, *args: str) -> None:
+def _killed_while_writing(project: Path, watched: Path, *args: str, after_parts: int = 0) -> None:
     """Start ``kedro *args``, SIGKILL its whole process group (driver, JVM, Python workers) as
-    soon as ``watched`` is being written (its staging folder appears)."""
+    soon as ``watched`` is being written (its staging folder appears) and holds ``after_parts``
+    finished part files."""
     staging = project / f"{watched}{STAGING_SUFFIX}"
+
+    def ready() -> bool:
+        return staging.exists() and len(list(staging.glob("part-*.parquet"))) >= after_parts
+
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "KEDRO_DISABLE_TELEMETRY": "true"}
     run = subprocess.Popen(
         [sys.executable, "-m", "kedro", *args],
@@ -55,9 +61,9 @@ def _killed_while_writing(project: Path, watched: Path, *args: str) -> None:
     )
     try:
         deadline = time.monotonic() + 600
-        while not staging.exists() and run.poll() is None and time.monotonic() < deadline:
+        while not ready() and run.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert staging.exists(), f"kedro {' '.join(args)} ended before writing {watched}"
+        assert ready(), f"kedro {' '.join(args)} ended before writing {watched}"
         os.killpg(run.pid, signal.SIGKILL)
         run.wait(timeout=300)
     finally:
@@ -80,13 +86,23 @@ def test_killed_score_run_resumes_with_only_missing_outputs_to_the_same_result(p
     expected_features, expected = _features(project, "score"), _predictions(project)
     for output in (FEATURES / "score.parquet", OUTPUTS / "score_predictions.parquet"):
         subprocess.run(["rm", "-rf", str(project / output)], check=True)
-    _killed_while_writing(project, FEATURES / "score.parquet", "run", "--pipelines=score")
+    _killed_while_writing(
+        project,
+        FEATURES / "score.parquet",
+        "run",
+        "--pipelines=score",
+        "--params=featurize.rows_per_partition=2",  # 10 tasks: killed after the first's part
+        after_parts=1,
+    )
     assert not (project / OUTPUTS / "score_predictions.parquet").exists()
 
     csv = project / OUTPUTS / "score_predictions.csv"
     stale_stamp = csv.stat().st_mtime
     printed = kedro(project, "run", "--only-missing-outputs")
     assert "inputs rewritten by this run" in printed
+    resumed_from = re.search(r"Resuming: (\d+) of (\d+) tiles were featurized", printed)
+    assert resumed_from, printed[-3000:]  # per partition: the killed run's parts are kept
+    assert 2 <= int(resumed_from[1]) < int(resumed_from[2]) == len(expected_features)
     assert csv.stat().st_mtime > stale_stamp  # derived from the new predictions, not left stale
     pd.testing.assert_frame_equal(_features(project, "score"), expected_features)
     resumed = _predictions(project)

@@ -3,7 +3,8 @@ import pytest
 from kedro.io import DatasetError
 from pyspark.ml.linalg import Vectors, VectorUDT
 
-from aerial_landuse.datasets import FsspecSparkDataset, SparkModelDataset
+from aerial_landuse.datasets import FsspecSparkDataset, SparkModelDataset, StagedRowsDataset
+from aerial_landuse.spark_utils import resume_key_of, with_resume_key
 from tests.pipelines.train.test_nodes import LABELS, clustered_features, params, train
 
 
@@ -75,3 +76,48 @@ def test_trained_model_round_trips_through_blob_storage(spark, azurite):
         r["pred_label"] for r in model.predict(features).orderBy("id").collect()
     ]
     assert azurite.key not in repr(dataset)
+
+
+def _failing_from_partition(frame, first_failing: int):
+    """``frame`` whose tasks from partition ``first_failing`` on fail (a run that stops)."""
+    from pyspark import TaskContext
+
+    def body(batches):
+        if TaskContext.get().partitionId() >= first_failing:
+            raise RuntimeError("planted failure")
+        yield from batches
+
+    return frame.mapInPandas(body, frame.schema)
+
+
+def test_a_stopped_resumable_save_keeps_its_finished_parts_for_the_same_job(spark, tmp_path):
+    path = str(tmp_path / "f.parquet")
+    frame = _frame(spark, 60).repartition(6)
+    with pytest.raises(Exception, match="planted failure"):
+        FsspecSparkDataset(filepath=path).save(
+            with_resume_key(_failing_from_partition(frame, 2), "job-1")
+        )
+    assert not FsspecSparkDataset(filepath=path).exists()
+    progress = StagedRowsDataset(filepath=path).load()
+    assert progress.key == "job-1" and progress.parts >= 1  # partition 2 ran after 0 or 1 ended
+    done = {r["id"] for r in progress.done.collect()}
+    assert 0 < len(done) < 60
+
+    rest = frame.join(progress.done, "id", "left_anti").select(*frame.columns)
+    dataset = FsspecSparkDataset(filepath=path)
+    dataset.save(with_resume_key(rest, "job-1"))
+    loaded = dataset.load()
+    assert sorted(r["id"] for r in loaded.collect()) == sorted(f"id{i}" for i in range(60))
+    assert resume_key_of(loaded) is None  # the key is not part of the stored schema
+    assert StagedRowsDataset(filepath=path).load().key is None  # nothing staged any more
+
+
+def test_parts_staged_by_another_job_are_never_kept(spark, tmp_path):
+    path = str(tmp_path / "f.parquet")
+    with pytest.raises(Exception, match="planted failure"):
+        FsspecSparkDataset(filepath=path).save(
+            with_resume_key(_failing_from_partition(_frame(spark, 60).repartition(6), 2), "old")
+        )
+    dataset = FsspecSparkDataset(filepath=path)
+    dataset.save(with_resume_key(_frame(spark, 10), "new"))
+    assert sorted(r["id"] for r in dataset.load().collect()) == sorted(f"id{i}" for i in range(10))

@@ -5,7 +5,9 @@
 - ``ONNXNetworkDataset``: a pretrained network as an ONNX file with its preprocessing.
 - ``SparkModelDataset``: a Spark ML PipelineModel with its label list and training record.
 - ``FsspecSparkDataset``: a Spark DataFrame as Parquet that executors write and read through
-  fsspec, for object storage that Spark's Hadoop connectors cannot reach (Azurite).
+  fsspec, for object storage that Spark's Hadoop connectors cannot reach (Azurite), and for
+  features (one committed file per task: a stopped featurize resumes part by part).
+- ``StagedRowsDataset``: the ids of the rows a stopped resumable save had finished.
 - ``AtomicSparkDataset``: kedro-datasets' SparkDataset, replaced only by a complete new output.
 - ``OptionalDataset``: any dataset that may be absent (the score region of a labelled-only user).
 - ``PackageTextDataset``: a text resource of the installed package (the report template).
@@ -14,7 +16,7 @@
 """
 
 from .atomic_spark import AtomicSparkDataset
-from .fsspec_spark import FsspecSparkDataset
+from .fsspec_spark import FsspecSparkDataset, StagedRowsDataset
 from .mlflow_runs import (
     MlflowParamsDataset,
     MlflowRunsDataset,
@@ -38,5 +40,6 @@ __all__ = [
     "OptionalDataset",
     "PackageTextDataset",
     "SparkModelDataset",
+    "StagedRowsDataset",
     "TileFolderDataset",
 ]

@@ -5,11 +5,17 @@ Spark reaches object storage only through Hadoop connectors (hadoop-azure for ``
 hadoop-azure's ABFS driver needs the ADLS Gen2 endpoint that Azurite does not serve. Here the
 executors themselves write and read the Parquet files through fsspec (adlfs for Azure), so the
 same catalog works against Azurite and a real storage account, with nothing staged on the driver.
+
+Locally it holds the features: each Spark task commits its own part file, so a stopped
+featurize can be resumed part by part (``StagedRowsDataset``), which Spark's job-level commit
+cannot offer.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from functools import partial
 from typing import Any
 
@@ -21,17 +27,30 @@ from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
-from aerial_landuse.storage import storage_location
-from aerial_landuse.storage.atomic import SUCCESS_FILE, fresh_staging, is_complete, publish
-from aerial_landuse.storage.parquet_parts import read_parts, write_part
+from aerial_landuse.spark_utils import RESUME_KEY, Progress, resume_key_of
+from aerial_landuse.storage import Storage, storage_location
+from aerial_landuse.storage.atomic import (
+    STAGING_SUFFIX,
+    SUCCESS_FILE,
+    fresh_staging,
+    is_complete,
+    publish,
+)
+from aerial_landuse.storage.parquet_parts import read_parts, rows_in, whole_parts, write_part
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_FILE = "_spark_schema.json"
+RESUME_FILE = "_resume.json"  # the job a staged, resumable output belongs to
 
 
 class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
     """A folder ``<filepath>/`` of ``part-*.parquet`` files plus the Spark schema.
 
-    Vector columns (Spark ML features) are stored as float arrays and restored on load.
+    Vector columns (Spark ML features) are stored as float arrays and restored on load. A
+    DataFrame tagged with a resume key (``spark_utils.with_resume_key``) is written resumably:
+    the parts that a stopped save of the same job completed are kept, and only the new rows are
+    added (``StagedRowsDataset`` tells the node which rows those are).
     """
 
     def __init__(
@@ -53,19 +72,19 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
         for name in vectors:
             data = data.withColumn(name, vector_to_array(name, dtype="float32"))
         fs = self._storage.fs
-        staging = fresh_staging(fs, self._path)
-        fs.makedirs(staging, exist_ok=True)
+        staging, kept = _staging_for(fs, self._path, resume_key_of(data))
         written = data.mapInArrow(
-            partial(write_part, storage=self._storage, folder=staging),
+            partial(write_part, storage=self._storage, folder=staging, run=uuid.uuid4().hex[:12]),
             "path string, rows long",
         ).collect()
-        parts = sorted(r["path"].rsplit("/", 1)[-1] for r in written if r["path"])
+        new = {r["path"].rsplit("/", 1)[-1]: r["rows"] for r in written if r["path"]}
         record = {
-            "schema": json.loads(data.schema.json()),
+            "schema": _schema_without_resume_key(data.schema),
             "vectors": vectors,
-            "rows": sum(r["rows"] for r in written),
-            "parts": parts,  # the committed tasks' files (a retried task's leftovers are not)
+            "rows": sum(new.values()) + sum(rows_in(fs, f"{staging}/{n}") for n in kept),
+            "parts": sorted({*kept, *new}),  # committed tasks' files (not a retry's leftovers)
         }
+        _remove_all_but(fs, staging, record["parts"])  # e.g. a failed earlier attempt's part
         fs.pipe_file(f"{staging}/{SCHEMA_FILE}", json.dumps(record).encode())
         fs.pipe_file(f"{staging}/{SUCCESS_FILE}", b"")
         publish(fs, staging, self._path)
@@ -82,14 +101,7 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
             files = [f"{self._path}/{name}" for name in record["parts"]]
         else:  # written by an earlier version
             files = sorted(p for p in fs.glob(f"{self._path}/part-*.parquet"))
-        spark = get_spark()
-        arrow_schema = _arrow_schema(schema)
-        listing = spark.createDataFrame([(f,) for f in files], "path string").repartition(
-            max(len(files), 1)
-        )
-        frame = listing.mapInArrow(
-            partial(read_parts, storage=self._storage, schema=arrow_schema), schema
-        )
+        frame = parts_frame(self._storage, files, schema)
         for name in record["vectors"]:
             frame = frame.withColumn(name, array_to_vector(name))
         return frame
@@ -99,6 +111,92 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._uri}
+
+
+class StagedRowsDataset(AbstractDataset[None, Progress]):
+    """What a stopped resumable save of ``filepath`` (an ``FsspecSparkDataset``) finished: its
+    resume key and the ``columns`` (ids) of the rows in its completed parts, read by executors.
+    Read-only; nothing staged loads as an empty ``Progress``."""
+
+    def __init__(
+        self,
+        filepath: str,
+        columns: list[str] | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._storage, path = storage_location(filepath, credentials, fs_args)
+        self._staging = path + STAGING_SUFFIX
+        self._columns = columns or ["id"]
+        self.metadata = metadata
+
+    def load(self) -> Progress:
+        fs = self._storage.fs
+        key, parts = _recorded_key(fs, self._staging), whole_parts(fs, self._staging)
+        if key is None or not parts:
+            return Progress(key=key)
+        schema = T.StructType([T.StructField(c, T.StringType()) for c in self._columns])
+        files = [f"{self._staging}/{name}" for name in parts]
+        return Progress(key=key, done=parts_frame(self._storage, files, schema), parts=len(parts))
+
+    def save(self, data: None) -> None:
+        raise DatasetError("StagedRowsDataset is read-only: the output's own dataset writes it.")
+
+    def _exists(self) -> bool:
+        return True
+
+    def _describe(self) -> dict[str, Any]:
+        return {"staging": self._storage.uri(self._staging), "columns": self._columns}
+
+
+def parts_frame(storage: Storage, files: list[str], schema: T.StructType) -> DataFrame:
+    """The rows of Parquet ``files`` as a Spark DataFrame: Spark's own reader on a local disk
+    (column pruning), executors reading through fsspec elsewhere."""
+    spark = get_spark()
+    if storage.protocol == "file" and files:
+        return spark.read.schema(schema).parquet(*files)
+    listing = spark.createDataFrame([(f,) for f in files], "path string").repartition(
+        max(len(files), 1)
+    )
+    return listing.mapInArrow(
+        partial(read_parts, storage=storage, schema=_arrow_schema(schema)), schema
+    )
+
+
+def _recorded_key(fs: Any, staging: str) -> str | None:
+    marker = f"{staging}/{RESUME_FILE}"
+    return json.loads(fs.cat_file(marker))["key"] if fs.exists(marker) else None
+
+
+def _staging_for(fs: Any, path: str, key: str | None) -> tuple[str, list[str]]:
+    """(staging folder, parts kept in it): the parts a stopped save of the same job (``key``)
+    completed are kept; anything else staged is removed."""
+    staging = path.rstrip("/") + STAGING_SUFFIX
+    if key is not None and _recorded_key(fs, staging) == key:
+        kept = whole_parts(fs, staging)
+        _remove_all_but(fs, staging, [*kept, RESUME_FILE])
+        logger.info("Resuming %s: keeping the %d parts a stopped run finished", path, len(kept))
+        return staging, kept
+    staging = fresh_staging(fs, path)
+    fs.makedirs(staging, exist_ok=True)
+    if key is not None:
+        fs.pipe_file(f"{staging}/{RESUME_FILE}", json.dumps({"key": key}).encode())
+    return staging, []
+
+
+def _remove_all_but(fs: Any, folder: str, names: list[str]) -> None:
+    """Remove what ``folder`` holds besides ``names`` (temporaries, parts of failed attempts)."""
+    for entry in fs.ls(folder, detail=False):
+        if entry.rstrip("/").rsplit("/", 1)[-1] not in names:
+            fs.rm(entry, recursive=True)
+
+
+def _schema_without_resume_key(schema: T.StructType) -> dict[str, Any]:
+    record = json.loads(schema.json())
+    for field in record["fields"]:
+        field["metadata"].pop(RESUME_KEY, None)
+    return record
 
 
 def _arrow_schema(schema: T.StructType) -> pa.Schema:

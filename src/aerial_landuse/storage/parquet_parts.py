@@ -1,30 +1,52 @@
 """Parquet part files that Spark executors write and read themselves, through fsspec.
 
 mapInArrow bodies for ``FsspecSparkDataset``: each task writes its partition as one
-``part-<uuid>.parquet`` file straight to storage, or streams the files it is given.
+``part-<run>-<partition>.parquet`` file straight to storage, or streams the files it is given.
+A part file appears only when complete (a local file is written under a temporary name and
+renamed; a blob is committed by the storage service when its upload ends), so the parts in a
+folder are always whole, and a retried task replaces its own part instead of adding a second one.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .location import Storage
 
+PART_PREFIX = "part-"
+PART_SUFFIX = ".parquet"
+_TEMPORARY_PREFIX = "_tmp-"
+
+
+def part_name(run: str, partition: int) -> str:
+    """The file of ``partition`` of the write ``run`` (the same for every attempt of a task)."""
+    return f"{PART_PREFIX}{run}-{partition:05d}{PART_SUFFIX}"
+
+
+def _partition_id() -> int:
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    return context.partitionId() if context is not None else 0
+
 
 def write_part(
-    batches: Iterator[pa.RecordBatch], storage: Storage, folder: str
+    batches: Iterator[pa.RecordBatch], storage: Storage, folder: str, run: str
 ) -> Iterator[pa.RecordBatch]:
-    """Executor side: one Parquet file per partition, straight to storage."""
-    writer, rows, path = None, 0, f"{folder}/part-{uuid.uuid4().hex}.parquet"
-    handle = None
+    """Executor side: one Parquet file per partition, straight to storage, visible when whole."""
+    path = f"{folder}/{part_name(run, _partition_id())}"
+    local = storage.protocol == "file"
+    target = f"{folder}/{_TEMPORARY_PREFIX}{uuid.uuid4().hex}{PART_SUFFIX}" if local else path
+    writer, rows, handle = None, 0, None
     try:
         for batch in batches:
-            if writer is None:
-                handle = storage.fs.open(path, "wb")
+            if writer is None:  # locally never recreates a staging folder its save gave up
+                handle = open(target, "wb") if local else storage.fs.open(target, "wb")  # noqa: SIM115
                 writer = pq.ParquetWriter(handle, batch.schema, compression="zstd")
             writer.write_batch(batch)
             rows += batch.num_rows
@@ -33,7 +55,23 @@ def write_part(
             writer.close()
         if handle is not None:
             handle.close()
+    if rows and local:
+        storage.fs.mv(target, path)  # a rename: atomic, replaces a failed attempt's part
     yield pa.RecordBatch.from_pydict({"path": [path if rows else None], "rows": [rows]})
+
+
+def whole_parts(fs: Any, folder: str) -> list[str]:
+    """The part files in ``folder`` (complete by construction), by name."""
+    if not fs.exists(folder):
+        return []
+    names = (p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False))
+    return sorted(n for n in names if n.startswith(PART_PREFIX) and n.endswith(PART_SUFFIX))
+
+
+def rows_in(fs: Any, path: str) -> int:
+    """Rows of one Parquet file, from its footer."""
+    with fs.open(path, "rb") as handle:
+        return pq.ParquetFile(handle).metadata.num_rows
 
 
 def read_parts(
@@ -43,7 +81,7 @@ def read_parts(
     for batch in batches:
         for path in batch.column("path").to_pylist():
             with storage.fs.open(path, "rb") as handle:
-                for piece in pq.ParquetFile(handle).iter_batches():
+                for piece in pq.ParquetFile(handle).iter_batches(columns=schema.names):
                     yield from (
                         pa.Table.from_batches([piece])
                         .select(schema.names)

@@ -20,7 +20,14 @@ from aerial_landuse.inference import (
     read_bytes_partition,
 )
 from aerial_landuse.networks import NETWORK_INPUT, OUTPUT_NAME, ONNXNetwork
-from aerial_landuse.spark_utils import count_by, partitions_for
+from aerial_landuse.spark_utils import (
+    Progress,
+    count_and_fingerprint,
+    count_by,
+    partitions_for,
+    stable_digest,
+    with_resume_key,
+)
 from aerial_landuse.storage import TileFolder
 from aerial_landuse.synapseml import image_tensors, onnx_features, require_jars
 
@@ -40,12 +47,19 @@ BACKENDS = ("onnxruntime", "synapseml")
 
 
 def featurize_tiles(
-    tile_index: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
+    tile_index: DataFrame,
+    tiles: TileFolder,
+    network: ONNXNetwork,
+    params: dict[str, Any],
+    progress: Progress | None = None,
 ) -> DataFrame:
     """Every indexed tile with its ``features`` (array<float>), or the ``error`` that stopped it.
 
     Lazy: the catalog's write runs the network, once, from tile files straight to Parquet (no
     cache, no second pass), so executor memory stays flat however many tiles there are.
+    Resumable: the result is tagged with its job (tile index, network, backend); when
+    ``progress`` shows a stopped run of the same job, only the tiles it did not finish are
+    featurized and the catalog keeps its finished parts.
     """
     backend = params.get("backend", "onnxruntime")
     if backend not in BACKENDS:
@@ -55,19 +69,51 @@ def featurize_tiles(
             f"pretrained_model is {params['pretrained_model']!r} but the network file holds "
             f"{network.spec.name!r}: re-export it with `kedro run --pipelines=pretrained`."
         )
-    rows = tile_index.count()
-    partitions = partitions_for(tile_index, rows, int(params["rows_per_partition"]))
-    frame = tile_index.repartition(partitions)
+    rows, fingerprint = count_and_fingerprint(tile_index)
+    key = stable_digest(fingerprint, model_key(network), backend)
+    todo, remaining = _not_yet_featurized(tile_index, rows, key, progress)
+    partitions = partitions_for(todo, remaining, int(params["rows_per_partition"]))
+    frame = todo.repartition(partitions)
     logger.info(
         "Featurizing %d tiles with %s (%s backend) on %d partitions",
-        rows,
+        remaining,
         network.spec.name,
         backend,
         partitions,
     )
+    return with_resume_key(_run_network(frame, tiles, network, params, backend), key)
+
+
+def _not_yet_featurized(
+    tile_index: DataFrame, rows: int, key: str, progress: Progress | None
+) -> tuple[DataFrame, int]:
+    """(tiles to featurize, how many): all of them, or those a stopped run of the same job left."""
+    if progress is None or progress.key != key or progress.done is None:
+        return tile_index, rows
+    todo = tile_index.join(progress.done.select("id"), "id", "left_anti").select(
+        *tile_index.columns
+    )
+    remaining = todo.count()
+    logger.info(
+        "Resuming: %d of %d tiles were featurized by a run that stopped (%d parts kept); %d to go",
+        rows - remaining,
+        rows,
+        progress.parts,
+        remaining,
+    )
+    return todo, remaining
+
+
+def _run_network(
+    frame: DataFrame,
+    tiles: TileFolder,
+    network: ONNXNetwork,
+    params: dict[str, Any],
+    backend: str,
+) -> DataFrame:
     if backend == "synapseml":
         return _run_network_synapseml(frame, tiles, network, params)
-    broadcast = tile_index.sparkSession.sparkContext.broadcast(network.uint8_bytes)
+    broadcast = frame.sparkSession.sparkContext.broadcast(network.uint8_bytes)
     body = partial(
         featurize_batches,
         storage=tiles.storage,
@@ -76,7 +122,7 @@ def featurize_tiles(
         image_size=network.spec.image_size,
         settings=_settings(params),
     )
-    schema = T.StructType(tile_index.schema.fields + FEATURE_FIELDS)
+    schema = T.StructType(frame.schema.fields + FEATURE_FIELDS)
     return frame.mapInArrow(body, schema)
 
 

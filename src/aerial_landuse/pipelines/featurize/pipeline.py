@@ -11,7 +11,13 @@ def _featurize(tile_set: str, tiles: str) -> Pipeline:
         [
             Node(
                 featurize_tiles,
-                [f"{tile_set}_tile_index", tiles, "pretrained_network", "params:featurize"],
+                [
+                    f"{tile_set}_tile_index",
+                    tiles,
+                    "pretrained_network",
+                    "params:featurize",
+                    f"{tile_set}_features_progress",  # a stopped run's finished parts
+                ],
                 f"{tile_set}_features",
                 name=f"featurize_{tile_set}_tiles",
             ),
