@@ -56,20 +56,27 @@ synapseml-jars: $(JARS_STAMP)  ## Resolve SynapseML's jars from Maven Central in
 
 install: $(STAMP) $(JARS_STAMP)  ## Create .venv with the pinned dependencies, resolve SynapseML's jars
 
-data/01_raw/middlesexma2016/tile_summaries.csv: | $(STAMP)
+# The demo region in two years (globals.yml change.before / change.after); REGION is scored by default.
+REGION := middlesexma2016
+REGION_BEFORE := middlesexma2010
+
+data/01_raw/$(REGION_BEFORE)/tile_summaries.csv: | $(STAMP)
 	$(BIN)/kedro run --pipelines=demo_data
 
-demo-data: data/01_raw/middlesexma2016/tile_summaries.csv  ## Write the synthetic demo tiles (once)
+demo-data: data/01_raw/$(REGION_BEFORE)/tile_summaries.csv  ## Write the synthetic demo tiles (once)
 
 data/06_models/pretrained/$(NETWORK).onnx: | $(STAMP) $(if $(filter efficientnet_lite%,$(NETWORK)),,$(TORCH_STAMP))
 	$(BIN)/kedro run --pipelines=pretrained --params pretrained_model=$(NETWORK)
 
 pretrained: data/06_models/pretrained/$(NETWORK).onnx  ## Export the pretrained network to ONNX (once)
 
-run: install demo-data pretrained  ## Run the whole job on the demo data and print where the report is
+run: install demo-data pretrained  ## Run the whole job on the demo data (and its change since the earlier year); print where the reports are
 	$(BIN)/kedro run --params pretrained_model=$(NETWORK)
+	$(BIN)/kedro run --pipelines=score --params pretrained_model=$(NETWORK),region=$(REGION_BEFORE)
+	$(BIN)/kedro run --pipelines=change --params pretrained_model=$(NETWORK)
 	@echo
-	@echo "Report: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/report.html)"
+	@echo "Report: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/$(REGION)/report.html)"
+	@echo "Change: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/change_$(REGION_BEFORE)_$(REGION)/change_report.html)"
 
 sweep: install demo-data pretrained  ## Train + evaluate every network x classifier available offline, then the leaderboard
 	$(BIN)/python -m aerial_landuse.tools.sweep

@@ -26,9 +26,11 @@ warnings.filterwarnings("ignore", message=".*register_new_resolver.*")
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "efficientnet_lite0_logistic_regression"
+REGION, EARLIER_REGION = "middlesexma2016", "middlesexma2010"  # the demo region's two years
 SMALL_DEMO = (
     "demo_data.train_tiles_per_class=12,demo_data.test_tiles_per_class=6,"
-    "demo_data.region.rows=4,demo_data.region.cols=5"
+    "demo_data.region.rows=4,demo_data.region.cols=5,"
+    "demo_data.change.site_radius_tiles=1.2,demo_data.change.development_sites=2"
 )
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from aerial_landuse.tools.azurite import running_azurite
 from aerial_landuse.tools.cluster import running_cluster
-from tests.conftest import MODEL, ROOT, copy_project, kedro
+from tests.conftest import MODEL, REGION, ROOT, copy_project, kedro
 
 pytestmark = pytest.mark.cluster
 AUDIT = Path(__file__).parent / "cluster_audit"
@@ -104,7 +104,9 @@ def _score_predictions(azurite) -> pd.DataFrame:
     fs = fsspec.filesystem(
         "abfs", connection_string=azurite.connection_string, skip_instance_cache=True
     )
-    return pd.read_csv(io.BytesIO(fs.cat_file(f"predictions/demo/{MODEL}/score_predictions.csv")))
+    return pd.read_csv(
+        io.BytesIO(fs.cat_file(f"predictions/demo/{MODEL}/{REGION}/score_predictions.csv"))
+    )
 
 
 def _features(frame: pd.DataFrame) -> pd.DataFrame:
@@ -139,7 +141,7 @@ def test_features_equal_the_local_run(cluster_run, e2e_project):
 
 def test_predictions_equal_the_local_run(cluster_run, e2e_project):
     local = pd.read_csv(
-        e2e_project / "data" / "07_model_output" / "demo" / MODEL / "score_predictions.csv"
+        e2e_project / "data" / "07_model_output" / "demo" / MODEL / REGION / "score_predictions.csv"
     )
     cluster = cluster_run["first_scores"]
     assert list(cluster["filename"]) == list(local["filename"])

@@ -11,12 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.conftest import MODEL, ROOT, kedro
+from tests.conftest import EARLIER_REGION, MODEL, REGION, ROOT, kedro
 
 
 def train_and_evaluate(project: Path, classifier: str) -> None:
@@ -35,7 +36,7 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
         project / "data" / "06_models" / "pretrained" / "efficientnet_lite0.onnx"
     ).stat().st_size > 10e6
 
-    out = project / "data" / "08_reporting" / "demo" / MODEL
+    out = project / "data" / "08_reporting" / "demo" / MODEL / REGION
     metrics = json.loads(
         (project / "data" / "07_model_output" / "demo" / MODEL / "metrics.json").read_text()
     )
@@ -64,7 +65,7 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
         "truncated.png",
     ]
     scores = pd.read_csv(
-        project / "data" / "07_model_output" / "demo" / MODEL / "score_predictions.csv"
+        project / "data" / "07_model_output" / "demo" / MODEL / REGION / "score_predictions.csv"
     )
     assert len(scores) == 20 and list(scores.columns[:2]) == ["filepath", "pred_label"]
     tests = pd.read_csv(
@@ -74,14 +75,23 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
     geojson = json.loads((out / "land_use.geojson").read_text())
     assert len(geojson["features"]) == 20
     html = (out / "report.html").read_text()
-    assert "synthetic" in html and html.count("data:image/png;base64,") == 5
+    assert "synthetic" in html and html.count("data:image/png;base64,") == 6
     assert {p.name for p in (out / "figures").iterdir()} == {
         "confusion_matrix.png",
         "class_metrics.png",
         "test_gallery.png",
         "land_use_map.png",
         "gallery.png",
+        "review_sheet.png",
     }
+    assert '": "' not in (out / "land_use.geojson").read_text()[:2000]  # compact
+    assert "smoothed_label" in geojson["features"][0]["properties"]
+    layer = gpd.read_file(out / "land_use.gpkg", layer="land_use", engine="pyogrio")
+    assert len(layer) == 20 and layer.crs.to_epsg() == 4326
+    assert 'attr="pred_label"' in (out / "land_use.qml").read_text()
+    queue = pd.read_csv(out / "review_queue.csv")
+    assert len(queue) == 20 and queue["margin"].is_monotonic_increasing
+    assert 'class="tilemap"' in html and html.count("<rect ") == 20
 
 
 THIRD_PARTY_NOISE = (
@@ -151,6 +161,7 @@ def test_other_classifier_reuses_features_and_score_pipeline_runs_alone(project)
         / "07_model_output"
         / "demo"
         / "efficientnet_lite0_random_forest"
+        / REGION
         / "score_predictions.csv"
     )
     assert len(scores) == 20 and scores["model_name"].eq("efficientnet_lite0_random_forest").all()
@@ -177,7 +188,7 @@ def chromium() -> str:
 
 @pytest.mark.e2e
 def test_report_renders_in_a_real_browser(project, tmp_path):
-    report = project / "data" / "08_reporting" / "demo" / MODEL / "report.html"
+    report = project / "data" / "08_reporting" / "demo" / MODEL / REGION / "report.html"
     shot = tmp_path / "report.png"
     subprocess.run(
         [
@@ -207,6 +218,35 @@ def test_report_renders_in_a_real_browser(project, tmp_path):
         assert (np.abs(pixels - rgb).sum(axis=1) < 12).sum() > 200, (
             f"{colour} not seen in the rendered report"
         )
+
+
+def rendered_dom(page: Path, profile: Path) -> str:
+    """The page's DOM after its scripts ran in headless Chromium."""
+    done = subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.stdout
+
+
+@pytest.mark.e2e
+def test_interactive_maps_run_in_a_real_browser(project, tmp_path):
+    report = project / "data" / "08_reporting" / "demo" / MODEL / REGION / "report.html"
+    dom = rendered_dom(report, tmp_path / "profile")
+    assert 'data-ready="20"' in dom  # the pan/zoom script ran over the 20 tiles, no error
 
 
 @pytest.mark.e2e
@@ -308,11 +348,66 @@ def test_score_and_report_best_use_the_top_run_and_compare_ranks_the_runs(projec
     kedro(project, "run", "--pipelines=score,report", "--params", "model_name=best")
     top = board["model_name"].iloc[0]  # outputs go where the chosen model's own outputs are
     outputs = project / "data" / "07_model_output" / "demo" / top
-    record = json.loads((outputs / "score_metadata.json").read_text())
+    record = json.loads((outputs / REGION / "score_metadata.json").read_text())
     assert record["chosen_as"] == "best" and record["model_name"] == top
     assert record["mlflow_run_id"] == board["run_id"].iloc[0]
-    scores = pd.read_csv(outputs / "score_predictions.csv")
+    scores = pd.read_csv(outputs / REGION / "score_predictions.csv")
     assert scores["mlflow_run_id"].eq(record["mlflow_run_id"]).all() and len(scores) == 20
-    report = project / "data" / "08_reporting" / "demo" / top / "report.html"
+    report = project / "data" / "08_reporting" / "demo" / top / REGION / "report.html"
     assert top in report.read_text()
     assert not (project / "data" / "07_model_output" / "demo" / "best").exists()
+
+
+@pytest.mark.e2e
+def test_change_between_the_demo_years_is_measured_against_the_known_changes(project):
+    kedro(project, "run", "--pipelines=score", "--params", f"region={EARLIER_REGION}")
+    printed = kedro(project, "run", "--pipelines=change")
+    assert "Matched 20 tiles" in printed
+    out = project / "data" / "08_reporting" / "demo" / MODEL / f"change_{EARLIER_REGION}_{REGION}"
+    summary = json.loads((out / "change_summary.json").read_text())
+    assert summary["matched"] == 20 and summary["only_before"] == summary["only_after"] == 0
+    pairs = pd.read_parquet(out / "change_tiles.parquet")
+    transitions = pd.read_csv(out / "transitions_tiles.csv").set_index("from")
+    confident = pairs[pairs["confident"]]
+    assert transitions.to_numpy().sum() == len(confident)  # counts reconcile
+    assert (
+        transitions.to_numpy().sum() - np.trace(transitions.to_numpy()) == summary["changed_tiles"]
+    )
+    km2 = pd.read_csv(out / "transitions_km2.csv").set_index("from")
+    assert km2.to_numpy().sum() == pytest.approx(confident["area_km2"].sum(), rel=1e-3)
+    assert pairs["area_km2"].to_numpy() == pytest.approx(0.224**2, rel=0.01)  # 224 m tiles
+
+    raw = project / "data" / "01_raw"
+    truth = [
+        pd.read_csv(raw / region / "tile_summaries.csv")[["llcrnrlat", "llcrnrlon", "true_label"]]
+        for region in (EARLIER_REGION, REGION)
+    ]
+    true_changes = int((truth[0]["true_label"] != truth[1]["true_label"]).sum())
+    evaluation = json.loads((out / "change_evaluation.json").read_text())
+    assert evaluation["true_changes"] == true_changes > 0
+    raw = evaluation["change"]["raw"]  # a weak model (72 training tiles), 20 tiles: loose bounds
+    assert raw["recall"] >= 0.5 and raw["precision"] >= 0.6, evaluation["change"]
+    assert {"precision", "recall"} <= set(evaluation["change"]["smoothed"])
+    assert len(evaluation["threshold_sweep"]) == 8
+
+    geojson = json.loads((out / "changed_tiles.geojson").read_text())
+    assert len(geojson["features"]) == summary["changed_tiles"]
+    if geojson["features"]:
+        assert {"before_label", "after_label", "after_prob_Developed"} <= set(
+            geojson["features"][0]["properties"]
+        )
+    assert len(gpd.read_file(out / "change.gpkg", layer="change", engine="pyogrio")) == 20
+    area = pd.read_csv(out / "area_statistics.csv").set_index("class")
+    assert area["before_share"].sum() == pytest.approx(1) == area["after_share"].sum()
+    html = (out / "change_report.html").read_text()
+    assert html.count("<rect ") == 20 and "When a change counts" in html
+    assert {p.name for p in (out / "figures").iterdir()} >= {
+        "change_map.png",
+        "transitions.png",
+        "area_per_class.png",
+        "threshold.png",
+    }
+    assert (out / "review_changes.csv").is_file() and (out / "unmatched_tiles.csv").is_file()
+    if shutil.which("chromium") or os.environ.get("CI"):
+        dom = rendered_dom(out / "change_report.html", project / "chromium-profile")
+        assert 'data-ready="20"' in dom

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.conftest import MODEL, ROOT, copy_project, kedro, write_labelled_folder
+from tests.conftest import MODEL, REGION, ROOT, copy_project, kedro, write_labelled_folder
 
 pytestmark = pytest.mark.e2e
 PER_CLASS = 8  # six classes: 48 tiles
@@ -65,7 +65,7 @@ def own(e2e_project, tmp_path_factory):
 def test_labelled_only_run_ends_with_a_report_and_one_line_about_scoring(own):
     project, _, logs = own
     assert logs.count("scoring is skipped") == 1 and "Traceback" not in logs
-    out = project / "data" / "08_reporting" / "rsscn7" / MODEL
+    out = project / "data" / "08_reporting" / "rsscn7" / MODEL / REGION
     html = (out / "report.html").read_text()
     assert 'id="no-region"' in html and "Right and wrong test tiles" in html
     assert {p.name for p in (out / "figures").iterdir()} == {
@@ -166,3 +166,11 @@ def test_the_region_snippet_reads_train_test_and_region_tiles(tmp_path):
     assert len(catalog.load("test_tiles").list_tiles()) == 6
     assert list(catalog.load("score_tiles").list_tiles()["relpath"]) == ["r1.png"]
     assert catalog.load("tile_summaries")["filename"].tolist() == ["r1.png"]
+    loader = settings.CONFIG_LOADER_CLASS(
+        str(project / "conf"),
+        env="local",
+        runtime_params={"region": "middlesexma2010"},
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    other_year = DataCatalog.from_config(loader["catalog"], loader["credentials"])
+    assert other_year.load("score_tiles").root.endswith("naip/middlesexma2010")

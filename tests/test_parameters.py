@@ -28,6 +28,13 @@ BAD = {  # runtime parameter -> words of the error
     "ingest.test_fraction=1": "ingest.test_fraction = 1: Input should be less than 1",
     "ingest.min_tile_side=0": "ingest.min_tile_side = 0",
     "ingest.sampel_frac=0.5": "ingest.sampel_frac = 0.5: not a known parameter (a typo?)",
+    "region=../x": "region = '../x': must be 3-63 lowercase letters",
+    "region=Middlesex_2016": "region = 'Middlesex_2016': must be 3-63 lowercase letters",
+    "before=a/b": "change.before = 'a/b': must be 3-63 lowercase letters",
+    "change.min_confidence=2": "change.min_confidence = 2: Input should be less than or equal to 1",
+    "change.match_on=names": "change.match_on = 'names'",
+    "score.smoothing.weights=box": "score.smoothing.weights = 'box'",
+    "score.smoothing.radius=-1": "score.smoothing.radius = -1",
 }
 
 

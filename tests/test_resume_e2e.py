@@ -17,10 +17,13 @@ import pytest
 
 from aerial_landuse.storage.atomic import STAGING_SUFFIX
 from aerial_landuse.tools.processes import group_alive, stop_groups
-from tests.conftest import MODEL, SMALL_DEMO, copy_project, kedro
+from tests.conftest import MODEL, REGION, SMALL_DEMO, copy_project, kedro
 
 FEATURES = Path("data/04_feature/demo/efficientnet_lite0")
-OUTPUTS = Path("data/07_model_output/demo") / MODEL
+SCORE_FEATURES = (
+    Path("data/04_feature/regions") / REGION / "efficientnet_lite0" / "features.parquet"
+)
+OUTPUTS = Path("data/07_model_output/demo") / MODEL / REGION
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,8 @@ def project(tmp_path_factory) -> Path:
 
 
 def _features(project: Path, tile_set: str) -> pd.DataFrame:
-    frame = pd.read_parquet(project / FEATURES / f"{tile_set}.parquet")
+    where = SCORE_FEATURES if tile_set == "score" else FEATURES / f"{tile_set}.parquet"
+    frame = pd.read_parquet(project / where)
     return frame.sort_values("id").reset_index(drop=True)
 
 
@@ -84,11 +88,11 @@ def test_killed_featurize_keeps_the_previous_features(project):
 @pytest.mark.e2e
 def test_killed_score_run_resumes_with_only_missing_outputs_to_the_same_result(project):
     expected_features, expected = _features(project, "score"), _predictions(project)
-    for output in (FEATURES / "score.parquet", OUTPUTS / "score_predictions.parquet"):
+    for output in (SCORE_FEATURES, OUTPUTS / "score_predictions.parquet"):
         subprocess.run(["rm", "-rf", str(project / output)], check=True)
     _killed_while_writing(
         project,
-        FEATURES / "score.parquet",
+        SCORE_FEATURES,
         "run",
         "--pipelines=score",
         "--params=featurize.rows_per_partition=2",  # 10 tasks: killed after the first's part
@@ -109,4 +113,4 @@ def test_killed_score_run_resumes_with_only_missing_outputs_to_the_same_result(p
     assert list(resumed["filepath"]) == list(expected["filepath"])
     assert list(resumed["pred_label"]) == list(expected["pred_label"])
     assert resumed["confidence"].to_numpy() == pytest.approx(expected["confidence"].to_numpy())
-    assert not (project / f"{FEATURES / 'score.parquet'}{STAGING_SUFFIX}").exists()
+    assert not (project / f"{SCORE_FEATURES}{STAGING_SUFFIX}").exists()

@@ -36,7 +36,20 @@ def _classifier(value: str) -> str:
     return value
 
 
+REGION_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]")
+
+
+def _region(value: str) -> str:
+    if not REGION_NAME.fullmatch(value) or "--" in value:
+        raise ValueError(
+            "must be 3-63 lowercase letters, digits or single hyphens (it names a folder, and a "
+            "blob container on Azure), e.g. middlesexma2016"
+        )
+    return value
+
+
 SafeName = Annotated[str, AfterValidator(_safe_name)]
+RegionName = Annotated[str, AfterValidator(_region)]
 Network = Annotated[str, AfterValidator(_network)]
 Classifier = Annotated[str, AfterValidator(_classifier)]
 Share = Annotated[float, Field(gt=0, le=1)]
@@ -75,6 +88,30 @@ class TrainParameters(_Block):
     hyperparameters: dict[Classifier, dict[str, Any] | None] = {}
 
 
+class SmoothingParameters(_Block):
+    radius: Annotated[int, Field(ge=0, le=10)] = 1
+    weights: Literal["gaussian", "uniform"] = "gaussian"
+    sigma: Annotated[float, Field(gt=0)] = 0.7
+
+
+class ScoreParameters(_Block):
+    model_name: SafeName
+    pretrained_model: Network
+    smoothing: SmoothingParameters = SmoothingParameters()
+
+
+class ChangeParameters(_Block):
+    title: str = "Land-use change"
+    before: RegionName
+    after: RegionName
+    labels: Literal["smoothed", "raw"] = "raw"
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.8
+    threshold_sweep: list[Annotated[float, Field(ge=0, le=1)]] = []
+    match_on: Literal["bounds", "filename"] = "bounds"
+    max_offset_m: Annotated[float, Field(gt=0)] = 30.0
+    review_tiles: Count = 24
+
+
 class RunParameters(BaseModel):
     """The blocks every pipeline shares; other keys (report, compare...) are their nodes'."""
 
@@ -84,9 +121,12 @@ class RunParameters(BaseModel):
     pretrained_model: Network
     classifier: Classifier
     model_name: SafeName  # or best: the top MLflow run's model
+    region: RegionName
     ingest: IngestParameters
     featurize: FeaturizeParameters
     train: TrainParameters
+    score: ScoreParameters
+    change: ChangeParameters
 
 
 def validate_parameters(params: dict[str, Any]) -> None:

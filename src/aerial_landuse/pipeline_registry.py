@@ -5,6 +5,7 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline
 
 from aerial_landuse.pipelines import (
+    change,
     compare,
     demo_data,
     evaluate,
@@ -37,7 +38,8 @@ def register_pipelines() -> dict[str, Pipeline]:
 
     ``__default__`` runs the six in order. ``score`` runs end to end for the tiles to score:
     list and probe them, featurize them and apply the model named by ``model_name`` (or ``best``,
-    the top MLflow run by ``select_by``). ``compare`` writes the leaderboard of the run history.
+    the top MLflow run by ``select_by``). ``compare`` writes the leaderboard of the run history; ``change`` compares two
+    scored regions (``before``, ``after``).
     (Registered explicitly: find_pipelines loads only the pipelines named on the command line.)
     """
     pipelines = {name: _stage(name, module.create_pipeline()) for name, module in MAIN_JOB.items()}
@@ -47,6 +49,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         + pipelines["featurize"].only_nodes_with_tags("score")
         + Pipeline(pipelines["score"], inputs={"trained_model": "scoring_model"})
     )
+    pipelines["change"] = _stage("change", change.create_pipeline())
     pipelines["compare"] = _stage("compare", compare.create_pipeline())
     pipelines["pretrained"] = _stage("pretrained", pretrained.create_pipeline())
     pipelines["demo_data"] = _stage("demo_data", demo_data.create_pipeline())

@@ -11,7 +11,7 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from tests.conftest import MODEL, kedro
+from tests.conftest import MODEL, REGION, kedro
 
 NETWORK = "efficientnet_lite0"
 
@@ -61,20 +61,24 @@ def test_every_output_lands_in_its_container(azurite_run):
         "intermediate/demo/labelled_tile_index.parquet/_SUCCESS",
         "intermediate/demo/ingest_quarantine_labelled.csv",
         f"features/demo/{NETWORK}/labelled.parquet/_SUCCESS",
-        f"features/demo/{NETWORK}/score.parquet/_SUCCESS",
+        f"features/regions/{REGION}/{NETWORK}/features.parquet/_SUCCESS",
+        f"intermediate/regions/{REGION}/tile_index.parquet/_SUCCESS",
         f"trainedmodels/demo/{MODEL}/model.json",
         f"trainedmodels/demo/{MODEL}/spark_model.bin",
         f"predictions/demo/{MODEL}/metrics.json",
         f"predictions/demo/{MODEL}/test_predictions.csv",
-        f"predictions/demo/{MODEL}/score_predictions.csv",
-        f"reports/demo/{MODEL}/report.html",
-        f"reports/demo/{MODEL}/land_use.geojson",
-        f"reports/demo/{MODEL}/figures/land_use_map.png",
+        f"predictions/demo/{MODEL}/{REGION}/score_predictions.csv",
+        f"reports/demo/{MODEL}/{REGION}/report.html",
+        f"reports/demo/{MODEL}/{REGION}/land_use.geojson",
+        f"reports/demo/{MODEL}/{REGION}/land_use.gpkg",
+        f"reports/demo/{MODEL}/{REGION}/review_queue.csv",
+        f"reports/demo/{MODEL}/{REGION}/figures/land_use_map.png",
     ]
     missing = [path for path in expected if not fs.exists(path)]
     assert not missing, missing
     assert any(
-        p.endswith(".parquet") for p in fs.ls(f"predictions/demo/{MODEL}/score_predictions.parquet")
+        p.endswith(".parquet")
+        for p in fs.ls(f"predictions/demo/{MODEL}/{REGION}/score_predictions.parquet")
     )
 
 
@@ -88,9 +92,11 @@ def test_metrics_equal_the_local_run(azurite_run):
     assert remote["accuracy"] == local["accuracy"]
     assert remote["confusion_matrix"] == local["confusion_matrix"]
     assert remote["per_class"] == local["per_class"]
-    accounting = json.loads(fs.cat_file(f"reports/demo/{MODEL}/tile_accounting.json"))
+    accounting = json.loads(fs.cat_file(f"reports/demo/{MODEL}/{REGION}/tile_accounting.json"))
     assert accounting == json.loads(
-        (project / "data" / "08_reporting" / "demo" / MODEL / "tile_accounting.json").read_text()
+        (
+            project / "data" / "08_reporting" / "demo" / MODEL / REGION / "tile_accounting.json"
+        ).read_text()
     )
 
 

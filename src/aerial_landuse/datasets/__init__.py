@@ -9,6 +9,7 @@
   features (one committed file per task: a stopped featurize resumes part by part).
 - ``StagedRowsDataset``: the ids of the rows a stopped resumable save had finished.
 - ``AtomicSparkDataset``: kedro-datasets' SparkDataset, replaced only by a complete new output.
+- ``GeoPackageDataset``: a GeoDataFrame as a GeoPackage layer (for QGIS), on any filesystem.
 - ``OptionalDataset``: any dataset that may be absent (the score region of a labelled-only user).
 - ``PackageTextDataset``: a text resource of the installed package (the report template).
 - ``MlflowParamsDataset``, ``MlflowRunsDataset``, ``ModelChoiceDataset``: run parameters, the run
@@ -17,6 +18,7 @@
 
 from .atomic_spark import AtomicSparkDataset
 from .fsspec_spark import FsspecSparkDataset, StagedRowsDataset
+from .geopackage import GeoPackageDataset
 from .mlflow_runs import (
     MlflowParamsDataset,
     MlflowRunsDataset,
@@ -32,6 +34,7 @@ from .tile_folder import TileFolderDataset
 __all__ = [
     "AtomicSparkDataset",
     "FsspecSparkDataset",
+    "GeoPackageDataset",
     "MlflowParamsDataset",
     "MlflowRunsDataset",
     "ModelChoiceDataset",

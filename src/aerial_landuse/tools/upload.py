@@ -1,6 +1,6 @@
 """Copy the local tile set into the blob containers of a Kedro environment (the seed's AzCopy step).
 
-    python -m aerial_landuse.tools.upload --env azurite
+    python -m aerial_landuse.tools.upload --env azurite [--region middlesexma2010]
 
 Creates every container the environment's catalog names, then copies ``train_tiles``,
 ``test_tiles``, ``score_tiles`` and ``tile_summaries`` from the base (local) catalog to the
@@ -45,10 +45,16 @@ class Transfer:
     size: int
 
 
-def load_config(project: Path, env: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(catalog, credentials) config of ``env`` (None: base + local)."""
+def load_config(
+    project: Path, env: str | None, region: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(catalog, credentials) config of ``env`` (None: base + local), for ``region`` (None: the
+    default region, globals.yml)."""
     loader = settings.CONFIG_LOADER_CLASS(
-        str(project / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
+        str(project / settings.CONF_SOURCE),
+        env=env,
+        runtime_params={"region": region} if region else None,
+        **settings.CONFIG_LOADER_ARGS,
     )
     return dict(loader["catalog"]), dict(loader["credentials"])
 
@@ -122,9 +128,9 @@ def copy(
     return len(todo), len(transfers) - len(todo)
 
 
-def upload(project: Path, env: str) -> tuple[int, int]:
-    src_conf, src_creds = load_config(project, None)
-    dst_conf, dst_creds = load_config(project, env)
+def upload(project: Path, env: str, region: str | None = None) -> tuple[int, int]:
+    src_conf, src_creds = load_config(project, None, region)
+    dst_conf, dst_creds = load_config(project, env, region)
     created = create_containers(blob_containers(dst_conf, dst_creds))
     if created:
         logger.info("Created containers: %s", ", ".join(created))
@@ -145,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         help="Kedro environment whose catalog names the containers, e.g. azurite",
     )
     parser.add_argument(
+        "--region",
+        default=None,
+        help="the region (and year) whose tiles to copy, e.g. middlesexma2010 (default: "
+        "globals.yml's region); its container is named after it",
+    )
+    parser.add_argument(
         "--project", default=None, type=Path, help="project root (default: the current one)"
     )
     args = parser.parse_args(argv)
@@ -152,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     project = project_root(args.project)
     bootstrap_project(project)
     try:
-        copied, skipped = upload(project, args.env)
+        copied, skipped = upload(project, args.env, args.region)
     except (StorageError, ValueError) as exc:
         print(f"upload failed: {exc}", file=sys.stderr)  # noqa: T201
         return 1

@@ -4,7 +4,8 @@ import pandas as pd
 from aerial_landuse.demo_textures import GENERATORS, LAND_USE_CLASSES
 from aerial_landuse.pipelines.demo_data.nodes import (
     class_map,
-    generate_score_region,
+    generate_regions,
+    grown_class_map,
     labelled_tiles,
 )
 
@@ -16,6 +17,13 @@ PARAMS = {
     "test_tiles_per_class": 1,
     "edge_mix_probability": 0.5,
     "region": {"rows": 4, "cols": 5, "north_lat": 42.5, "west_lon": -71.4},
+    "change": {
+        "before_year": 2010,
+        "after_year": 2016,
+        "development_sites": 2,
+        "forest_clearings": 1,
+        "site_radius_tiles": 1.5,
+    },
 }
 
 
@@ -64,7 +72,9 @@ def test_region_map_has_coherent_areas_of_every_class():
 
 
 def test_score_region_tiles_and_summaries_tile_the_rectangle():
-    tiles, summaries = generate_score_region(PARAMS)
+    tiles, summaries, later_tiles, later = generate_regions(PARAMS)
+    assert len(later_tiles) == 20 and "naip_2016_r000_c000" in later_tiles
+    assert later[["llcrnrlat", "llcrnrlon"]].equals(summaries[["llcrnrlat", "llcrnrlon"]])
     assert len(tiles) == 20 and len(summaries) == 20
     assert {f"{k}.png" for k in tiles} == set(summaries["filename"])
     assert list(summaries.columns[:5]) == [
@@ -76,9 +86,9 @@ def test_score_region_tiles_and_summaries_tile_the_rectangle():
     ]
     s = summaries.set_index("filename")
     a, east, south = (
-        s.loc["tile_r000_c000.png"],
-        s.loc["tile_r000_c001.png"],
-        s.loc["tile_r001_c000.png"],
+        s.loc["naip_2010_r000_c000.png"],
+        s.loc["naip_2010_r000_c001.png"],
+        s.loc["naip_2010_r001_c000.png"],
     )
     assert np.isclose(a.urcrnrlon, east.llcrnrlon) and np.isclose(a.llcrnrlat, south.urcrnrlat)
     height_m = (a.urcrnrlat - a.llcrnrlat) * 111_320
@@ -87,3 +97,18 @@ def test_score_region_tiles_and_summaries_tile_the_rectangle():
     assert (
         isinstance(summaries, pd.DataFrame) and summaries["true_label"].isin(LAND_USE_CLASSES).all()
     )
+
+
+def test_the_later_year_changes_in_patches_next_to_the_town():
+    params = {**PARAMS, "region": {**PARAMS["region"], "rows": 16, "cols": 22}}
+    before = class_map(params, 8)
+    after = grown_class_map(before, params, 8)
+    changed = before != after
+    developed = LAND_USE_CLASSES.index("Developed")
+    assert 0.02 < changed.mean() < 0.3
+    became = set(np.unique(after[changed]))
+    assert became <= {developed, LAND_USE_CLASSES.index("Cultivated")} and developed in became
+    assert not np.isin(before[after == developed], [LAND_USE_CLASSES.index("Barren")]).any()
+    # patches: most changed cells have changed neighbours on both sides
+    inner = changed[1:-1, 1:-1] & changed[:-2, 1:-1] & changed[2:, 1:-1]
+    assert inner.sum() > 0.6 * changed.sum()

@@ -14,8 +14,10 @@ from aerial_landuse.pipelines.report.nodes import (
     collect_quarantine,
     draw_figures,
     ground_truth_agreement,
+    land_use_layers,
     reconcile_tile_counts,
     render_report,
+    review_queue,
     run_parameters,
     to_geojson,
 )
@@ -28,6 +30,7 @@ REPORT = {
     "gallery_tiles_per_class": 2,
     "max_quarantine_rows": 5,
     "seed": 0,
+    "review_tiles": 4,
 }
 
 
@@ -81,16 +84,28 @@ def test_figures_cover_metrics_map_and_gallery(scored):
     truth.loc[first, "true_label"] = (
         "Shrub" if truth.loc[first, "true_label"] != "Shrub" else "Forest"
     )
-    figures = draw_figures(_metrics(), predictions, images, tests, images, absent, truth, REPORT)
+    queue = review_queue(predictions, REPORT)
+    figures = draw_figures(
+        _metrics(), predictions, images, tests, images, absent, truth, queue, REPORT
+    )
     assert set(figures) == {
         "confusion_matrix.png",
         "class_metrics.png",
         "test_gallery.png",
         "land_use_map.png",
         "gallery.png",
+        "review_sheet.png",
     }
     labelled_only = draw_figures(
-        _metrics(), predictions.head(0), absent, tests, images, absent, None, REPORT
+        _metrics(),
+        predictions.head(0),
+        absent,
+        tests,
+        images,
+        absent,
+        None,
+        review_queue(predictions.head(0), REPORT),
+        REPORT,
     )
     assert set(labelled_only) == {"confusion_matrix.png", "class_metrics.png", "test_gallery.png"}
     assert all(isinstance(f, Figure) for f in figures.values())
@@ -168,8 +183,9 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
     tiles, predictions = scored
     files = folder(tiles)
     tests = _test_predictions(predictions)
+    queue = review_queue(predictions, REPORT)
     figures = draw_figures(
-        _metrics(), predictions, files, tests, files, folder(tiles / "x"), None, REPORT
+        _metrics(), predictions, files, tests, files, folder(tiles / "x"), None, queue, REPORT
     )
     images = {}
     for name, fig in figures.items():
@@ -216,10 +232,12 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
         images,
         predictions[["filename"]],
         run_parameters(_metrics(), {"sample_frac": 1.0}, {"batch_size": 16}),
+        queue,
         PackageTextDataset("aerial_landuse", "templates/report.html").load(),
         REPORT,
     )
-    assert html.count("data:image/png;base64,") == 5
+    assert html.count("data:image/png;base64,") == 6
+    assert html.count("<rect ") == 12 and "Review queue" in html  # the interactive map
     assert not re.search(r'(src|href)="https?://', html)
     assert (
         "Synthetic test tiles." in html and "broken.png" in html and "logistic_regression" in html
@@ -230,3 +248,57 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
     assert "numTrees" not in html and "<code>batch_size</code>" in html
     assert "2 other file(s) in the tile folders were ignored (1 hidden or OS file, 1 not a" in html
     assert "<code>ignored.csv</code> in this report's folder" in html
+
+
+def test_review_queue_puts_the_least_sure_tiles_first(scored):
+    _, predictions = scored
+    queue = review_queue(predictions, REPORT)
+    assert len(queue) == 4 and queue["margin"].is_monotonic_increasing
+    p = np.sort(predictions[[f"prob_{c}" for c in LABELS]].to_numpy(), axis=1)
+    assert queue["margin"].iloc[0] == pytest.approx((p[:, -1] - p[:, -2]).min())
+    assert (queue["second_label"] != queue["pred_label"]).all()
+    assert (queue["entropy"] > 0).all()
+
+
+def test_gis_layers_and_compact_geojson(scored):
+    _, predictions = scored
+    layer, style = land_use_layers(predictions)
+    assert len(layer) == 12 and layer.crs.to_epsg() == 4326
+    assert layer.geometry.iloc[0].bounds == pytest.approx((-71.0, 42.0, -70.997, 42.002))
+    assert 'attr="pred_label"' in style and 'value="Forest"' in style
+    assert "235,0,0,255" in style  # Developed in the report's NLCD red
+    feature = to_geojson(predictions)["features"][0]
+    assert all(
+        len(str(v).split(".")[-1]) <= 3
+        for v in feature["properties"].values()
+        if isinstance(v, float)
+    )
+    assert "model_name" not in feature["properties"]  # in score_metadata.json, once
+
+
+@pytest.mark.parametrize("rows, cols", [(2, 40), (40, 2)])
+def test_the_legend_never_covers_a_wide_or_tall_map(rows, cols):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from aerial_landuse.pipelines.report.figures import land_use_map_figure
+
+    tiles = pd.DataFrame(
+        [
+            {
+                "llcrnrlat": 42.0 - r * 0.002,
+                "llcrnrlon": -71.0 + c * 0.003,
+                "urcrnrlat": 42.002 - r * 0.002,
+                "urcrnrlon": -70.997 + c * 0.003,
+                "pred_label": LABELS[(r + c) % 3],
+                "confidence": 0.9,
+            }
+            for r in range(rows)
+            for c in range(cols)
+        ]
+    )
+    fig = land_use_map_figure(tiles, LABELS, "map")
+    FigureCanvasAgg(fig).draw()
+    (legend,) = fig.legends
+    box = legend.get_window_extent()
+    assert not any(box.overlaps(ax.get_window_extent()) for ax in fig.axes)
+    assert any("m" in t.get_text() for t in fig.axes[0].texts)  # the scale bar's label

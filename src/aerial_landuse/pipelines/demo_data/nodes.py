@@ -109,8 +109,55 @@ def _draw_roads(mosaic: Image.Image, rng: np.random.Generator) -> None:
     draw.line([(x - 90, 0), (x, height * 0.5), (x + 50, height)], fill=(104, 102, 100), width=10)
 
 
-def generate_score_region(params: dict[str, Any]) -> tuple[dict[str, Image.Image], pd.DataFrame]:
-    """Tiles covering a rectangle of land, and tile_summaries.csv with their bounds and true class."""
+def grown_class_map(before: np.ndarray, params: dict[str, Any], resolution: int) -> np.ndarray:
+    """The region's class map some years later: Developed grown over land next to the town in
+    compact patches (irregular discs of ``site_radius_tiles``), and forest cleared for fields,
+    as land-use change happens, never as scattered single tiles."""
+    change = params["change"]
+    rng = _tile_rng(int(params["seed"]), 98)
+    height, width = before.shape
+    north, east = np.mgrid[0:height, 0:width].astype(np.float32) / resolution
+    after = before.copy()
+    developed = LAND_USE_CLASSES.index("Developed")
+    convertible = np.isin(before, [LAND_USE_CLASSES.index(c) for c in GROWS_OVER])
+    edge = _near(before == developed, resolution * 2) & convertible
+    plans = [("Developed", edge, GROWS_OVER)] * int(change["development_sites"])
+    forest = before == LAND_USE_CLASSES.index("Forest")
+    plans += [("Cultivated", forest, ("Forest",))] * int(change["forest_clearings"])
+    radius = float(change["site_radius_tiles"])
+    for new_class, candidates, over in plans:
+        cells = np.argwhere(candidates)
+        if not len(cells):
+            continue
+        centre = cells[rng.integers(len(cells))] / resolution
+        wobble = 1 + 0.25 * np.sin(
+            3 * np.arctan2(north - centre[0], east - centre[1]) + rng.uniform(0, 6)
+        )
+        inside = np.hypot(north - centre[0], east - centre[1]) < radius * wobble
+        target = inside & np.isin(before, [LAND_USE_CLASSES.index(c) for c in over])
+        after[target] = LAND_USE_CLASSES.index(new_class)
+    return after
+
+
+GROWS_OVER = ("Forest", "Cultivated", "Herbaceous", "Shrub")
+
+
+def _near(mask: np.ndarray, distance: int) -> np.ndarray:
+    """Cells within ``distance`` cells (square neighbourhood) of a True cell of ``mask``."""
+    grown = mask.copy()
+    for axis in (0, 1):
+        shifted = grown.copy()
+        for step in range(1, distance + 1):
+            shifted |= np.roll(grown, step, axis) | np.roll(grown, -step, axis)
+        grown = shifted
+    return grown
+
+
+def _render_region(
+    params: dict[str, Any], classes: np.ndarray, resolution: int, year: int
+) -> tuple[dict[str, Image.Image], pd.DataFrame]:
+    """The tiles of one year of the region (its own textures and light: another flight) and
+    tile_summaries.csv with their bounds and true class."""
     region = params["region"]
     rows, cols, size, seed = (
         int(region["rows"]),
@@ -118,8 +165,6 @@ def generate_score_region(params: dict[str, Any]) -> tuple[dict[str, Image.Image
         int(params["tile_size"]),
         int(params["seed"]),
     )
-    resolution = 56
-    classes = class_map(params, resolution)
     mosaic = np.zeros((rows * size, cols * size, 3), np.uint8)
     for r in range(rows):
         for c in range(cols):
@@ -130,7 +175,7 @@ def generate_score_region(params: dict[str, Any]) -> tuple[dict[str, Image.Image
                 Image.fromarray(cell.astype(np.uint8)).resize((size, size), Image.NEAREST)
             )
             mosaic[r * size : (r + 1) * size, c * size : (c + 1) * size] = composite_tile(
-                _tile_rng(seed, 7, r, c), mask, size
+                _tile_rng(seed, 7, year, r, c), mask, size
             )
     image = Image.fromarray(mosaic)
     _draw_roads(image, _tile_rng(seed, 8))
@@ -140,7 +185,7 @@ def generate_score_region(params: dict[str, Any]) -> tuple[dict[str, Image.Image
     dlon = tile_m / (METRES_PER_DEGREE_LAT * math.cos(math.radians(float(region["north_lat"]))))
     for r in range(rows):
         for c in range(cols):
-            name = f"tile_r{r:03d}_c{c:03d}"
+            name = f"naip_{year}_r{r:03d}_c{c:03d}"
             tiles[name] = image.crop((c * size, r * size, (c + 1) * size, (r + 1) * size))
             cell = classes[
                 r * resolution : (r + 1) * resolution, c * resolution : (c + 1) * resolution
@@ -158,3 +203,20 @@ def generate_score_region(params: dict[str, Any]) -> tuple[dict[str, Image.Image
                 }
             )
     return tiles, pd.DataFrame(summaries)
+
+
+REGION_RESOLUTION = 56  # class-map cells per tile side
+
+
+def generate_regions(
+    params: dict[str, Any],
+) -> tuple[dict[str, Image.Image], pd.DataFrame, dict[str, Image.Image], pd.DataFrame]:
+    """The demo region in two years (tiles and tile_summaries.csv each): the later one with
+    known land-use change (``grown_class_map``), for the change pipeline and its tests."""
+    before = class_map(params, REGION_RESOLUTION)
+    after = grown_class_map(before, params, REGION_RESOLUTION)
+    years = params["change"]
+    return (
+        *_render_region(params, before, REGION_RESOLUTION, int(years["before_year"])),
+        *_render_region(params, after, REGION_RESOLUTION, int(years["after_year"])),
+    )

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import generate_score_region, generate_test_tiles, generate_train_tiles
+from .nodes import generate_regions, generate_test_tiles, generate_train_tiles
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -21,10 +21,15 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="generate_test_tiles",
             ),
             Node(
-                generate_score_region,
+                generate_regions,
                 "params:demo_data",
-                ["demo_score_tiles", "tile_summaries"],
-                name="generate_score_region",
+                [
+                    "demo_before_region_tiles",
+                    "demo_before_tile_summaries",
+                    "demo_after_region_tiles",
+                    "demo_after_tile_summaries",
+                ],
+                name="generate_regions",
             ),
         ]
     )

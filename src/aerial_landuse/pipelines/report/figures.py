@@ -6,33 +6,15 @@ keeps its inline backend and shows them), and nothing accumulates in pyplot's fi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-# NLCD legend colours for the six classes; other classes get tab10 colours.
-NLCD_COLOURS = {
-    "Barren": "#b3ac9f",
-    "Cultivated": "#ab6c28",
-    "Developed": "#eb0000",
-    "Forest": "#1c5f2c",
-    "Herbaceous": "#dcd939",
-    "Shrub": "#ccb879",
-}
-
-
-def class_colours(labels: Sequence[str]) -> dict[str, str]:
-    spare = iter(matplotlib.colormaps["tab10"].colors)
-    return {
-        label: NLCD_COLOURS.get(label) or matplotlib.colors.to_hex(next(spare)) for label in labels
-    }
+from aerial_landuse.maps import class_colours, north_up, tile_polygons
 
 
 def confusion_figure(metrics: dict) -> Figure:
@@ -97,33 +79,10 @@ def class_metrics_figure(metrics: dict) -> Figure:
     return fig
 
 
-def _tile_polygons(predictions: pd.DataFrame) -> list[np.ndarray]:
-    b = predictions[["llcrnrlon", "llcrnrlat", "urcrnrlon", "urcrnrlat"]].to_numpy()
-    return [np.array([[w, s], [e, s], [e, n], [w, n]]) for w, s, e, n in b]
-
-
-def _north_up(ax: Axes, predictions: pd.DataFrame) -> None:
-    mid_lat = float((predictions["llcrnrlat"].mean() + predictions["urcrnrlat"].mean()) / 2)
-    ax.set_aspect(1 / math.cos(math.radians(mid_lat)))
-    ax.set(xlabel="longitude (°)", ylabel="latitude (°)")
-    ax.set_xlim(predictions["llcrnrlon"].min(), predictions["urcrnrlon"].max())
-    ax.set_ylim(predictions["llcrnrlat"].min(), predictions["urcrnrlat"].max())
-    ax.annotate(
-        "N",
-        xy=(0.96, 0.96),
-        xytext=(0.96, 0.84),
-        xycoords="axes fraction",
-        ha="center",
-        arrowprops={"arrowstyle": "-|>", "color": "black"},
-        fontsize=12,
-        fontweight="bold",
-    )
-
-
 def land_use_map_figure(predictions: pd.DataFrame, labels: Sequence[str], title: str) -> Figure:
     """Each scored tile drawn at its bounds in its class colour, beside a confidence map."""
     colours = class_colours(labels)
-    polygons = _tile_polygons(predictions)
+    polygons = tile_polygons(predictions)
     fig = Figure(figsize=(13, 6), layout="constrained")
     left, right = fig.subplots(1, 2)
     left.add_collection(
@@ -131,13 +90,12 @@ def land_use_map_figure(predictions: pd.DataFrame, labels: Sequence[str], title:
             polygons, facecolors=[colours[p] for p in predictions["pred_label"]], edgecolors="none"
         )
     )
-    _north_up(left, predictions)
+    north_up(left, predictions)
     counts = predictions["pred_label"].value_counts()
-    left.legend(
+    fig.legend(  # outside the maps, below them: never over a tile however wide or tall the region
         handles=[Patch(color=colours[c], label=f"{c} ({counts.get(c, 0)})") for c in labels],
-        loc="upper left",
-        bbox_to_anchor=(0, -0.12),
-        ncols=3,
+        loc="outside lower center",
+        ncols=min(len(labels), 6),
         frameon=False,
     )
     left.set_title(title)
@@ -149,7 +107,7 @@ def land_use_map_figure(predictions: pd.DataFrame, labels: Sequence[str], title:
         edgecolors="none",
     )
     right.add_collection(confidence)
-    _north_up(right, predictions)
+    north_up(right, predictions)
     right.set_title("Confidence (probability of the predicted class)")
     fig.colorbar(confidence, ax=right, shrink=0.8)
     return fig

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,11 +10,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
 from matplotlib.figure import Figure
 from PIL import Image
 
-from aerial_landuse.contracts import IGNORED_COLUMNS, PROBABILITY_PREFIX, QUARANTINE_COLUMNS
-from aerial_landuse.images import thumbnail
+from aerial_landuse.contracts import (
+    BOUND_COLUMNS,
+    IGNORED_COLUMNS,
+    PROBABILITY_PREFIX,
+    QUARANTINE_COLUMNS,
+)
+from aerial_landuse.geo import feature_collection, geodataframe
+from aerial_landuse.images import png_data_uri, thumbnail
+from aerial_landuse.maps import class_colours, interactive_map, qgis_style, tile_tip
 from aerial_landuse.storage import TileFolder
 
 from .figures import class_metrics_figure, confusion_figure, gallery_figure, land_use_map_figure
@@ -167,10 +173,12 @@ def draw_figures(
     train_tiles: TileFolder,
     test_tiles: TileFolder,
     tile_summaries: pd.DataFrame | None,
+    review: pd.DataFrame,
     params: dict[str, Any],
 ) -> dict[str, Figure]:
     """Confusion matrix, per-class metrics, right and wrong test tiles and, when a region was
-    scored, its land-use map and sample tiles per predicted class; keyed by file name."""
+    scored, its land-use map, sample tiles per predicted class and the review sheet (the tiles
+    the model is least sure of); keyed by file name."""
     labels = metrics["confusion_matrix"]["labels"]
     model = metrics["model"]["model_name"]
     per_class, seed = int(params["gallery_tiles_per_class"]), int(params["seed"])
@@ -197,36 +205,81 @@ def draw_figures(
             "Scored tiles per predicted class, with confidence"
             + ("" if truth is None else ": right (green) or wrong (red, true class)"),
         )
+    if len(review):
+        figures["review_sheet.png"] = _review_sheet(review, score_tiles)
     return figures
+
+
+def _review_sheet(review: pd.DataFrame, score_tiles: TileFolder, size: int = 140) -> Figure:
+    """The review queue's tiles per predicted class, least sure first, with both top classes."""
+    images = score_tiles.image_loaders()
+    samples: dict[str, list[tuple]] = {}
+    for row in review.itertuples(index=False):
+        caption = (
+            f"{row.filepath.rsplit('/', 1)[-1]}\nor {row.second_label}? margin {row.margin:.2f}"
+        )
+        samples.setdefault(str(row.pred_label), []).append(
+            (caption, thumbnail(images[row.id](), size))
+        )
+    return gallery_figure(
+        samples,
+        max(len(v) for v in samples.values()),
+        "Least sure tiles (review queue): label them and add them to the training tiles",
+    )
 
 
 def to_geojson(score_predictions: pd.DataFrame) -> dict[str, Any]:
     """Scored tiles as a GeoJSON FeatureCollection (WGS84 lon/lat polygons) for QGIS."""
-    props = [
+    return feature_collection(_with_bounds(score_predictions), _map_properties(score_predictions))
+
+
+def land_use_layers(score_predictions: pd.DataFrame) -> tuple[Any, str]:
+    """The scored tiles as a GeoPackage layer and its QGIS style (class colours)."""
+    labels = _classes_of(score_predictions)
+    tiles = _with_bounds(score_predictions)
+    return geodataframe(tiles, _map_properties(tiles)), qgis_style(labels, "pred_label")
+
+
+def review_queue(score_predictions: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """The tiles the model is least sure of, for a person to label: smallest margin between the
+    two most probable classes first, with the entropy of the class probabilities."""
+    columns = [c for c in score_predictions.columns if c.startswith(PROBABILITY_PREFIX)]
+    if not len(score_predictions) or len(columns) < 2:
+        return pd.DataFrame(columns=["filepath", "pred_label", "confidence", "margin", "entropy"])
+    p = np.clip(score_predictions[columns].to_numpy(float), 1e-12, 1)
+    top = np.sort(p, axis=1)
+    queue = score_predictions.assign(
+        second_label=[
+            columns[i].removeprefix(PROBABILITY_PREFIX) for i in np.argsort(p, axis=1)[:, -2]
+        ],
+        margin=top[:, -1] - top[:, -2],
+        entropy=-(p * np.log(p)).sum(axis=1),
+    ).sort_values(["margin", "filepath"])
+    keep = ["id", "filepath", "pred_label", "confidence", "second_label", "margin", "entropy"]
+    return queue.head(int(params["review_tiles"]))[keep + BOUND_COLUMNS].reset_index(drop=True)
+
+
+def _classes_of(predictions: pd.DataFrame) -> list[str]:
+    return sorted(
+        c.removeprefix(PROBABILITY_PREFIX)
+        for c in predictions.columns
+        if c.startswith(PROBABILITY_PREFIX)
+    )
+
+
+def _with_bounds(predictions: pd.DataFrame) -> pd.DataFrame:
+    return predictions[np.isfinite(predictions[BOUND_COLUMNS].to_numpy(float)).all(axis=1)]
+
+
+def _map_properties(predictions: pd.DataFrame) -> list[str]:
+    optional = ["smoothed_label", "smoothed_confidence"]
+    return [
         "filename",
         "pred_label",
         "confidence",
-        *[c for c in score_predictions.columns if c.startswith(PROBABILITY_PREFIX)],
-        "model_name",
-    ]
-    features = []
-    for row in score_predictions.itertuples(index=False):
-        w, s, e, n = row.llcrnrlon, row.llcrnrlat, row.urcrnrlon, row.urcrnrlat
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {
-                    "type": "Polygon",
-                    "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]],
-                },
-                "properties": {p: _plain(getattr(row, p)) for p in props},
-            }
-        )
-    return {"type": "FeatureCollection", "features": features}
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+        *[c for c in predictions.columns if c.startswith(PROBABILITY_PREFIX)],
+        *[c for c in optional if c in predictions.columns],
+    ]  # the model's name is in score_metadata.json, not repeated on every tile
 
 
 def _true_labels(tile_summaries: pd.DataFrame | None) -> pd.Series | None:
@@ -237,19 +290,18 @@ def _true_labels(tile_summaries: pd.DataFrame | None) -> pd.Series | None:
 
 
 def ground_truth_agreement(
-    score_predictions: pd.DataFrame, tile_summaries: pd.DataFrame | None
+    score_predictions: pd.DataFrame,
+    tile_summaries: pd.DataFrame | None,
+    column: str = "pred_label",
 ) -> float | None:
-    """Share of scored tiles whose prediction matches ``true_label`` (demo data only), else None."""
+    """Share of scored tiles whose ``column`` (the prediction, or the smoothed one) matches
+    ``true_label`` (demo data only), else None."""
     if tile_summaries is None or "true_label" not in tile_summaries.columns:
         return None
+    if column not in score_predictions.columns:
+        return None
     merged = score_predictions.merge(tile_summaries[["filename", "true_label"]], on="filename")
-    return float((merged["pred_label"] == merged["true_label"]).mean()) if len(merged) else None
-
-
-def _png_data_uri(image: Image.Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return float((merged[column] == merged["true_label"]).mean()) if len(merged) else None
 
 
 def run_parameters(
@@ -279,13 +331,14 @@ def render_report(
     figures: dict[str, Callable[[], Image.Image]],
     tile_summaries: pd.DataFrame | None,
     parameters: dict[str, dict[str, Any]],
+    review: pd.DataFrame,
     template_text: str,
     params: dict[str, Any],
 ) -> str:
     """One HTML file with every figure embedded, the metrics, counts and the run's parameters."""
     template = Environment(autoescape=select_autoescape(["html"])).from_string(template_text)
     images = {
-        name.removesuffix(".png"): _png_data_uri(load()) for name, load in sorted(figures.items())
+        name.removesuffix(".png"): png_data_uri(load()) for name, load in sorted(figures.items())
     }
     return template.render(
         title=params["title"],
@@ -300,6 +353,27 @@ def render_report(
         predicted_counts=score_predictions["pred_label"].value_counts().sort_index().to_dict(),
         n_scored=len(score_predictions),
         agreement=ground_truth_agreement(score_predictions, tile_summaries),
+        smoothed_agreement=ground_truth_agreement(
+            score_predictions, tile_summaries, "smoothed_label"
+        ),
+        interactive_map=_interactive_land_use_map(score_predictions),
+        review=review.to_dict("records"),
         images=images,
         parameters=parameters,
+    )
+
+
+def _interactive_land_use_map(score_predictions: pd.DataFrame) -> Markup:
+    """The region's tiles in their class colours, pan/zoom and a hover line per tile."""
+    if not len(score_predictions):
+        return Markup("")
+    classes = _classes_of(score_predictions)
+    colours = class_colours(classes)
+    return Markup(
+        interactive_map(
+            score_predictions,
+            [colours[c] for c in score_predictions["pred_label"]],
+            [tile_tip(row, classes) for row in score_predictions.itertuples(index=False)],
+            "land-use-map",
+        )
     )

@@ -6,8 +6,10 @@ from .nodes import (
     collect_ignored,
     collect_quarantine,
     draw_figures,
+    land_use_layers,
     reconcile_tile_counts,
     render_report,
+    review_queue,
     run_parameters,
     to_geojson,
 )
@@ -55,6 +57,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "train_tiles",
                     "test_tiles",
                     "tile_summaries",
+                    "review_queue",
                     "params:report",
                 ],
                 "report_figures@matplotlib",
@@ -68,6 +71,18 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(to_geojson, "score_predictions@pandas", "land_use_geojson", name="write_geojson"),
             Node(
+                land_use_layers,
+                "score_predictions@pandas",
+                ["land_use_geopackage", "land_use_qgis_style"],
+                name="write_gis_layers",
+            ),
+            Node(
+                review_queue,
+                ["score_predictions@pandas", "params:report"],
+                "review_queue",
+                name="queue_least_sure_tiles",
+            ),
+            Node(
                 render_report,
                 [
                     "metrics",
@@ -78,6 +93,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "report_figures@png",
                     "tile_summaries",
                     "run_parameters",
+                    "review_queue",
                     "report_template",
                     "params:report",
                 ],

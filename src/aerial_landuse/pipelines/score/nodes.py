@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 
 from aerial_landuse.contracts import BOUND_COLUMNS, probability_column
 from aerial_landuse.errors import UserInputError
+from aerial_landuse.grid import smooth_probabilities
 from aerial_landuse.model import TrainedModel, usable_features
 
 logger = logging.getLogger(__name__)
@@ -20,7 +21,9 @@ logger = logging.getLogger(__name__)
 def score_tiles(
     model: TrainedModel, score_features: DataFrame, params: dict[str, Any]
 ) -> DataFrame:
-    """Per tile: filename, bounds, ``pred_label``, one probability column per class, model identity."""
+    """Per tile: filename, bounds, ``pred_label``, one probability column per class, the same
+    smoothed over the tile's grid neighbourhood (``smoothed_label``..., ``score.smoothing``;
+    radius 0: as predicted), its grid cell, and the model's identity."""
     if model.network != params["pretrained_model"]:
         raise UserInputError(
             f"Model {model.name!r} was trained on {model.network} features but pretrained_model is "
@@ -35,7 +38,7 @@ def score_tiles(
     logger.info(
         "Scoring with model %s (%s, %s)", model.name, model.network, model.info.get("classifier")
     )
-    return predicted.select(
+    scored = predicted.select(
         "id",
         "filename",
         F.col("path").alias("filepath"),
@@ -43,6 +46,17 @@ def score_tiles(
         "pred_label",
         F.array_max("_p").alias("confidence"),
         *probabilities,
+    )
+    smoothing = params.get("smoothing") or {}
+    smoothed = smooth_probabilities(
+        scored,
+        {label: probability_column(label) for label in model.labels},
+        radius=int(smoothing.get("radius", 0)),
+        weights=smoothing.get("weights", "gaussian"),
+        sigma=float(smoothing.get("sigma", 1.0)),
+    )
+    return smoothed.select(
+        "*",
         F.lit(model.name).alias("model_name"),
         F.lit(model.network).alias("pretrained_model"),
         F.lit(model.info.get("mlflow_run_id")).cast("string").alias("mlflow_run_id"),

@@ -1,0 +1,227 @@
+"""Maps of tiles for people and for GIS: class colours (NLCD), north-up axes with a north arrow
+and a scale bar, the legend outside the map, an interactive map for the HTML reports and a QGIS
+style file.
+
+The interactive map is inline SVG with a few lines of script for pan, zoom and hover: it works
+offline in any browser, with no tile server and no JavaScript library to fetch (folium and
+Leaflet load theirs from a CDN, which an offline report cannot).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from aerial_landuse.geo import METRES_PER_DEGREE_LAT
+
+# NLCD legend colours for the six classes; other classes get tab10 colours.
+NLCD_COLOURS = {
+    "Barren": "#b3ac9f",
+    "Cultivated": "#ab6c28",
+    "Developed": "#eb0000",
+    "Forest": "#1c5f2c",
+    "Herbaceous": "#dcd939",
+    "Shrub": "#ccb879",
+}
+
+
+def class_colours(labels: Sequence[str]) -> dict[str, str]:
+    spare = iter(matplotlib.colormaps["tab10"].colors)
+    return {
+        label: NLCD_COLOURS.get(label) or matplotlib.colors.to_hex(next(spare)) for label in labels
+    }
+
+
+def tile_polygons(tiles: pd.DataFrame) -> list[np.ndarray]:
+    b = tiles[["llcrnrlon", "llcrnrlat", "urcrnrlon", "urcrnrlat"]].to_numpy()
+    return [np.array([[w, s], [e, s], [e, n], [w, n]]) for w, s, e, n in b]
+
+
+def north_up(ax: Axes, tiles: pd.DataFrame) -> None:
+    """Axes in degrees with true proportions at the map's latitude, a north arrow and a scale
+    bar (a round number of metres or kilometres, about a fifth of the map's width)."""
+    mid_lat = float((tiles["llcrnrlat"].mean() + tiles["urcrnrlat"].mean()) / 2)
+    ax.set_aspect(1 / math.cos(math.radians(mid_lat)))
+    ax.set(xlabel="longitude (°)", ylabel="latitude (°)")
+    west, east = tiles["llcrnrlon"].min(), tiles["urcrnrlon"].max()
+    south, north = tiles["llcrnrlat"].min(), tiles["urcrnrlat"].max()
+    ax.set_xlim(west, east)
+    ax.set_ylim(south, north)
+    ax.annotate(
+        "N",
+        xy=(0.96, 0.96),
+        xytext=(0.96, 0.84),
+        xycoords="axes fraction",
+        ha="center",
+        arrowprops={"arrowstyle": "-|>", "color": "black"},
+        fontsize=12,
+        fontweight="bold",
+    )
+    _scale_bar(ax, west, east, south, north, mid_lat)
+
+
+def nice_length_m(width_m: float) -> float:
+    """A round length (1, 2 or 5 x 10^k metres) close to a fifth of ``width_m``."""
+    target = max(width_m / 5, 1e-9)
+    power = 10 ** math.floor(math.log10(target))
+    return max((m * power for m in (1, 2, 5) if m * power <= target), default=power)
+
+
+def _scale_bar(ax: Axes, west: float, east: float, south: float, north: float, lat: float) -> None:
+    metres_per_degree = METRES_PER_DEGREE_LAT * math.cos(math.radians(lat))
+    length_m = nice_length_m((east - west) * metres_per_degree)
+    x0, y0 = west + 0.04 * (east - west), south + 0.05 * (north - south)
+    x1 = x0 + length_m / metres_per_degree
+    ax.plot([x0, x1], [y0, y0], color="black", linewidth=3, solid_capstyle="butt")
+    ax.plot([x0, x1], [y0, y0], color="white", linewidth=1.2, solid_capstyle="butt")
+    text = f"{length_m / 1000:g} km" if length_m >= 1000 else f"{length_m:g} m"
+    ax.text(
+        (x0 + x1) / 2,
+        y0 + 0.015 * (north - south),
+        text,
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1},
+    )
+
+
+# ---- interactive map (HTML report) ------------------------------------------------------------
+_PAN_ZOOM_SCRIPT = """
+(function () {
+  document.querySelectorAll('svg.tilemap').forEach(function (svg) {
+    var box = svg.viewBox.baseVal, start = null;
+    var info = document.getElementById(svg.dataset.info);
+    svg.addEventListener('wheel', function (e) {
+      e.preventDefault();
+      var r = svg.getBoundingClientRect(), k = e.deltaY < 0 ? 0.8 : 1.25;
+      var x = box.x + (e.clientX - r.left) / r.width * box.width;
+      var y = box.y + (e.clientY - r.top) / r.height * box.height;
+      box.x = x - (x - box.x) * k; box.y = y - (y - box.y) * k;
+      box.width *= k; box.height *= k;
+    });
+    svg.addEventListener('mousedown', function (e) { start = [e.clientX, e.clientY]; });
+    window.addEventListener('mouseup', function () { start = null; });
+    svg.addEventListener('mousemove', function (e) {
+      if (start) {
+        var r = svg.getBoundingClientRect();
+        box.x -= (e.clientX - start[0]) / r.width * box.width;
+        box.y -= (e.clientY - start[1]) / r.height * box.height;
+        start = [e.clientX, e.clientY];
+      }
+      var t = e.target.closest('rect[data-tip]');
+      if (t && info) { info.textContent = t.dataset.tip; }
+    });
+    svg.addEventListener('dblclick', function () {
+      var o = svg.dataset.home.split(' ').map(Number);
+      box.x = o[0]; box.y = o[1]; box.width = o[2]; box.height = o[3];
+    });
+    svg.setAttribute('data-ready', svg.querySelectorAll('rect').length);
+  });
+})();
+"""
+
+
+def interactive_map(
+    tiles: pd.DataFrame,
+    colours: Sequence[str],
+    tips: Sequence[str],
+    map_id: str,
+    outlines: Sequence[str | None] | None = None,
+    width_px: int = 900,
+) -> str:
+    """An SVG map of ``tiles`` (one rectangle per tile at its bounds, true proportions, north
+    up) with pan (drag), zoom (wheel), reset (double click) and a hover line naming the tile.
+    Self-contained HTML: no server, no network."""
+    ok = np.isfinite(tiles[["llcrnrlon", "llcrnrlat", "urcrnrlon", "urcrnrlat"]].to_numpy(float))
+    keep = ok.all(axis=1)
+    tiles = tiles[keep]
+    colours = [c for c, k in zip(colours, keep, strict=True) if k]
+    tips = [t for t, k in zip(tips, keep, strict=True) if k]
+    outlines = [o for o, k in zip(outlines or [None] * len(keep), keep, strict=True) if k]
+    if not len(tiles):
+        return "<p>No tile has bounds: nothing to map.</p>"
+    lat = float((tiles["llcrnrlat"].mean() + tiles["urcrnrlat"].mean()) / 2)
+    x_scale = math.cos(math.radians(lat)) * METRES_PER_DEGREE_LAT / 1000  # km per degree lon
+    y_scale = METRES_PER_DEGREE_LAT / 1000
+    west, north = float(tiles["llcrnrlon"].min()), float(tiles["urcrnrlat"].max())
+    x0 = (tiles["llcrnrlon"].to_numpy(float) - west) * x_scale
+    x1 = (tiles["urcrnrlon"].to_numpy(float) - west) * x_scale
+    y0 = (north - tiles["urcrnrlat"].to_numpy(float)) * y_scale
+    y1 = (north - tiles["llcrnrlat"].to_numpy(float)) * y_scale
+    width, height = float(x1.max()), float(y1.max())
+    rects = []
+    for i in range(len(tiles)):
+        stroke = (
+            f' stroke="{outlines[i]}" stroke-width="{0.06 * (x1[i] - x0[i]):.4f}"'
+            if outlines[i]
+            else ""
+        )
+        rects.append(
+            f'<rect x="{x0[i]:.4f}" y="{y0[i]:.4f}" width="{x1[i] - x0[i]:.4f}" '
+            f'height="{y1[i] - y0[i]:.4f}" fill="{colours[i]}"{stroke} '
+            f'data-tip="{escape(tips[i])}"><title>{escape(tips[i])}</title></rect>'
+        )
+    home = f"0 0 {width:.4f} {height:.4f}"
+    height_px = int(width_px * height / width) if width else width_px
+    return (
+        f'<div class="tilemap"><p id="{map_id}-info" class="tilemap-info">'
+        "Hover a tile to see its class and probabilities; drag to pan, wheel to zoom, "
+        "double click to reset.</p>"
+        f'<svg class="tilemap" id="{map_id}" data-info="{map_id}-info" data-home="{home}" '
+        f'viewBox="{home}" width="{width_px}" height="{min(height_px, 900)}" '
+        'preserveAspectRatio="xMidYMid meet" shape-rendering="crispEdges" '
+        'style="border:1px solid #ccc; cursor:grab; background:#f4f4f4">'
+        + "".join(rects)
+        + f"</svg><script>{_PAN_ZOOM_SCRIPT}</script></div>"
+    )
+
+
+def tile_tip(row: Any, classes: Sequence[str], label_column: str = "pred_label") -> str:
+    """``name: Class (p=0.93) | Forest 0.93, Developed 0.04, ...`` for a tile's hover line."""
+    probabilities = sorted(
+        ((c, float(getattr(row, f"prob_{c}", float("nan")))) for c in classes),
+        key=lambda item: -item[1] if np.isfinite(item[1]) else 0,
+    )
+    listed = ", ".join(f"{c} {p:.2f}" for c, p in probabilities[:3] if np.isfinite(p))
+    return f"{row.filename}: {getattr(row, label_column)} | {listed}"
+
+
+# ---- QGIS ---------------------------------------------------------------------------------------
+def qgis_style(labels: Sequence[str], column: str, opacity: float = 1.0) -> str:
+    """A QGIS layer style (.qml): polygons coloured by ``column`` in the report's class colours.
+    Load it with Layer Properties > Symbology > Style > Load Style, or save it beside a layer of
+    the same name for QGIS to pick up."""
+    colours = class_colours(labels)
+    categories, symbols = [], []
+    for i, label in enumerate(labels):
+        r, g, b = (int(v * 255) for v in matplotlib.colors.to_rgb(colours[label]))
+        categories.append(
+            f'<category render="true" symbol="{i}" value="{escape(label)}" '
+            f'label="{escape(label)}"/>'
+        )
+        symbols.append(
+            f'<symbol type="fill" name="{i}" alpha="{opacity}" clip_to_extent="1" force_rhr="0">'
+            '<layer class="SimpleFill" enabled="1" locked="0" pass="0">'
+            f'<Option type="Map"><Option type="QString" name="color" value="{r},{g},{b},255"/>'
+            '<Option type="QString" name="outline_style" value="no"/>'
+            '<Option type="QString" name="style" value="solid"/></Option>'
+            f'<prop k="color" v="{r},{g},{b},255"/><prop k="outline_style" v="no"/>'
+            '<prop k="style" v="solid"/></layer></symbol>'
+        )
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        '<qgis version="3.28.0" styleCategories="Symbology">\n'
+        f'  <renderer-v2 type="categorizedSymbol" attr="{escape(column)}" '
+        'forceraster="0" symbollevels="0" enableorderby="0">\n'
+        f"    <categories>{''.join(categories)}</categories>\n"
+        f"    <symbols>{''.join(symbols)}</symbols>\n"
+        "  </renderer-v2>\n</qgis>\n"
+    )

@@ -1,0 +1,488 @@
+"""Change nodes: two scored regions (years) joined tile by tile, from -> to transitions in tiles
+and km^2, area statistics per class, change measured against known truth where there is one,
+and the changed tiles a person should look at first.
+
+Predictions of a region are small (one row per tile: 67k rows for Middlesex County), so these
+nodes work on pandas frames that the catalog reads from the score pipeline's Parquet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
+from matplotlib.figure import Figure
+from PIL import Image
+from scipy.spatial import cKDTree
+
+from aerial_landuse.contracts import BOUND_COLUMNS, PROBABILITY_PREFIX
+from aerial_landuse.errors import UserInputError
+from aerial_landuse.geo import centres_in_metres, feature_collection, geodataframe, tile_area_km2
+from aerial_landuse.images import png_data_uri
+from aerial_landuse.maps import interactive_map, qgis_style
+from aerial_landuse.storage import TileFolder
+
+from .figures import (
+    area_figure,
+    change_colours,
+    change_map_figure,
+    review_sheet_figure,
+    threshold_figure,
+    transition_figure,
+)
+
+logger = logging.getLogger(__name__)
+
+DEVELOPED = "Developed"
+SIDES = ("before", "after")
+
+
+def _label_columns(predictions: pd.DataFrame, kind: str) -> tuple[str, str, str]:
+    """(label, confidence, probability prefix) columns of the chosen kind: smoothed or raw."""
+    if kind == "smoothed" and "smoothed_label" in predictions.columns:
+        return "smoothed_label", "smoothed_confidence", "smoothed_" + PROBABILITY_PREFIX
+    return "pred_label", "confidence", PROBABILITY_PREFIX
+
+
+def _classes(predictions: pd.DataFrame) -> list[str]:
+    return sorted(
+        c.removeprefix(PROBABILITY_PREFIX)
+        for c in predictions.columns
+        if c.startswith(PROBABILITY_PREFIX)
+    )
+
+
+def _check_predictions(predictions: pd.DataFrame, region: str) -> None:
+    if predictions is None or not len(predictions):
+        raise UserInputError(
+            f"No predictions for region {region!r}: score it first with "
+            f"`kedro run --pipelines=score --params region={region}`."
+        )
+
+
+def _side(predictions: pd.DataFrame, side: str, kind: str) -> pd.DataFrame:
+    """One year's tiles with columns prefixed by ``side``: label, confidence (chosen kind),
+    raw label and confidence, probabilities per class (chosen kind)."""
+    label, confidence, prefix = _label_columns(predictions, kind)
+    frame = pd.DataFrame(
+        {
+            "id": predictions["id"],
+            "filename": predictions["filename"],
+            "filepath": predictions["filepath"],
+            "label": predictions[label],
+            "confidence": predictions[confidence],
+            "raw_label": predictions["pred_label"],
+            "raw_confidence": predictions["confidence"],
+            **{f"prob_{c}": predictions[prefix + c] for c in _classes(predictions)},
+        }
+    ).add_prefix(f"{side}_")
+    return pd.concat([frame, predictions[BOUND_COLUMNS]], axis=1)
+
+
+def match_tiles(
+    before: pd.DataFrame, after: pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """(matched pairs, tiles present in one year only, counts). Tiles match on their bounds (the
+    same place: centres within ``max_offset_m``, one to one) or on their file name."""
+    for predictions, side in ((before, "before"), (after, "after")):
+        _check_predictions(predictions, params[side])
+    kind = params["labels"]
+    b, a = _side(before, "before", kind), _side(after, "after", kind)
+    if params["match_on"] == "filename":
+        pairs_index = _match_on_filename(b, a)
+    else:
+        pairs_index = _match_on_bounds(b, a, float(params["max_offset_m"]))
+    bi, ai = pairs_index
+    pairs = pd.concat(
+        [
+            b.iloc[bi].drop(columns=BOUND_COLUMNS).reset_index(drop=True),
+            a.iloc[ai].reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    pairs = _with_change(pairs, float(params["min_confidence"]))
+    unmatched = _unmatched(before, after, bi, ai, params)
+    counts = {
+        "matched": len(pairs),
+        "only_before": int((unmatched["year"] == "before").sum()),
+        "only_after": int((unmatched["year"] == "after").sum()),
+        "before_tiles": len(before),
+        "after_tiles": len(after),
+    }
+    logger.info(
+        "Matched %d tiles of %s and %s on %s; %d only in %s, %d only in %s",
+        counts["matched"],
+        params["before"],
+        params["after"],
+        params["match_on"],
+        counts["only_before"],
+        params["before"],
+        counts["only_after"],
+        params["after"],
+    )
+    return pairs, unmatched, counts
+
+
+def _match_on_filename(b: pd.DataFrame, a: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    index = pd.Series(np.arange(len(a)), index=a["after_filename"].to_numpy())
+    index = index[~index.index.duplicated()]
+    found = b["before_filename"].map(index)
+    keep = found.notna().to_numpy()
+    return np.flatnonzero(keep), found[keep].astype(int).to_numpy()
+
+
+def _has_bounds(frame: pd.DataFrame) -> np.ndarray:
+    return np.isfinite(frame[BOUND_COLUMNS].to_numpy(float)).all(axis=1)
+
+
+def _match_on_bounds(
+    b: pd.DataFrame, a: pd.DataFrame, max_offset_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mutually nearest tile centres no more than ``max_offset_m`` apart."""
+    b_ok, a_ok = np.flatnonzero(_has_bounds(b)), np.flatnonzero(_has_bounds(a))
+    if not len(b_ok) or not len(a_ok):
+        return np.array([], int), np.array([], int)
+    origin = float(np.nanmean(a["llcrnrlat"].to_numpy(float)))
+    bc = centres_in_metres(b.iloc[b_ok], origin)
+    ac = centres_in_metres(a.iloc[a_ok], origin)
+    b_dist, b_near = cKDTree(ac).query(bc, distance_upper_bound=max_offset_m)
+    _, a_near = cKDTree(bc).query(ac, distance_upper_bound=max_offset_m)
+    mutual = np.isfinite(b_dist)
+    mutual[mutual] = a_near[b_near[mutual]] == np.flatnonzero(mutual)
+    return b_ok[mutual], a_ok[b_near[mutual]]
+
+
+def _with_change(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFrame:
+    """Pairs with their area and whether they changed, confidently, and became Developed."""
+    least = np.minimum(pairs["before_confidence"], pairs["after_confidence"])
+    changed = pairs["before_label"] != pairs["after_label"]
+    confident = least >= min_confidence
+    return pairs.assign(
+        area_km2=tile_area_km2(pairs),
+        least_confidence=least,
+        changed=changed,
+        confident=confident,
+        counted_change=changed & confident,
+        became_developed=changed & confident & (pairs["after_label"] == DEVELOPED),
+    )
+
+
+def _unmatched(
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    bi: np.ndarray,
+    ai: np.ndarray,
+    params: dict[str, Any],
+) -> pd.DataFrame:
+    rows = []
+    for predictions, used, side in ((before, bi, "before"), (after, ai, "after")):
+        other = params["after" if side == "before" else "before"]
+        alone = np.setdiff1d(np.arange(len(predictions)), used)
+        no_bounds = ~_has_bounds(predictions)
+        for i in alone:
+            reason = (
+                "no bounds in tile_summaries.csv"
+                if params["match_on"] == "bounds" and no_bounds[i]
+                else f"no tile at this place in {other}"
+            )
+            row = predictions.iloc[i]
+            rows.append(
+                {
+                    "year": side,
+                    "region": params[side],
+                    "filename": row["filename"],
+                    "filepath": row["filepath"],
+                    **{c: row[c] for c in BOUND_COLUMNS},
+                    "reason": reason,
+                }
+            )
+    columns = ["year", "region", "filename", "filepath", *BOUND_COLUMNS, "reason"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def transition_tables(pairs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From (rows) -> to (columns) over the tiles classified confidently in both years: tile
+    counts and km^2. The diagonal is what stayed; the rest is change."""
+    confident = pairs[pairs["confident"]]
+    classes = sorted(set(pairs["before_label"]) | set(pairs["after_label"]))
+    tiles = pd.crosstab(confident["before_label"], confident["after_label"])
+    km2 = pd.crosstab(
+        confident["before_label"],
+        confident["after_label"],
+        values=confident["area_km2"],
+        aggfunc="sum",
+    )
+    shaped = [
+        t.reindex(index=classes, columns=classes).fillna(0).rename_axis(index="from", columns=None)
+        for t in (tiles, km2)
+    ]
+    return shaped[0].astype(int).reset_index(), shaped[1].round(4).reset_index()
+
+
+def area_statistics(
+    before: pd.DataFrame, after: pd.DataFrame, params: dict[str, Any]
+) -> pd.DataFrame:
+    """Per class: km^2 and share of each region (all its scored tiles with bounds), and their
+    change (km^2 and percentage points)."""
+    kind = params["labels"]
+    tables = []
+    for predictions, side in ((before, "before"), (after, "after")):
+        label, *_ = _label_columns(predictions, kind)
+        area = pd.Series(tile_area_km2(predictions), index=predictions.index)
+        by_class = area.groupby(predictions[label]).sum(min_count=1).fillna(0)
+        tables.append(
+            pd.DataFrame(
+                {
+                    f"{side}_km2": by_class,
+                    f"{side}_share": by_class / by_class.sum() if by_class.sum() else by_class,
+                }
+            )
+        )
+    table = pd.concat(tables, axis=1).fillna(0).rename_axis("class").sort_index()
+    table["change_km2"] = table["after_km2"] - table["before_km2"]
+    table["change_share_points"] = 100 * (table["after_share"] - table["before_share"])
+    return table.round(4).reset_index()
+
+
+def change_summary(
+    pairs: pd.DataFrame, counts: dict[str, Any], params: dict[str, Any]
+) -> dict[str, Any]:
+    """The headline numbers: how much changed, how much became Developed, how much is uncertain."""
+    counted = pairs[pairs["counted_change"]]
+    developed = pairs[pairs["became_developed"]]
+    uncertain = pairs[pairs["changed"] & ~pairs["confident"]]
+    return {
+        "before": params["before"],
+        "after": params["after"],
+        "labels": params["labels"],
+        "min_confidence": float(params["min_confidence"]),
+        "match_on": params["match_on"],
+        **counts,
+        "matched_km2": round(float(pairs["area_km2"].sum()), 4),
+        "changed_tiles": len(counted),
+        "changed_km2": round(float(counted["area_km2"].sum()), 4),
+        "became_developed_tiles": len(developed),
+        "became_developed_km2": round(float(developed["area_km2"].sum()), 4),
+        "uncertain_tiles": len(uncertain),
+        "uncertain_km2": round(float(uncertain["area_km2"].sum()), 4),
+    }
+
+
+def _truth(summaries: pd.DataFrame | None) -> pd.Series | None:
+    if summaries is None or "true_label" not in summaries.columns:
+        return None
+    return summaries.drop_duplicates("filename").set_index("filename")["true_label"]
+
+
+def _precision_recall(detected: pd.Series, truth: pd.Series) -> dict[str, float | int]:
+    hits = int((detected & truth).sum())
+    precision = hits / int(detected.sum()) if detected.sum() else float("nan")
+    recall = hits / int(truth.sum()) if truth.sum() else float("nan")
+    return {
+        "detected": int(detected.sum()),
+        "true_changes": int(truth.sum()),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+    }
+
+
+def evaluate_against_truth(
+    pairs: pd.DataFrame,
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    before_summaries: pd.DataFrame | None,
+    after_summaries: pd.DataFrame | None,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Where both regions' tile_summaries.csv know each tile's true class (the demo regions):
+    accuracy raw vs smoothed per year, and precision / recall of detected change raw vs
+    smoothed, at the configured threshold and over a sweep of thresholds. Empty otherwise."""
+    truth_before, truth_after = _truth(before_summaries), _truth(after_summaries)
+    if truth_before is None or truth_after is None:
+        return {}
+    accuracy = {}
+    for side, predictions, truth in (
+        ("before", before, truth_before),
+        ("after", after, truth_after),
+    ):
+        known = predictions["filename"].map(truth)
+        ok = known.notna()
+        accuracy[side] = {
+            kind: round(float((predictions.loc[ok, column] == known[ok]).mean()), 4)
+            for kind, column in (("raw", "pred_label"), ("smoothed", "smoothed_label"))
+            if column in predictions.columns and ok.any()
+        }
+    from_truth = pairs["before_filename"].map(truth_before)
+    to_truth = pairs["after_filename"].map(truth_after)
+    known = from_truth.notna() & to_truth.notna()
+    true_change = (from_truth != to_truth)[known]
+    sweep = []
+    for threshold in params["threshold_sweep"]:
+        row = {"min_confidence": threshold}
+        for kind in ("raw", "smoothed"):
+            detected = _detected(pairs, before, after, kind, threshold)[known]
+            scores = _precision_recall(detected, true_change)
+            row.update({f"{kind}_{k}": v for k, v in scores.items() if k != "true_changes"})
+        sweep.append(row)
+    threshold = float(params["min_confidence"])
+    return {
+        "accuracy": accuracy,
+        "true_changes": int(true_change.sum()),
+        "tiles_with_truth": int(known.sum()),
+        "change": {
+            kind: _precision_recall(
+                _detected(pairs, before, after, kind, threshold)[known], true_change
+            )
+            for kind in ("raw", "smoothed")
+        },
+        "threshold_sweep": sweep,
+    }
+
+
+def _detected(
+    pairs: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame, kind: str, threshold: float
+) -> pd.Series:
+    """Counted change with raw or smoothed labels (their own confidences) at ``threshold``."""
+    columns = {}
+    for side, predictions in (("before", before), ("after", after)):
+        label, confidence, _ = _label_columns(predictions, kind)
+        lookup = predictions.drop_duplicates("filename").set_index("filename")
+        names = pairs[f"{side}_filename"]
+        columns[side] = (names.map(lookup[label]), names.map(lookup[confidence]))
+    (bl, bc), (al, ac) = columns["before"], columns["after"]
+    return (bl != al) & (np.minimum(bc, ac) >= threshold)
+
+
+def review_changes(pairs: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """The changed tiles (labels differ) a labeller should look at first: least confident first."""
+    changed = pairs[pairs["changed"]].sort_values("least_confidence")
+    columns = [
+        "before_id",
+        "after_id",
+        "before_filepath",
+        "after_filepath",
+        "before_label",
+        "before_confidence",
+        "after_label",
+        "after_confidence",
+        "least_confidence",
+        "counted_change",
+        *BOUND_COLUMNS,
+    ]
+    return changed.head(int(params["review_tiles"]))[columns].reset_index(drop=True)
+
+
+def changed_tiles_geojson(pairs: pd.DataFrame) -> dict[str, Any]:
+    """The counted changes as GeoJSON: both years' classes, confidences and probabilities."""
+    counted = pairs[pairs["counted_change"]]
+    return feature_collection(counted, _change_properties(pairs))
+
+
+def change_geopackage(pairs: pd.DataFrame) -> Any:
+    """Every matched tile with both years' classes and whether it changed (GeoPackage layer)."""
+    return geodataframe(
+        pairs.assign(
+            changed=pairs["changed"].astype(int),
+            counted_change=pairs["counted_change"].astype(int),
+            became_developed=pairs["became_developed"].astype(int),
+        ),
+        [*_change_properties(pairs), "changed", "counted_change", "became_developed"],
+    )
+
+
+def change_style(pairs: pd.DataFrame) -> str:
+    """QGIS style for the GeoPackage layer: tiles coloured by their later class."""
+    return qgis_style(sorted(set(pairs["before_label"]) | set(pairs["after_label"])), "after_label")
+
+
+def _change_properties(pairs: pd.DataFrame) -> list[str]:
+    probabilities = [c for c in pairs.columns if "_prob_" in c]
+    return [
+        "before_filename",
+        "after_filename",
+        "before_label",
+        "after_label",
+        "before_confidence",
+        "after_confidence",
+        "area_km2",
+        *probabilities,
+    ]
+
+
+def draw_change_figures(
+    pairs: pd.DataFrame,
+    transitions_tiles: pd.DataFrame,
+    transitions_km2: pd.DataFrame,
+    area: pd.DataFrame,
+    evaluation: dict[str, Any],
+    review: pd.DataFrame,
+    before_tiles: TileFolder,
+    after_tiles: TileFolder,
+    params: dict[str, Any],
+) -> dict[str, Figure]:
+    """The change report's figures, keyed by file name."""
+    classes = sorted(set(pairs["before_label"]) | set(pairs["after_label"]) | set(area["class"]))
+    title = f"Change {params['before']} → {params['after']} (changed tiles in their new class)"
+    figures = {
+        "change_map.png": change_map_figure(pairs, classes, title),
+        "transitions.png": transition_figure(transitions_km2, transitions_tiles),
+        "area_per_class.png": area_figure(area, params["before"], params["after"]),
+    }
+    if evaluation.get("threshold_sweep"):
+        figures["threshold.png"] = threshold_figure(
+            evaluation["threshold_sweep"], float(params["min_confidence"])
+        )
+    if len(review):
+        figures["review_sheet.png"] = review_sheet_figure(
+            review, before_tiles.image_loaders(), after_tiles.image_loaders()
+        )
+    return figures
+
+
+def render_change_report(
+    summary: dict[str, Any],
+    transitions_tiles: pd.DataFrame,
+    transitions_km2: pd.DataFrame,
+    area: pd.DataFrame,
+    evaluation: dict[str, Any],
+    pairs: pd.DataFrame,
+    review: pd.DataFrame,
+    figures: dict[str, Callable[[], Image.Image]],
+    template_text: str,
+    params: dict[str, Any],
+) -> str:
+    """One self-contained HTML page: headline numbers, the change map (static and interactive),
+    transitions, area statistics, the threshold and how it was chosen, truth where known, and
+    the review queue."""
+    classes = sorted(set(pairs["before_label"]) | set(pairs["after_label"]))
+    template = Environment(autoescape=select_autoescape(["html"])).from_string(template_text)
+    images = {name.removesuffix(".png"): png_data_uri(load()) for name, load in figures.items()}
+    tips = [
+        f"{r.after_filename}: {r.before_label} {r.before_confidence:.2f} → "
+        f"{r.after_label} {r.after_confidence:.2f}"
+        + ("" if r.counted_change else " (not counted)" if r.changed else "")
+        for r in pairs.itertuples(index=False)
+    ]
+    outlines = ["#000000" if d else None for d in pairs["became_developed"]]
+    return template.render(
+        title=params["title"],
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        summary=summary,
+        transitions_tiles=transitions_tiles.to_dict("records"),
+        transitions_km2=transitions_km2.to_dict("records"),
+        classes=list(transitions_tiles.columns[1:]),
+        area=area.to_dict("records"),
+        evaluation=evaluation,
+        review=review.drop(columns=["before_id", "after_id"]).to_dict("records"),
+        images=images,
+        interactive_map=Markup(
+            interactive_map(pairs, change_colours(pairs, classes), tips, "change-map", outlines)
+        ),
+        params=params,
+    )
