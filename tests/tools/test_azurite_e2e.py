@@ -106,7 +106,7 @@ def test_keys_and_connection_strings_never_appear_in_logs_outputs_or_report(azur
     secrets = [azurite.key, azurite.connection_string, f"AccountKey={azurite.key[:12]}"]
     for secret in secrets:
         assert secret not in logs
-    report = fs.cat_file(f"reports/demo/{MODEL}/report.html").decode()
+    report = fs.cat_file(f"reports/demo/{MODEL}/{REGION}/report.html").decode()
     assert "<html" in report and not any(s in report for s in secrets)
     for container in (
         "intermediate",

@@ -234,11 +234,13 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
         run_parameters(_metrics(), {"sample_frac": 1.0}, {"batch_size": 16}),
         queue,
         PackageTextDataset("aerial_landuse", "templates/report.html").load(),
+        PackageTextDataset("aerial_landuse", "templates/report.css").load(),
         REPORT,
     )
     assert html.count("data:image/png;base64,") == 6
     assert html.count("<rect ") == 12 and "Review queue" in html  # the interactive map
     assert not re.search(r'(src|href)="https?://', html)
+    assert '"Segoe UI"' in html  # the shared CSS, not HTML-escaped
     assert (
         "Synthetic test tiles." in html and "broken.png" in html and "logistic_regression" in html
     )

@@ -455,6 +455,7 @@ def render_change_report(
     review: pd.DataFrame,
     figures: dict[str, Callable[[], Image.Image]],
     template_text: str,
+    style: str,
     params: dict[str, Any],
 ) -> str:
     """One self-contained HTML page: headline numbers, the change map (static and interactive),
@@ -472,6 +473,7 @@ def render_change_report(
     outlines = ["#000000" if d else None for d in pairs["became_developed"]]
     return template.render(
         title=params["title"],
+        style=Markup(style),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         summary=summary,
         transitions_tiles=transitions_tiles.to_dict("records"),

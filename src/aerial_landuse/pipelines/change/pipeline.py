@@ -94,6 +94,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "review_changes",
                     "change_figures@png",
                     "change_report_template",
+                    "report_style",
                     "params:change",
                 ],
                 "change_report",

@@ -333,6 +333,7 @@ def render_report(
     parameters: dict[str, dict[str, Any]],
     review: pd.DataFrame,
     template_text: str,
+    style: str,
     params: dict[str, Any],
 ) -> str:
     """One HTML file with every figure embedded, the metrics, counts and the run's parameters."""
@@ -342,6 +343,7 @@ def render_report(
     }
     return template.render(
         title=params["title"],
+        style=Markup(style),
         data_note=params["data_note"],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         metrics=metrics,

@@ -95,6 +95,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "run_parameters",
                     "review_queue",
                     "report_template",
+                    "report_style",
                     "params:report",
                 ],
                 "html_report",
