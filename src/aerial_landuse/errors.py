@@ -24,19 +24,25 @@ def user_error_in(exc: BaseException | None) -> UserInputError | None:
 
 # aiohttp's words (adlfs) and azure-core's error for a blob endpoint that does not answer
 OUTAGE = re.compile(r"Cannot connect to host ([\w.\-]+:\d+)|ServiceRequestError")
+HOST = re.compile(r"Cannot connect to host ([\w.\-]+:\d+)")
+URL_HOST = re.compile(r"https?://([\w.\-]+(?::\d+)?)/")
 
 
 def storage_outage_in(exc: BaseException | None) -> str | None:
     """The endpoint (host:port, or "storage") of a lost storage connection behind ``exc``: on
-    executors it reaches the driver as text inside Spark's error, so the text is searched."""
+    executors it reaches the driver as text inside Spark's error, so the text is searched (the
+    endpoint may be named anywhere in it, also after azure-core's error name)."""
     seen: set[int] = set()
+    texts = []
     while exc is not None and id(exc) not in seen:
-        found = OUTAGE.search(str(exc))
-        if found:
-            return found.group(1) or "storage"
+        texts.append(str(exc))
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
-    return None
+    text = "\n".join(texts)
+    if not OUTAGE.search(text):
+        return None
+    endpoint = HOST.search(text) or URL_HOST.search(text)
+    return endpoint.group(1) if endpoint else "storage"
 
 
 def plain_error_message(exc: BaseException) -> str | None:
