@@ -42,7 +42,8 @@ def tile_ring(row: Any, digits: int = 6) -> list[list[float]]:
 
 def feature_collection(tiles: pd.DataFrame, properties: list[str]) -> dict[str, Any]:
     """Tiles as a GeoJSON FeatureCollection (WGS84 lon/lat polygons) with ``properties``;
-    floats rounded to 3 digits so the file stays small (~250 bytes a tile written compactly)."""
+    floats rounded to 3 digits so the file stays small (written compactly: ~450 bytes a tile with
+    six class probabilities, against ~1,050 pretty-printed with full floats)."""
     features = [
         {
             "type": "Feature",
