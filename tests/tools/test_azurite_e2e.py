@@ -11,14 +11,14 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from tests.conftest import MODEL, REGION, kedro
+from tests.conftest import EARLIER_REGION, MODEL, REGION, kedro
 
 NETWORK = "efficientnet_lite0"
 
 
-def upload(project: Path, env: dict[str, str]) -> str:
+def upload(project: Path, env: dict[str, str], *options: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "aerial_landuse.tools.upload", "--env", "azurite"],
+        [sys.executable, "-m", "aerial_landuse.tools.upload", "--env", "azurite", *options],
         cwd=project,
         env={**os.environ, **env},
         capture_output=True,
@@ -122,3 +122,14 @@ def test_keys_and_connection_strings_never_appear_in_logs_outputs_or_report(azur
     for path in project.rglob("*"):
         if path.is_file() and path.stat().st_size < 50_000_000:
             assert azurite.key.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.e2e
+def test_upload_of_another_region_fills_its_own_container(azurite_run, azurite):
+    project, fs, _ = azurite_run
+    env = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
+    printed = upload(project, env, "--region", EARLIER_REGION)
+    assert "Uploaded 21 file(s)" in printed  # its 20 tiles and tile_summaries.csv
+    names = {p.rsplit("/", 1)[-1] for p in fs.ls(EARLIER_REGION)}
+    assert "tile_summaries.csv" in names and "naip_2010_r000_c000.png" in names
+    assert not any(n.startswith("naip_2010") for n in (p.rsplit("/", 1)[-1] for p in fs.ls(REGION)))
