@@ -84,6 +84,23 @@ def probability_column(label: str) -> str:
     return f"{PROBABILITY_PREFIX}{label}"
 
 
+def classes_of(predictions) -> list[str]:  # noqa: ANN001 (a pandas frame; contracts import no pandas)
+    """The class labels of a predictions table, from its ``prob_<class>`` columns."""
+    return sorted(
+        c.removeprefix(PROBABILITY_PREFIX)
+        for c in predictions.columns
+        if c.startswith(PROBABILITY_PREFIX)
+    )
+
+
+# ---- tile_summaries.csv: ``true_label``, where the true class of a tile to score is known -----
+def true_labels(tile_summaries):  # noqa: ANN001, ANN201 (pandas in, pandas out)
+    """True class by file name where tile_summaries.csv has one (the demo regions), else None."""
+    if tile_summaries is None or "true_label" not in tile_summaries.columns:
+        return None
+    return tile_summaries.drop_duplicates("filename").set_index("filename")["true_label"]
+
+
 # ---- run history (MLflow): parameter keys as kedro-mlflow flattens them ----------------------
 MODEL_PARAM = "train.model_name"
 DATASET_PARAM = "data.name"  # the labelled data set a run trained and tested on

@@ -116,22 +116,15 @@ def threshold_figure(sweep: list[dict[str, Any]], chosen: float) -> Figure:
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.subplots()
     for kind, style in (("raw", "--"), ("smoothed", "-")):
-        ax.plot(
-            frame["min_confidence"],
-            frame[f"{kind}_precision"],
-            style,
-            color="#1f77b4",
-            marker="o",
-            label=f"precision ({kind})",
-        )
-        ax.plot(
-            frame["min_confidence"],
-            frame[f"{kind}_recall"],
-            style,
-            color="#d62728",
-            marker="o",
-            label=f"recall ({kind})",
-        )
+        for metric, colour in (("precision", "#1f77b4"), ("recall", "#d62728")):
+            ax.plot(
+                frame["min_confidence"],
+                frame[f"{kind}_{metric}"],
+                style,
+                color=colour,
+                marker="o",
+                label=f"{metric} ({kind})",
+            )
     ax.axvline(chosen, color="grey", linestyle=":", label=f"min_confidence = {chosen:g}")
     ax.set(xlabel="min_confidence (both years)", ylabel="share", ylim=(0, 1.02))
     ax.set_title("Detected change against the known changes")

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from scipy.spatial import cKDTree
 
-from aerial_landuse.contracts import BOUND_COLUMNS, PROBABILITY_PREFIX
+from aerial_landuse.contracts import BOUND_COLUMNS, PROBABILITY_PREFIX, classes_of, true_labels
 from aerial_landuse.errors import UserInputError
 from aerial_landuse.geo import centres_in_metres, feature_collection, geodataframe, tile_area_km2
 from aerial_landuse.images import png_data_uri
@@ -50,14 +50,6 @@ def _label_columns(predictions: pd.DataFrame, kind: str) -> tuple[str, str, str]
     return "pred_label", "confidence", PROBABILITY_PREFIX
 
 
-def _classes(predictions: pd.DataFrame) -> list[str]:
-    return sorted(
-        c.removeprefix(PROBABILITY_PREFIX)
-        for c in predictions.columns
-        if c.startswith(PROBABILITY_PREFIX)
-    )
-
-
 def _check_predictions(predictions: pd.DataFrame, region: str) -> None:
     if predictions is None or not len(predictions):
         raise UserInputError(
@@ -79,7 +71,7 @@ def _side(predictions: pd.DataFrame, side: str, kind: str) -> pd.DataFrame:
             "confidence": predictions[confidence],
             "raw_label": predictions["pred_label"],
             "raw_confidence": predictions["confidence"],
-            **{f"prob_{c}": predictions[prefix + c] for c in _classes(predictions)},
+            **{f"prob_{c}": predictions[prefix + c] for c in classes_of(predictions)},
         }
     ).add_prefix(f"{side}_")
     return pd.concat([frame, predictions[BOUND_COLUMNS]], axis=1)
@@ -274,12 +266,6 @@ def change_summary(
     }
 
 
-def _truth(summaries: pd.DataFrame | None) -> pd.Series | None:
-    if summaries is None or "true_label" not in summaries.columns:
-        return None
-    return summaries.drop_duplicates("filename").set_index("filename")["true_label"]
-
-
 def _precision_recall(detected: pd.Series, truth: pd.Series) -> dict[str, float | int]:
     hits = int((detected & truth).sum())
     precision = hits / int(detected.sum()) if detected.sum() else float("nan")
@@ -303,7 +289,7 @@ def evaluate_against_truth(
     """Where both regions' tile_summaries.csv know each tile's true class (the demo regions):
     accuracy raw vs smoothed per year, and precision / recall of detected change raw vs
     smoothed, at the configured threshold and over a sweep of thresholds. Empty otherwise."""
-    truth_before, truth_after = _truth(before_summaries), _truth(after_summaries)
+    truth_before, truth_after = true_labels(before_summaries), true_labels(after_summaries)
     if truth_before is None or truth_after is None:
         return {}
     accuracy = {}

@@ -19,6 +19,8 @@ from aerial_landuse.contracts import (
     IGNORED_COLUMNS,
     PROBABILITY_PREFIX,
     QUARANTINE_COLUMNS,
+    classes_of,
+    true_labels,
 )
 from aerial_landuse.geo import feature_collection, geodataframe
 from aerial_landuse.images import png_data_uri, thumbnail
@@ -196,7 +198,7 @@ def draw_figures(
         figures["land_use_map.png"] = land_use_map_figure(
             score_predictions, labels, f"Predicted land use ({model})"
         )
-        truth = _true_labels(tile_summaries)
+        truth = true_labels(tile_summaries)
         figures["gallery.png"] = gallery_figure(
             _gallery_samples(
                 score_predictions, score_tiles.image_loaders(), per_class, seed, truth
@@ -235,7 +237,7 @@ def to_geojson(score_predictions: pd.DataFrame) -> dict[str, Any]:
 
 def land_use_layers(score_predictions: pd.DataFrame) -> tuple[Any, str]:
     """The scored tiles as a GeoPackage layer and its QGIS style (class colours)."""
-    labels = _classes_of(score_predictions)
+    labels = classes_of(score_predictions)
     tiles = _with_bounds(score_predictions)
     return geodataframe(tiles, _map_properties(tiles)), qgis_style(labels, "pred_label")
 
@@ -259,14 +261,6 @@ def review_queue(score_predictions: pd.DataFrame, params: dict[str, Any]) -> pd.
     return queue.head(int(params["review_tiles"]))[keep + BOUND_COLUMNS].reset_index(drop=True)
 
 
-def _classes_of(predictions: pd.DataFrame) -> list[str]:
-    return sorted(
-        c.removeprefix(PROBABILITY_PREFIX)
-        for c in predictions.columns
-        if c.startswith(PROBABILITY_PREFIX)
-    )
-
-
 def _with_bounds(predictions: pd.DataFrame) -> pd.DataFrame:
     return predictions[np.isfinite(predictions[BOUND_COLUMNS].to_numpy(float)).all(axis=1)]
 
@@ -280,13 +274,6 @@ def _map_properties(predictions: pd.DataFrame) -> list[str]:
         *[c for c in predictions.columns if c.startswith(PROBABILITY_PREFIX)],
         *[c for c in optional if c in predictions.columns],
     ]  # the model's name is in score_metadata.json, not repeated on every tile
-
-
-def _true_labels(tile_summaries: pd.DataFrame | None) -> pd.Series | None:
-    """True class by file name where tile_summaries.csv has one (the demo region), else None."""
-    if tile_summaries is None or "true_label" not in tile_summaries.columns:
-        return None
-    return tile_summaries.drop_duplicates("filename").set_index("filename")["true_label"]
 
 
 def ground_truth_agreement(
@@ -369,7 +356,7 @@ def _interactive_land_use_map(score_predictions: pd.DataFrame) -> Markup:
     """The region's tiles in their class colours, pan/zoom and a hover line per tile."""
     if not len(score_predictions):
         return Markup("")
-    classes = _classes_of(score_predictions)
+    classes = classes_of(score_predictions)
     colours = class_colours(classes)
     return Markup(
         interactive_map(
