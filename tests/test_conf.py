@@ -19,7 +19,10 @@ def loader(env: str, **runtime_params):
 
 def test_one_catalog_per_kind_of_storage():
     catalogs = sorted(p.relative_to(CONF).as_posix() for p in CONF.glob("*/catalog*.yml"))
-    assert catalogs == ["base/catalog.yml", "blob/catalog.yml"]
+    assert catalogs == ["base/catalog.yml", "blob/catalog.yml", "quality/catalog.yml"]
+    # `make quality` only points the raw labelled folder at DATA (README's "Your own tiles")
+    quality = yaml.safe_load((CONF / "quality" / "catalog.yml").read_text())
+    assert sorted(quality) == ["score_tiles", "train_tiles"]
 
 
 def test_blob_environments_differ_only_in_their_globals(monkeypatch):
@@ -61,7 +64,44 @@ def test_no_committed_config_holds_a_secret_value():
             assert str(value).startswith("${oc.env:"), value
 
 
-@pytest.mark.parametrize("env", ["local", *BLOB_ENVS])
+def test_tta_and_fine_tuning_name_their_own_features_models_and_network_files():
+    catalog = loader("local", pretrained_model="efficientnet_lite0_finetuned", tta=8)["catalog"]
+    assert catalog["pretrained_network"]["filepath"] == (
+        "data/06_models/pretrained/finetuned/demo/efficientnet_lite0_finetuned.onnx"
+    )
+    assert catalog["{tile_set}_features"]["filepath"] == (
+        "data/04_feature/demo/efficientnet_lite0_finetuned_tta8/{tile_set}.parquet"
+    )
+    assert catalog["metrics"]["dataset"]["filepath"].endswith(
+        "efficientnet_lite0_finetuned_tta8_logistic_regression/metrics.json"
+    )
+    plain = loader("local")["catalog"]
+    assert (
+        plain["pretrained_network"]["filepath"]
+        == "data/06_models/pretrained/efficientnet_lite0.onnx"
+    )
+
+
+def test_the_default_model_name_splits_back_into_its_parts():
+    from aerial_landuse.contracts import split_model_name, train_command
+
+    assert split_model_name("efficientnet_lite0+efficientnet_lite2_tta8_lightgbm") == (
+        "efficientnet_lite0+efficientnet_lite2",
+        "lightgbm",
+        8,
+    )
+    assert split_model_name("efficientnet_lite0_finetuned_logistic_regression") == (
+        "efficientnet_lite0_finetuned",
+        "logistic_regression",
+        1,
+    )
+    assert split_model_name("my_model") is None
+    assert "pretrained_model=efficientnet_lite2,classifier=random_forest,tta=4" in train_command(
+        "efficientnet_lite2_tta4_random_forest"
+    )
+
+
+@pytest.mark.parametrize("env", ["local", "quality", *BLOB_ENVS])
 def test_every_environment_catalog_resolves_and_instantiates(env, monkeypatch):
     from kedro.io import DataCatalog
 

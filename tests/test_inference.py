@@ -15,8 +15,10 @@ from PIL import Image
 from aerial_landuse.inference import (
     FeaturizeSettings,
     decoded_ahead,
+    dihedral_views,
     features_column,
     featurize_batches,
+    network_features,
     new_session,
 )
 from aerial_landuse.storage import Storage
@@ -103,3 +105,27 @@ def test_featurize_batches_keeps_every_row_in_order(tmp_path, mean_colour_model)
     reason = out.column("error")[1].as_py()
     assert features[1] is None and reason.startswith("UnidentifiedImageError")
     assert reason.endswith("broken.png") and str(tmp_path) not in reason  # the file, not its folder
+
+
+def test_dihedral_views_are_the_eight_symmetries_of_the_square():
+    tile = np.arange(2 * 3 * 3 * 1, dtype=np.uint8).reshape(2, 3, 3, 1)
+    views = dihedral_views(tile, 8)
+    expected = [np.rot90(tile, k, axes=(1, 2)) for k in range(4)]
+    expected += [np.rot90(tile[:, :, ::-1], k, axes=(1, 2)) for k in range(4)]
+    as_bytes = {v.tobytes() for v in views}
+    assert len(as_bytes) == 8 and as_bytes == {e.tobytes() for e in expected}
+    assert all(v.flags["C_CONTIGUOUS"] for v in views)
+    assert [v.tobytes() for v in dihedral_views(tile, 2)] == [
+        tile.tobytes(),
+        tile[:, :, ::-1].tobytes(),
+    ]
+
+
+def test_tta_features_do_not_change_when_the_tile_is_rotated(lite0_network):
+    session = new_session(lite0_network.uint8_bytes, 1)
+    tile = np.random.default_rng(0).integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
+    rotated = np.ascontiguousarray(np.rot90(tile, 1, axes=(1, 2)))
+    np.testing.assert_allclose(
+        network_features(session, tile, 8), network_features(session, rotated, 8), atol=1e-4
+    )
+    assert np.abs(network_features(session, tile) - network_features(session, rotated)).max() > 1e-3

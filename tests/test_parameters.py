@@ -10,7 +10,7 @@ from aerial_landuse.parameters import validate_parameters
 from tests.test_conf import loader
 
 
-@pytest.mark.parametrize("env", ["local", "azurite", "cluster"])
+@pytest.mark.parametrize("env", ["local", "azurite", "cluster", "quality"])
 def test_every_environment_parameters_are_valid(env):
     validate_parameters(loader(env)["parameters"])
 
@@ -35,6 +35,13 @@ BAD = {  # runtime parameter -> words of the error
     "change.match_on=names": "change.match_on = 'names'",
     "score.smoothing.weights=box": "score.smoothing.weights = 'box'",
     "score.smoothing.radius=-1": "score.smoothing.radius = -1",
+    "tta=3": "tta = 3: must be one of [1, 2, 4, 8]",
+    "pretrained_model=efficientnet_lite0_finetuned_int8": "must be one of",
+    "pretrained_model=resnet18+alexnet+efficientnet_lite0": "must be one of",
+    "train.preset=best": "train.preset = 'best'",
+    "train.tuning.folds=1": "train.tuning.folds = 1",
+    "finetune.trainable_blocks=-2": "finetune.trainable_blocks = -2",
+    "finetune.validation_fraction=1": "finetune.validation_fraction = 1",
 }
 
 
@@ -52,3 +59,20 @@ def test_a_bad_parameter_is_named_with_what_is_wrong(runtime):
 
 def test_best_is_a_model_name():
     validate_parameters(loader("local", model_name="best")["parameters"])
+
+
+NAMES = [
+    "efficientnet_lite1",
+    "efficientnet_lite2_int8",
+    "efficientnet_lite0_finetuned",
+    "efficientnet_lite0+efficientnet_lite2",
+    "efficientnet_lite0_finetuned+resnet18",
+]
+
+
+@pytest.mark.parametrize("network", NAMES)
+def test_network_names_of_every_kind_are_valid_with_tta(network):
+    params = loader("local", pretrained_model=network, tta=8)["parameters"]
+    validate_parameters(params)
+    assert params["featurize"]["tta_views"] == 8
+    assert params["model_name"] == f"{network}_tta8_logistic_regression"

@@ -8,21 +8,72 @@ from __future__ import annotations
 from pyspark.sql import types as T
 
 # ---- names users choose with --params ------------------------------------------------------
-NETWORK_NAMES = ("efficientnet_lite0", "resnet18", "alexnet")
+# A network name is a base network, a variant of one (``_int8``: int8-quantized; ``_finetuned``:
+# fine-tuned on the data set by the finetune pipeline) or two of those fused with ``+`` (their
+# features concatenated).
+BASE_NETWORKS = (
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "resnet18",
+    "alexnet",
+)
+NETWORK_NAMES = BASE_NETWORKS  # the ones a sweep tries by default
+NETWORK_VARIANTS = ("_int8", "_finetuned")
+FINETUNED_SUFFIX = "_finetuned"
+FUSION = "+"
 CLASSIFIER_NAMES = ("logistic_regression", "random_forest", "lightgbm")
+TTA_VIEWS = (1, 2, 4, 8)  # dihedral views a featurize may average (1: none)
 
 
-def default_model_name(network: str, classifier: str) -> str:
+def network_parts(name: str) -> list[str]:
+    """The networks a (possibly fused) network name is made of, in order."""
+    return name.split(FUSION)
+
+
+def base_network(name: str) -> str:
+    """The base network of one (not fused) network name: ``efficientnet_lite0_int8`` -> lite0."""
+    for suffix in NETWORK_VARIANTS:
+        name = name.removesuffix(suffix)
+    return name
+
+
+def is_network_name(name: str) -> bool:
+    parts = network_parts(name)
+    return len(parts) <= 2 and all(
+        base_network(p) in BASE_NETWORKS and p.count("_int8") + p.count(FINETUNED_SUFFIX) <= 1
+        for p in parts
+    )
+
+
+def is_finetuned(name: str) -> bool:
+    return any(p.endswith(FINETUNED_SUFFIX) for p in network_parts(name))
+
+
+def features_name(network: str, tta_views: int = 1) -> str:
+    """What a feature set is called: the network, plus ``_tta<k>`` when k dihedral views are
+    averaged (``${features_of:...}`` in the config)."""
+    return network if int(tta_views) == 1 else f"{network}_tta{int(tta_views)}"
+
+
+def default_model_name(network: str, classifier: str, tta_views: int = 1) -> str:
     """The model name a run uses unless --params model_name=... says otherwise."""
-    return f"{network}_{classifier}"
+    return f"{features_name(network, tta_views)}_{classifier}"
 
 
-def split_model_name(model_name: str) -> tuple[str, str] | None:
-    """(network, classifier) of a default model name, or None for a name of the user's own."""
-    for network in NETWORK_NAMES:
-        for classifier in CLASSIFIER_NAMES:
-            if model_name in (f"{network}_{classifier}", f"{network}_int8_{classifier}"):
-                return model_name.removesuffix(f"_{classifier}"), classifier
+def split_model_name(model_name: str) -> tuple[str, str, int] | None:
+    """(network, classifier, TTA views) of a default model name, or None for a name of the
+    user's own."""
+    for classifier in CLASSIFIER_NAMES:
+        features = model_name.removesuffix(f"_{classifier}")
+        if features == model_name:
+            continue
+        network, views = features, 1
+        stem, _, suffix = features.rpartition("_tta")
+        if stem and suffix.isdigit() and int(suffix) in TTA_VIEWS:
+            network, views = stem, int(suffix)
+        if is_network_name(network):
+            return network, classifier, views
     return None
 
 
@@ -32,6 +83,8 @@ def train_command(model_name: str, dataset: str | None = None) -> str:
     parts = split_model_name(model_name)
     if parts is not None:
         params = [f"pretrained_model={parts[0]}", f"classifier={parts[1]}"]
+        if parts[2] != 1:
+            params.append(f"tta={parts[2]}")
     else:
         params = [
             f"model_name={model_name}",

@@ -101,6 +101,7 @@ class FeaturizeSettings:
     onnx_threads: int = 1
     decode_threads: int = 1
     decode_ahead: int = 2  # batches decoded ahead of the one being inferred
+    tta_views: int = 1  # dihedral views of each tile whose features are averaged
 
 
 Decoded = np.ndarray | str  # pixels, or why the tile could not be read or decoded
@@ -141,7 +142,28 @@ def decoded_ahead(
         yield done, [future.result() for future in futures]
 
 
-def features_column(session: Any, decoded: list[Decoded]) -> tuple[pa.Array, pa.Array]:
+def dihedral_views(images: np.ndarray, count: int) -> list[np.ndarray]:
+    """The first ``count`` of a NHWC batch's 8 dihedral views (identity, left-right flip,
+    up-down flip, both, then those four transposed): aerial tiles have no "up", so every view
+    is a tile the network could have been shown."""
+    flips = [images, images[:, :, ::-1], images[:, ::-1, :], images[:, ::-1, ::-1]]
+    views = flips + [view.transpose(0, 2, 1, 3) for view in flips]
+    return [np.ascontiguousarray(view) for view in views[:count]]
+
+
+def network_features(session: Any, images: np.ndarray, tta_views: int = 1) -> np.ndarray:
+    """The network's features of uint8 NHWC ``images``, averaged over ``tta_views`` views."""
+    if tta_views == 1:
+        return session.run(None, {INPUT_NAME: images})[0]
+    outputs = [
+        session.run(None, {INPUT_NAME: view})[0] for view in dihedral_views(images, tta_views)
+    ]
+    return np.mean(outputs, axis=0)
+
+
+def features_column(
+    session: Any, decoded: list[Decoded], tta_views: int = 1
+) -> tuple[pa.Array, pa.Array]:
     """(features: list<float> with nulls for failed tiles, error: string or null) for one chunk."""
     ok = np.fromiter((isinstance(d, np.ndarray) for d in decoded), bool, len(decoded))
     errors = pa.array(
@@ -150,7 +172,7 @@ def features_column(session: Any, decoded: list[Decoded]) -> tuple[pa.Array, pa.
     if not ok.any():
         return pa.nulls(len(decoded), pa.list_(pa.float32())), errors
     images = np.stack([d for d in decoded if isinstance(d, np.ndarray)])
-    out = np.ascontiguousarray(session.run(None, {INPUT_NAME: images})[0], dtype=np.float32)
+    out = np.ascontiguousarray(network_features(session, images, tta_views), dtype=np.float32)
     lengths = np.where(ok, out.shape[1], 0)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
     features = pa.ListArray.from_arrays(
@@ -178,7 +200,7 @@ def featurize_batches(
     try:
         chunks = _slices(batches, settings.batch_size)
         for chunk, decoded in decoded_ahead(chunks, decode, pool, settings.decode_ahead):
-            features, errors = features_column(session, decoded)
+            features, errors = features_column(session, decoded, settings.tta_views)
             yield chunk.append_column("features", features).append_column("error", errors)
     finally:  # after an outage the queued reads are dropped, not waited for (each would retry)
         pool.shutdown(wait=False, cancel_futures=True)

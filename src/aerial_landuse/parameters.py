@@ -9,30 +9,39 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from aerial_landuse.contracts import CLASSIFIER_NAMES, NETWORK_NAMES
+from aerial_landuse.contracts import BASE_NETWORKS, CLASSIFIER_NAMES, TTA_VIEWS, is_network_name
 from aerial_landuse.errors import UserInputError
 
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")  # +: fused networks
 
 
 def _safe_name(value: str) -> str:
     if not SAFE_NAME.fullmatch(value) or ".." in value:
         raise ValueError(
-            "must be a plain name (letters, digits, _ . -; no / or ..): it becomes a folder "
+            "must be a plain name (letters, digits, _ . + -; no / or ..): it becomes a folder "
             "under the project's data"
         )
     return value
 
 
 def _network(value: str) -> str:
-    if value.removesuffix("_int8") not in NETWORK_NAMES:
-        raise ValueError(f"must be one of {list(NETWORK_NAMES)} (or one of them + '_int8')")
+    if not is_network_name(value):
+        raise ValueError(
+            f"must be one of {list(BASE_NETWORKS)}, one of them + '_int8' or '_finetuned', "
+            "or two of those joined by '+' (features fused)"
+        )
     return value
 
 
 def _classifier(value: str) -> str:
     if value not in CLASSIFIER_NAMES:
         raise ValueError(f"must be one of {list(CLASSIFIER_NAMES)}")
+    return value
+
+
+def _views(value: int) -> int:
+    if value not in TTA_VIEWS:
+        raise ValueError(f"must be one of {list(TTA_VIEWS)} (dihedral views averaged)")
     return value
 
 
@@ -53,6 +62,7 @@ RegionName = Annotated[str, AfterValidator(_region)]
 Network = Annotated[str, AfterValidator(_network)]
 Classifier = Annotated[str, AfterValidator(_classifier)]
 Share = Annotated[float, Field(gt=0, le=1)]
+Views = Annotated[int, AfterValidator(_views)]
 Count = Annotated[int, Field(ge=1)]
 
 
@@ -73,6 +83,7 @@ class IngestParameters(_Block):
 
 class FeaturizeParameters(_Block):
     pretrained_model: Network
+    tta_views: Views = 1
     backend: Literal["onnxruntime", "synapseml"] = "onnxruntime"
     batch_size: Count = 16
     onnx_threads: Count = 1
@@ -81,11 +92,43 @@ class FeaturizeParameters(_Block):
     rows_per_partition: Count = 512
 
 
+class TuningParameters(_Block):
+    method: Literal["cross_validation", "train_validation_split"] = "cross_validation"
+    folds: Annotated[int, Field(ge=2)] = 3
+    train_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.75
+    metric: str = "accuracy"
+    parallelism: Count = 1
+    seed: int = 42
+    grids: dict[Classifier, dict[str, list[Any]] | None] = {}
+
+
 class TrainParameters(_Block):
     pretrained_model: Network
+    tta_views: Views = 1
     classifier: Classifier
     model_name: SafeName
+    preset: Literal["tuned", "seed"] = "seed"
+    tuning: TuningParameters = TuningParameters()
     hyperparameters: dict[Classifier, dict[str, Any] | None] = {}
+
+
+class FinetuneParameters(_Block):
+    pretrained_model: Network
+    validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    max_epochs: Count = 15
+    patience: Count = 4
+    batch_size: Count = 32
+    learning_rate: Annotated[float, Field(gt=0)] = 1e-3
+    backbone_lr_factor: Annotated[float, Field(ge=0)] = 0.1
+    weight_decay: Annotated[float, Field(ge=0)] = 1e-4
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    trainable_blocks: Annotated[int, Field(ge=-1)] = -1
+    crop_scale: tuple[Share, Share] = (0.5, 1.0)
+    colour_jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
+    seed: int = 42
+    num_processes: Count = 1
+    local_mode: bool = True
+    use_gpu: bool | Literal["auto"] = "auto"
 
 
 class SmoothingParameters(_Block):
@@ -97,6 +140,7 @@ class SmoothingParameters(_Block):
 class ScoreParameters(_Block):
     model_name: SafeName
     pretrained_model: Network
+    tta_views: Views = 1
     smoothing: SmoothingParameters = SmoothingParameters()
 
 
@@ -119,11 +163,13 @@ class RunParameters(BaseModel):
 
     dataset: SafeName
     pretrained_model: Network
+    tta: Views = 1
     classifier: Classifier
     model_name: SafeName  # or best: the top MLflow run's model
     region: RegionName
     ingest: IngestParameters
     featurize: FeaturizeParameters
+    finetune: FinetuneParameters
     train: TrainParameters
     score: ScoreParameters
     change: ChangeParameters

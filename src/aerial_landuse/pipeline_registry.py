@@ -10,6 +10,7 @@ from aerial_landuse.pipelines import (
     demo_data,
     evaluate,
     featurize,
+    finetune,
     ingest,
     pretrained,
     report,
@@ -34,11 +35,12 @@ def _stage(name: str, pipeline: Pipeline) -> Pipeline:
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """ingest, featurize, train, evaluate, score, report, plus pretrained and demo_data.
+    """ingest, featurize, train, evaluate, score, report, plus pretrained, finetune and demo_data.
 
     ``__default__`` runs the six in order. ``score`` runs end to end for the tiles to score:
     list and probe them, featurize them and apply the model named by ``model_name`` (or ``best``,
-    the top MLflow run by ``select_by``). ``compare`` writes the leaderboard of the run history; ``change`` compares two
+    the top MLflow run by ``select_by``). ``finetune`` (after ``ingest``) trains
+    ``<network>_finetuned`` for ``pretrained_model=<network>_finetuned``. ``compare`` writes the leaderboard of the run history; ``change`` compares two
     scored regions (``before``, ``after``).
     (Registered explicitly: find_pipelines loads only the pipelines named on the command line.)
     """
@@ -52,5 +54,6 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["change"] = _stage("change", change.create_pipeline())
     pipelines["compare"] = _stage("compare", compare.create_pipeline())
     pipelines["pretrained"] = _stage("pretrained", pretrained.create_pipeline())
+    pipelines["finetune"] = _stage("finetune", finetune.create_pipeline())
     pipelines["demo_data"] = _stage("demo_data", demo_data.create_pipeline())
     return pipelines

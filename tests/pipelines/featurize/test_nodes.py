@@ -175,3 +175,31 @@ def test_unknown_backend_is_refused(labelled_index, lite0_network):
     tiles, index, _ = labelled_index
     with pytest.raises(ValueError, match="synapseml"):
         featurize_labelled(index, tiles, lite0_network, {**FEATURIZE, "backend": "tensorflow"})
+
+
+def test_tta_features_are_the_mean_over_the_dihedral_views(labelled_index, lite0_network):
+    """tta_views=8: each tile's features are the average over its 8 flips/rotations, so a tile
+    and its rotation get the same features."""
+    tiles, index, _ = labelled_index
+    train, test, _, _ = featurize_labelled(
+        index, tiles, lite0_network, {**FEATURIZE, "tta_views": 8}
+    )
+    row = (train.collect() + test.collect())[0]
+    session = ort.InferenceSession(lite0_network.uint8_bytes, providers=["CPUExecutionProvider"])
+    with open(row["path"], "rb") as handle:
+        pixels = decode_tile(handle.read(), 224)
+    views = [np.rot90(pixels, k) for k in range(4)] + [
+        np.rot90(pixels[:, ::-1], k) for k in range(4)
+    ]
+    per_view = session.run(None, {"image": np.ascontiguousarray(np.stack(views))})[0]
+    np.testing.assert_allclose(row["features"].toArray(), per_view.mean(0), atol=1e-4)
+    plain = session.run(None, {"image": pixels[None]})[0][0]
+    assert np.abs(row["features"].toArray() - plain).max() > 1e-3  # not the plain features
+
+
+def test_tta_runs_in_the_onnxruntime_backend_only(labelled_index, lite0_network):
+    tiles, index, _ = labelled_index
+    with pytest.raises(ValueError, match="onnxruntime backend"):
+        featurize_tiles(
+            index, tiles, lite0_network, {**FEATURIZE, "tta_views": 2, "backend": "synapseml"}
+        )

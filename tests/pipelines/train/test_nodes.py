@@ -33,7 +33,8 @@ def split_of(*frames) -> pd.DataFrame:
 
 
 def train(features, classifier_params):
-    return train_classifier(features, split_of(features), classifier_params)
+    model, _ = train_classifier(features, split_of(features), classifier_params)
+    return model
 
 
 def params(classifier):
@@ -95,3 +96,52 @@ def test_lightgbm_trains_through_synapseml_train_classifier_and_round_trips(spar
     scored = loaded.predict(features).select("pred_label", "probability").collect()
     assert {r["pred_label"] for r in scored} == set(LABELS)
     assert all(abs(sum(r["probability"]) - 1) < 1e-6 for r in scored)
+
+
+def tuned(classifier, grid, **tuning):
+    return {
+        **params(classifier),
+        "preset": "tuned",
+        "tuning": {"method": "cross_validation", "folds": 3, "seed": 0, "grids": {classifier: grid}}
+        | tuning,
+    }
+
+
+def test_tuned_preset_picks_the_grid_point_that_validates_best_and_records_it(spark):
+    """logLoss is smaller-is-better: a 10x stronger penalty than needed must lose."""
+    grid = {"regParam": [10.0, 0.001]}
+    model, record = train_classifier(
+        clustered_features(spark),
+        split_of(clustered_features(spark)),
+        tuned("logistic_regression", grid, metric="logLoss"),
+    )
+    assert model.info["tuning"]["chosen"] == {"regParam": 0.001}
+    assert model.info["hyperparameters"]["regParam"] == 0.001  # what the saved model used
+    assert model.pipeline.stages[0].getRegParam() == 0.001
+    scores = {s["params"]["regParam"]: s["score"] for s in model.info["tuning"]["scores"]}
+    assert scores[0.001] < scores[10.0]
+    assert record["tuning.preset"] == "tuned" and record["tuning.method"] == "cross_validation"
+    assert record["tuned.regParam"] == 0.001 and record["tuning.grid_points"] == 2
+
+
+def test_seed_preset_keeps_the_fixed_hyperparameters(spark):
+    model, record = train_classifier(
+        clustered_features(spark), split_of(clustered_features(spark)), params("random_forest")
+    )
+    assert model.pipeline.stages[0].getNumTrees == 20
+    assert record == {"tuning.preset": "seed"}
+
+
+@pytest.mark.parametrize("classifier", ["random_forest", "lightgbm"])
+def test_tree_classifiers_tune_by_train_validation_split(spark, classifier):
+    grid = {"maxDepth": [2, 4]} if classifier == "random_forest" else {"numLeaves": [3, 7]}
+    model, record = train_classifier(
+        clustered_features(spark),
+        split_of(clustered_features(spark)),
+        tuned(classifier, grid, method="train_validation_split", train_ratio=0.7),
+    )
+    assert set(model.info["tuning"]["chosen"]) == set(grid)
+    assert record["tuning.method"] == "train_validation_split"
+    test = clustered_features(spark, 10, seed=0, split="test")
+    predicted = model.predict(test).select("label", "pred_label").toPandas()
+    assert (predicted["label"] == predicted["pred_label"]).mean() > 0.9

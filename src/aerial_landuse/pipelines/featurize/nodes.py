@@ -40,6 +40,7 @@ def _settings(params: dict[str, Any]) -> FeaturizeSettings:
         onnx_threads=int(params["onnx_threads"]),
         decode_threads=int(params["decode_threads"]),
         decode_ahead=int(params.get("decode_ahead", FeaturizeSettings.decode_ahead)),
+        tta_views=int(params.get("tta_views", 1)),
     )
 
 
@@ -69,16 +70,23 @@ def featurize_tiles(
             f"pretrained_model is {params['pretrained_model']!r} but the network file holds "
             f"{network.spec.name!r}: re-export it with `kedro run --pipelines=pretrained`."
         )
+    views = int(params.get("tta_views", 1))
+    if views != 1 and backend != "onnxruntime":
+        raise UserInputError(
+            f"Test-time augmentation (tta_views={views}) runs in the onnxruntime backend: set "
+            "featurize.backend to onnxruntime, or tta to 1."
+        )
     rows, fingerprint = count_and_fingerprint(tile_index)
-    key = stable_digest(fingerprint, model_key(network), backend)
+    key = stable_digest(fingerprint, model_key(network), backend, str(views))
     todo, remaining = _not_yet_featurized(tile_index, rows, key, progress)
     partitions = partitions_for(todo, remaining, int(params["rows_per_partition"]))
     frame = todo.repartition(partitions)
     logger.info(
-        "Featurizing %d tiles with %s (%s backend) on %d partitions",
+        "Featurizing %d tiles with %s (%s backend%s) on %d partitions",
         remaining,
         network.spec.name,
         backend,
+        f", features averaged over {views} dihedral views" if views > 1 else "",
         partitions,
     )
     return with_resume_key(_run_network(frame, tiles, network, params, backend), key)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from aerial_landuse.contracts import is_finetuned
 from aerial_landuse.errors import UserInputError
 from aerial_landuse.images import thumbnail
 from aerial_landuse.networks import INT8_SUFFIX, ONNXNetwork, export_onnx, is_int8, quantize_int8
@@ -19,6 +20,11 @@ def export_pretrained_network(params: dict[str, Any], train_tiles: TileFolder) -
     """The selected network as an ONNX feature extractor (ImageNet weights unless told otherwise);
     ``<network>_int8`` quantizes it, calibrated on a seeded sample of the train tiles."""
     name = params["pretrained_model"]
+    if is_finetuned(name):
+        raise UserInputError(
+            f"{name} is made by fine-tuning on your labelled tiles, not exported: "
+            f"`kedro run --pipelines=ingest,finetune --params pretrained_model={name}`."
+        )
     network = export_onnx(
         name.removesuffix(INT8_SUFFIX), pretrained=bool(params.get("pretrained_weights", True))
     )

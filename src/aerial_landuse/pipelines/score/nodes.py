@@ -29,6 +29,12 @@ def score_tiles(
             f"Model {model.name!r} was trained on {model.network} features but pretrained_model is "
             f"{params['pretrained_model']!r}: run with `--params pretrained_model={model.network}`."
         )
+    views = int(model.info.get("tta_views", 1))
+    if views != int(params.get("tta_views", 1)):
+        raise UserInputError(
+            f"Model {model.name!r} was trained on features averaged over {views} dihedral views "
+            f"but tta is {params.get('tta_views', 1)}: run with `--params tta={views}`."
+        )
     predicted = model.predict(usable_features(score_features)).withColumn(
         "_p", vector_to_array("probability")
     )

@@ -11,13 +11,13 @@ import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
 from pyspark.ml.feature import IndexToString, StringIndexer
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from aerial_landuse.contracts import CLASSIFIER_NAMES, SPLIT_COLUMNS
 from aerial_landuse.errors import UserInputError
 from aerial_landuse.model import TrainedModel, usable_features
-from aerial_landuse.sampling import mark_sample, stratified_split
+from aerial_landuse.sampling import assign_split, mark_sample
 from aerial_landuse.spark_utils import count_by
 from aerial_landuse.synapseml import train_lightgbm
 
@@ -46,11 +46,8 @@ def split_labelled_tiles(
     tiles = pd.concat(
         [readable, unreadable.assign(id=None, state="quarantined_ingest")], ignore_index=True
     )
-    seed, test_fraction = int(params["seed"]), params.get("test_fraction")
-    if test_fraction is None:
-        tiles["split"] = tiles["folder"]
-    else:
-        tiles = stratified_split(tiles, float(test_fraction), seed)
+    seed = int(params["seed"])
+    tiles = assign_split(tiles, params.get("test_fraction"), seed)
     usable = tiles[tiles["state"] == "featurized"]
     tiles["used"] = False
     tiles.loc[usable.index, "used"] = mark_sample(
@@ -98,19 +95,102 @@ def _fit_spark_ml(
     train_features: DataFrame, name: str, hyperparameters: dict[str, Any]
 ) -> tuple[Any, list[str]]:
     """Spark ML LogisticRegression or RandomForestClassifier on indexed labels (keeps probabilities)."""
+    indexed, labels = _indexed(train_features)
+    logger.info("Training %s on %d tiles, %d classes", name, indexed.count(), len(labels))
+    fitted = build_classifier(name, hyperparameters).fit(indexed)
+    indexed.unpersist()
+    return fitted, labels
+
+
+def _indexed(train_features: DataFrame) -> tuple[DataFrame, list[str]]:
+    """The train rows with ``label_index`` (classes in alphabetical order), cached."""
     indexer = StringIndexer(
         inputCol="label", outputCol=LABEL_INDEX, stringOrderType="alphabetAsc"
     ).fit(train_features)
-    indexed = indexer.transform(train_features).cache()
-    logger.info("Training %s on %d tiles, %d classes", name, indexed.count(), len(indexer.labels))
-    fitted = build_classifier(name, hyperparameters).fit(indexed)
+    return indexer.transform(train_features).cache(), list(indexer.labels)
+
+
+def tuning_estimator(name: str, hyperparameters: dict[str, Any]) -> Any:
+    """The estimator a search tunes: Spark ML's, or SynapseML's LightGBMClassifier on the same
+    columns (TrainClassifier indexes labels itself, so it cannot sit inside a CrossValidator)."""
+    if name != "lightgbm":
+        return build_classifier(name, hyperparameters)
+    from synapse.ml.lightgbm import LightGBMClassifier
+
+    from aerial_landuse.synapseml import require_jars
+
+    require_jars(SparkSession.getActiveSession())
+    return LightGBMClassifier(
+        featuresCol="features",
+        labelCol=LABEL_INDEX,
+        **{"objective": "multiclass", "verbosity": -1, **hyperparameters},
+    )
+
+
+def tune_classifier(
+    train_features: DataFrame, name: str, hyperparameters: dict[str, Any], tuning: dict[str, Any]
+) -> tuple[Any, list[str], dict[str, Any]]:
+    """The classifier whose hyperparameters won a search on the train split only: every point of
+    ``tuning.grids.<name>`` (over ``hyperparameters``) scored by k-fold cross-validation
+    (``cross_validation``) or one held-out share (``train_validation_split``), the winner refit
+    on all train tiles. Returns (model, labels, what was chosen and how it scored)."""
+    from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
+
+    estimator = tuning_estimator(name, hyperparameters)
+    grid_values = dict((tuning.get("grids") or {}).get(name) or {})
+    builder = ParamGridBuilder()
+    for param, values in grid_values.items():
+        builder.addGrid(estimator.getParam(param), list(values))
+    grid = builder.build()
+    evaluator = MulticlassClassificationEvaluator(
+        labelCol=LABEL_INDEX, metricName=tuning.get("metric", "accuracy")
+    )
+    seed, method = int(tuning.get("seed", 42)), tuning.get("method", "cross_validation")
+    common = {"estimator": estimator, "estimatorParamMaps": grid, "evaluator": evaluator}
+    common |= {"seed": seed, "parallelism": int(tuning.get("parallelism", 1))}
+    if method == "cross_validation":
+        search = CrossValidator(numFolds=int(tuning.get("folds", 3)), **common)
+    else:
+        search = TrainValidationSplit(trainRatio=float(tuning.get("train_ratio", 0.75)), **common)
+    indexed, labels = _indexed(train_features)
+    logger.info(
+        "Tuning %s on %d train tiles: %d grid points by %s (%s)",
+        name,
+        indexed.count(),
+        len(grid),
+        method,
+        evaluator.getMetricName(),
+    )
+    fitted = search.fit(indexed)
     indexed.unpersist()
-    return fitted, list(indexer.labels)
+    scores = list(fitted.avgMetrics if method == "cross_validation" else fitted.validationMetrics)
+    best = int(np.argmax(scores) if evaluator.isLargerBetter() else np.argmin(scores))
+    chosen = {p.name: _plain(v) for p, v in grid[best].items()} if grid else {}
+    record = {
+        "preset": "tuned",
+        "method": method,
+        "metric": evaluator.getMetricName(),
+        "grid_points": len(grid),
+        "chosen": chosen,
+        "validation_score": float(scores[best]),
+        "scores": [
+            {"params": {p.name: _plain(v) for p, v in point.items()}, "score": float(score)}
+            for point, score in zip(grid, scores, strict=True)
+        ],
+    }
+    logger.info("Chose %s (%s %.4f)", chosen, record["metric"], record["validation_score"])
+    return fitted.bestModel, labels, record
+
+
+def _plain(value: Any) -> Any:
+    """A Spark param value as plain JSON (numpy and Java numbers to Python)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def train_classifier(
     labelled_features: DataFrame, labelled_split: pd.DataFrame, params: dict[str, Any]
-) -> TrainedModel:
+) -> tuple[TrainedModel, dict[str, Any]]:
     """Fit the classifier on the train split; the saved PipelineModel maps ``features`` to
     ``pred_label``.
 
@@ -125,7 +205,13 @@ def train_classifier(
         )
     hyperparameters = dict(params["hyperparameters"].get(name) or {})
     train_features = usable_features(labelled_features, "train", labelled_split)
-    if name == "lightgbm":
+    preset = params.get("preset", "seed")
+    tuning: dict[str, Any] = {"preset": preset}
+    if preset == "tuned":
+        fitted, labels, tuning = tune_classifier(
+            train_features, name, hyperparameters, params["tuning"]
+        )
+    elif name == "lightgbm":
         fitted, labels = train_lightgbm(train_features, hyperparameters)
     else:
         fitted, labels = _fit_spark_ml(train_features, name, hyperparameters)
@@ -133,9 +219,28 @@ def train_classifier(
     info = {
         "model_name": params["model_name"],
         "pretrained_model": params["pretrained_model"],
+        "tta_views": int(params.get("tta_views", 1)),
         "classifier": name,
-        "hyperparameters": hyperparameters,
+        "hyperparameters": {**hyperparameters, **tuning.get("chosen", {})},
+        "tuning": tuning,
         "train_tiles_per_class": count_by(train_features, "label"),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    return TrainedModel(PipelineModel(stages=[fitted, decoder]), labels, info)
+    return TrainedModel(PipelineModel(stages=[fitted, decoder]), labels, info), tuning_params(
+        tuning
+    )
+
+
+def tuning_params(tuning: dict[str, Any]) -> dict[str, Any]:
+    """What the MLflow run records of the hyperparameter search: the preset, and with ``tuned``
+    the method, the chosen values (``tuned.<param>``) and their validation score."""
+    record: dict[str, Any] = {"tuning.preset": tuning["preset"]}
+    if tuning["preset"] == "tuned":
+        record |= {
+            "tuning.method": tuning["method"],
+            "tuning.metric": tuning["metric"],
+            "tuning.grid_points": tuning["grid_points"],
+            "tuning.validation_score": round(tuning["validation_score"], 4),
+        }
+        record |= {f"tuned.{k}": v for k, v in tuning["chosen"].items()}
+    return record

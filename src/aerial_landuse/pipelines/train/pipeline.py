@@ -17,7 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 train_classifier,
                 ["labelled_features", "labelled_split", "params:train"],
-                "trained_model",
+                ["trained_model", "tuning_record"],
                 name="train_classifier",
             ),
         ],

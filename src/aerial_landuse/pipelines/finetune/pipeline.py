@@ -1,0 +1,39 @@
+"""Finetune pipeline: the pretrained network trained end to end on the labelled train split (on
+Spark, with TorchDistributor), exported to ONNX as ``<network>_finetuned``."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import finetune_network, plot_learning_curves
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                finetune_network,
+                [
+                    "labelled_tile_index",
+                    "ingest_quarantine_labelled",
+                    "train_tiles",
+                    "params:ingest",
+                    "params:finetune",
+                    "params:dataset",
+                ],
+                [
+                    "pretrained_network",
+                    "finetune_split",
+                    "finetune_history",
+                    "finetune_metrics",
+                    "finetune_record",
+                ],
+                name="finetune_network",
+            ),
+            Node(
+                plot_learning_curves,
+                "finetune_history",
+                "finetune_curves",
+                name="plot_learning_curves",
+            ),
+        ],
+        tags=["labelled"],
+    )
