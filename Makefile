@@ -16,7 +16,7 @@ export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
 
-.PHONY: install-torch executor-env cluster-up cluster-down upload-cluster run-cluster hdinsight-packages bench sweep compare mlflow-ui synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
+.PHONY: quality install-torch executor-env cluster-up cluster-down upload-cluster run-cluster hdinsight-packages bench sweep compare mlflow-ui synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -80,6 +80,10 @@ run: install demo-data pretrained  ## Run the whole job on the demo data (and it
 
 sweep: install demo-data pretrained  ## Train + evaluate every network x classifier available offline, then the leaderboard
 	$(BIN)/python -m aerial_landuse.tools.sweep
+
+DATA ?= ../shared/data/rsscn7-dev
+quality: install install-torch  ## Leaderboard of networks x fine-tuning x TTA x classifiers on a labelled folder (DATA=...)
+	$(BIN)/python -m aerial_landuse.tools.quality --data $(DATA) $(QUALITY_ARGS)
 
 TILES ?= 2000
 bench: install pretrained  ## Throughput benchmark: network alone, plain loop, featurize, score (TILES=1000,4000,16000)
