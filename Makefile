@@ -6,8 +6,12 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-NETWORK ?= efficientnet_lite0
+# What won `make quality` on real aerial scenes (docs/model-quality.md): EfficientNet-Lite0
+# fine-tuned on the labelled tiles, then logistic regression on its features. NETWORK=efficientnet_lite0
+# runs the frozen network instead (no torch, no fine-tuning).
+NETWORK ?= efficientnet_lite0_finetuned
 MODEL ?= $(NETWORK)_logistic_regression
+FINETUNED := $(filter %_finetuned,$(NETWORK))
 DATASET ?= demo
 
 export DO_NOT_TRACK := 1
@@ -65,12 +69,22 @@ data/01_raw/$(REGION_BEFORE)/tile_summaries.csv: | $(STAMP)
 
 demo-data: data/01_raw/$(REGION_BEFORE)/tile_summaries.csv  ## Write the synthetic demo tiles (once)
 
-data/06_models/pretrained/$(NETWORK).onnx: | $(STAMP) $(if $(filter efficientnet_lite%,$(NETWORK)),,$(TORCH_STAMP))
-	$(BIN)/kedro run --pipelines=pretrained --params pretrained_model=$(NETWORK)
+# A published network is exported once (resnet18/alexnet need `make install-torch`); a fine-tuned
+# one is made from the labelled tiles (finetune pipeline, torch on the driver).
+data/06_models/pretrained/finetuned/$(DATASET)/%.onnx: | $(STAMP) $(TORCH_STAMP) demo-data
+	$(BIN)/kedro run --pipelines=ingest,finetune --params pretrained_model=$*
 
-pretrained: data/06_models/pretrained/$(NETWORK).onnx  ## Export the pretrained network to ONNX (once)
+data/06_models/pretrained/%.onnx: | $(STAMP)
+	$(BIN)/kedro run --pipelines=pretrained --params pretrained_model=$*
 
-run: install demo-data pretrained  ## Run the whole job on the demo data (and its change since the earlier year); print where the reports are
+comma := ,
+NETWORK_FILE := $(if $(FINETUNED),data/06_models/pretrained/finetuned/$(DATASET)/$(NETWORK).onnx,data/06_models/pretrained/$(NETWORK).onnx)
+# How a blob environment gets the network: fine-tune it there, or export it there (once).
+NETWORK_STEP := $(if $(FINETUNED),--pipelines=ingest$(comma)finetune,--pipelines=pretrained)
+
+pretrained: $(NETWORK_FILE)  ## Export the pretrained network to ONNX, or fine-tune it (NETWORK=<lite>_finetuned), once
+
+run: install $(if $(FINETUNED),install-torch) demo-data pretrained  ## Run the whole job on the demo data (and its change since the earlier year); print where the reports are
 	$(BIN)/kedro run --params pretrained_model=$(NETWORK)
 	$(BIN)/kedro run --pipelines=score --params pretrained_model=$(NETWORK),region=$(REGION_BEFORE)
 	$(BIN)/kedro run --pipelines=change --params pretrained_model=$(NETWORK)
@@ -78,7 +92,7 @@ run: install demo-data pretrained  ## Run the whole job on the demo data (and it
 	@echo "Report: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/$(REGION)/report.html)"
 	@echo "Change: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/change_$(REGION_BEFORE)_$(REGION)/change_report.html)"
 
-sweep: install demo-data pretrained  ## Train + evaluate every network x classifier available offline, then the leaderboard
+sweep: install demo-data data/06_models/pretrained/efficientnet_lite0.onnx  ## Train + evaluate every network x classifier available offline, then the leaderboard
 	$(BIN)/python -m aerial_landuse.tools.sweep
 
 DATA ?= ../shared/data/rsscn7-dev
@@ -86,7 +100,7 @@ quality: install install-torch  ## Leaderboard of networks x fine-tuning x TTA x
 	$(BIN)/python -m aerial_landuse.tools.quality --data $(DATA) $(QUALITY_ARGS)
 
 TILES ?= 2000
-bench: install pretrained  ## Throughput benchmark: network alone, plain loop, featurize, score (TILES=1000,4000,16000)
+bench: install data/06_models/pretrained/efficientnet_lite0.onnx  ## Throughput benchmark: network alone, plain loop, featurize, score (TILES=1000,4000,16000)
 	$(BIN)/python -m aerial_landuse.tools.bench --tiles $(TILES)
 
 compare: install  ## Leaderboard of the MLflow run history (data/08_reporting/leaderboard.html)
@@ -132,7 +146,7 @@ upload: install demo-data  ## Copy the local tiles into Azurite's containers (sk
 	source $(AZURITE_ENV) && $(BIN)/python -m aerial_landuse.tools.upload --env azurite
 
 run-azurite: upload  ## The whole job against Azurite: export the network there, then kedro run
-	source $(AZURITE_ENV) && $(BIN)/kedro run --env=azurite --pipelines=pretrained --only-missing-outputs --params pretrained_model=$(NETWORK)
+	source $(AZURITE_ENV) && $(BIN)/kedro run --env=azurite $(NETWORK_STEP) --only-missing-outputs --params pretrained_model=$(NETWORK)
 	source $(AZURITE_ENV) && $(BIN)/kedro run --env=azurite --params pretrained_model=$(NETWORK)
 
 # ---- A Spark standalone cluster on this machine (pyspark's Master + 2 Workers) ---------------
@@ -153,7 +167,7 @@ upload-cluster: install demo-data  ## Copy the local tiles into Azurite's contai
 	source $(AZURITE_ENV) && $(BIN)/python -m aerial_landuse.tools.upload --env cluster
 
 run-cluster: executor-env upload-cluster  ## The whole job on the standalone cluster, data in Azurite
-	source $(AZURITE_ENV) && $(BIN)/kedro run --env=cluster --pipelines=pretrained --only-missing-outputs --params pretrained_model=$(NETWORK)
+	source $(AZURITE_ENV) && $(BIN)/kedro run --env=cluster $(NETWORK_STEP) --only-missing-outputs --params pretrained_model=$(NETWORK)
 	source $(AZURITE_ENV) && $(BIN)/kedro run --env=cluster --params pretrained_model=$(NETWORK)
 
 hdinsight-packages:  ## Resolve conf/hdinsight's spark.jars.packages from Maven Central (what the cluster will fetch)

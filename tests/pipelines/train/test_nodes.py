@@ -145,3 +145,21 @@ def test_tree_classifiers_tune_by_train_validation_split(spark, classifier):
     test = clustered_features(spark, 10, seed=0, split="test")
     predicted = model.predict(test).select("label", "pred_label").toPandas()
     assert (predicted["label"] == predicted["pred_label"]).mean() > 0.9
+
+
+def test_the_search_chooses_the_same_however_the_features_are_partitioned(spark):
+    """Folds are drawn per row from a seed: they must not depend on how Spark split the rows
+    (a laptop and a cluster partition the same features differently)."""
+    features = clustered_features(spark, n_per_class=20, seed=4)
+    grid = {"regParam": [0.001, 0.1, 1.0]}
+    chosen, scores = [], []
+    for partitions in (1, 7):
+        model, _ = train_classifier(
+            features.repartition(partitions),
+            split_of(features),
+            tuned("logistic_regression", grid, metric="logLoss"),
+        )
+        chosen.append(model.info["tuning"]["chosen"])
+        scores.append([s["score"] for s in model.info["tuning"]["scores"]])
+    assert chosen[0] == chosen[1]
+    np.testing.assert_allclose(scores[0], scores[1], rtol=1e-6)  # the same folds

@@ -153,7 +153,7 @@ def tune_classifier(
         search = CrossValidator(numFolds=int(tuning.get("folds", 3)), **common)
     else:
         search = TrainValidationSplit(trainRatio=float(tuning.get("train_ratio", 0.75)), **common)
-    indexed, labels = _indexed(train_features)
+    indexed, labels = _indexed(_in_fixed_partitions(train_features))
     logger.info(
         "Tuning %s on %d train tiles: %d grid points by %s (%s)",
         name,
@@ -181,6 +181,15 @@ def tune_classifier(
     }
     logger.info("Chose %s (%s %.4f)", chosen, record["metric"], record["validation_score"])
     return fitted.bestModel, labels, record
+
+
+TUNING_PARTITIONS = 8
+
+
+def _in_fixed_partitions(frame: DataFrame) -> DataFrame:
+    """The rows in partitions and an order that depend on their ids only: the search's seeded
+    folds (``rand(seed)`` per row) are then the same on a laptop and on a cluster."""
+    return frame.repartition(TUNING_PARTITIONS, "id").sortWithinPartitions("id")
 
 
 def _plain(value: Any) -> Any:
