@@ -74,9 +74,13 @@ def test_the_leaderboard_ranks_every_combination_against_the_baseline(quality):
     assert "Leaderboard:" in output and "finetune epoch 1/1" in output
 
 
-def test_every_combination_is_an_mlflow_run_and_the_fine_tuned_network_is_registered(quality):
+def test_every_combination_is_an_mlflow_run_and_the_fine_tuned_network_is_registered(
+    quality, monkeypatch
+):
     project, _ = quality
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # put back as it was after the test
+    mlflow.set_tracking_uri(uri)
     try:
         runs = mlflow.search_runs(experiment_names=["aerial-landuse"])
         evaluated = runs[runs["metrics.accuracy"].notna()]

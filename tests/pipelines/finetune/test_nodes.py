@@ -168,9 +168,14 @@ def test_finetune_needs_a_finetuned_name_and_a_lite_network(spark, tmp_path):
             )
 
 
-def test_a_fine_tuned_network_is_registered_in_mlflow_with_its_lineage(tmp_path, lite0_network):
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+def test_a_fine_tuned_network_is_registered_in_mlflow_with_its_lineage(
+    tmp_path, lite0_network, monkeypatch
+):
+    # set_tracking_uri also writes MLFLOW_TRACKING_URI into the environment, which every later
+    # `kedro run` subprocess of the session would inherit: monkeypatch puts it back as it was.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
     try:
         state = lite_state_dict("efficientnet_lite0")
         network = lite_onnx(
@@ -193,5 +198,5 @@ def test_a_fine_tuned_network_is_registered_in_mlflow_with_its_lineage(tmp_path,
             dataset_plain.save(lite0_network)  # published weights: no lineage, nothing registered
         assert len(MlflowClient().search_registered_models()) == 1
     finally:
-        mlflow.set_tracking_uri(previous)
+        mlflow.set_tracking_uri("")
     assert not list(tmp_path.rglob("*.partial"))
