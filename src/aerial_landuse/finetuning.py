@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aerial_landuse.images import decode_tile
+from aerial_landuse.inference import dihedral_view
 from aerial_landuse.networks import NETWORKS, lite_torch_model
 from aerial_landuse.storage import Storage
 
@@ -217,8 +218,8 @@ def _pixels(storage: Storage, paths: list[str], size: int) -> np.ndarray:
 
 
 def augment(pixels: np.ndarray, size: int, config: FinetuneConfig, generator: Any) -> Any:
-    """A batch of uint8 NHWC tiles as augmented float NCHW input: random resized crop, colour
-    jitter, then one of the 8 dihedral views, each tile its own draw."""
+    """A batch of uint8 NHWC tiles as augmented float NCHW input: one of the 8 dihedral views
+    (the ones TTA averages over), random resized crop, colour jitter, each tile its own draw."""
     import torch
     from torchvision.transforms import v2
 
@@ -230,16 +231,10 @@ def augment(pixels: np.ndarray, size: int, config: FinetuneConfig, generator: An
         ]
     )
     out = []
-    for tile in torch.from_numpy(pixels).permute(0, 3, 1, 2):
-        x = transform(tile)
+    for i in range(len(pixels)):
         view = int(torch.randint(8, (1,), generator=generator))
-        if view & 1:
-            x = x.flip(-1)
-        if view & 2:
-            x = x.flip(-2)
-        if view & 4:
-            x = x.transpose(-1, -2)
-        out.append(x)
+        tile = dihedral_view(pixels[i : i + 1], view)[0]
+        out.append(transform(torch.from_numpy(tile).permute(2, 0, 1)))
     return normalised(torch.stack(out), config.network)
 
 

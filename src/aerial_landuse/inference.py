@@ -142,13 +142,22 @@ def decoded_ahead(
         yield done, [future.result() for future in futures]
 
 
+def dihedral_view(images: np.ndarray, view: int) -> np.ndarray:
+    """View ``view`` (0-7) of a NHWC batch among its 8 dihedral views: bit 1 flips left-right,
+    bit 2 up-down, bit 4 transposes (0: identity ... 3: both flips, 4-7: those transposed).
+    Aerial tiles have no "up", so every view is a tile the network could have been shown."""
+    if view & 1:
+        images = images[:, :, ::-1]
+    if view & 2:
+        images = images[:, ::-1, :]
+    if view & 4:
+        images = images.transpose(0, 2, 1, 3)
+    return np.ascontiguousarray(images)
+
+
 def dihedral_views(images: np.ndarray, count: int) -> list[np.ndarray]:
-    """The first ``count`` of a NHWC batch's 8 dihedral views (identity, left-right flip,
-    up-down flip, both, then those four transposed): aerial tiles have no "up", so every view
-    is a tile the network could have been shown."""
-    flips = [images, images[:, :, ::-1], images[:, ::-1, :], images[:, ::-1, ::-1]]
-    views = flips + [view.transpose(0, 2, 1, 3) for view in flips]
-    return [np.ascontiguousarray(view) for view in views[:count]]
+    """The first ``count`` of a NHWC batch's 8 dihedral views (``dihedral_view`` 0, 1, ...)."""
+    return [dihedral_view(images, view) for view in range(count)]
 
 
 def network_features(session: Any, images: np.ndarray, tta_views: int = 1) -> np.ndarray:

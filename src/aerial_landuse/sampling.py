@@ -28,10 +28,18 @@ def stratified_split(listing: pd.DataFrame, test_fraction: float, seed: int) -> 
     return pd.concat(parts, ignore_index=True)
 
 
-def assign_split(tiles: pd.DataFrame, test_fraction: float | None, seed: int) -> pd.DataFrame:
-    """Every listed labelled tile with its ``split``: the folder it was listed from
-    (``test_fraction`` null), else a seeded per-class split of all of them. The train pipeline
-    and the finetune pipeline both call this, so a tile tested on was never fine-tuned on."""
+def split_listing(
+    readable: pd.DataFrame, ingest_quarantine: pd.DataFrame, test_fraction: float | None, seed: int
+) -> pd.DataFrame:
+    """Every listed labelled tile with its ``split``: ``readable`` (the tile index's rows: id,
+    path, label, folder, ...) and the tiles ingest quarantined (id null, state
+    ``quarantined_ingest``), split by the folder
+    they were listed from (``test_fraction`` null) or by a seeded per-class split of all of them.
+    The train pipeline and the finetune pipeline both call this, so a tile tested on was never
+    fine-tuned on."""
+    unreadable = ingest_quarantine[["path", "label", "split"]].rename(columns={"split": "folder"})
+    unreadable = unreadable.assign(id=None, state="quarantined_ingest")
+    tiles = pd.concat([readable, unreadable], ignore_index=True)
     if test_fraction is None:
         return tiles.assign(split=tiles["folder"])
     return stratified_split(tiles, float(test_fraction), seed)

@@ -30,17 +30,26 @@ def require_jars(spark: SparkSession) -> None:
         raise RuntimeError(JAR_HINT) from exc
 
 
+def lightgbm_classifier(
+    spark: SparkSession, hyperparameters: dict[str, Any], **columns: str
+) -> Any:
+    """SynapseML's multiclass LightGBMClassifier with ``hyperparameters`` (its jars checked);
+    ``columns``: featuresCol/labelCol when it is used without TrainClassifier."""
+    from synapse.ml.lightgbm import LightGBMClassifier
+
+    require_jars(spark)
+    return LightGBMClassifier(
+        **{"objective": "multiclass", "verbosity": -1, **columns, **hyperparameters}
+    )
+
+
 def train_lightgbm(
     train_features: DataFrame, hyperparameters: dict[str, Any]
 ) -> tuple[Any, list[str]]:
     """LightGBM through SynapseML's TrainClassifier, as the seed trained; (model, class labels)."""
-    from synapse.ml.lightgbm import LightGBMClassifier
     from synapse.ml.train import TrainClassifier
 
-    require_jars(train_features.sparkSession)
-    estimator = LightGBMClassifier(
-        **{"objective": "multiclass", "verbosity": -1, **hyperparameters}
-    )
+    estimator = lightgbm_classifier(train_features.sparkSession, hyperparameters)
     trainer = TrainClassifier(
         model=estimator, labelCol="label", featuresCol="train_classifier_features"
     )

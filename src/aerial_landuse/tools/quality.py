@@ -19,7 +19,6 @@ leaderboard.png under data/08_reporting/<name>/quality/.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -28,6 +27,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 from aerial_landuse.contracts import CLASSIFIER_NAMES, FINETUNED_SUFFIX, features_name
 from aerial_landuse.images import decode_tile
 from aerial_landuse.inference import network_features, new_session
-from aerial_landuse.networks import read_onnx_network
+from aerial_landuse.networks import ONNXNetwork
 from aerial_landuse.storage import TILE_EXTENSIONS
 from aerial_landuse.tools import project_root
 
@@ -78,7 +78,7 @@ class Sweep:
         seed: int,
         extra: dict[str, str] | None = None,
     ):
-        self.project, self.data, self.name = project, data, name
+        self.project = project
         self.common = {
             "data": str(data),
             "dataset": name,
@@ -87,9 +87,12 @@ class Sweep:
             **(extra or {}),
         }
 
-    def kedro(self, pipelines: str, only_missing: bool = False, **params: object) -> None:
+    def kedro(
+        self, pipelines: str, only_missing: bool = False, load: str | None = None, **params: object
+    ) -> Any:
         """One Kedro session in this process (one Spark for the whole sweep; each session is its
-        own MLflow run), like ``kedro run --env=quality --pipelines=... --params ...``."""
+        own MLflow run), like ``kedro run --env=quality --pipelines=... --params ...``; then the
+        catalog dataset ``load`` of that run (its metrics, its network...), read as any node would."""
         from kedro.framework.session import KedroSession
         from omegaconf import OmegaConf
 
@@ -103,24 +106,9 @@ class Sweep:
                 project_path=self.project, env=ENV, runtime_params=runtime
             ) as session:
                 session.run(pipeline_names=pipelines.split(","), only_missing_outputs=only_missing)
+                return session.load_context().catalog.load(load) if load else None
         finally:
             _end_mlflow_runs()
-
-    def network_file(self, network: str) -> Path:
-        folder = self.project / "data" / "06_models" / "pretrained"
-        if network.endswith(FINETUNED_SUFFIX):
-            return folder / "finetuned" / self.name / f"{network}.onnx"
-        return folder / f"{network}.onnx"
-
-    def metrics(self, model_name: str) -> dict:
-        path = self.project / "data" / "07_model_output" / self.name / model_name / "metrics.json"
-        return json.loads(path.read_text())
-
-    def finetune_seconds(self, network: str) -> float | None:
-        history = self.network_file(network).with_name(f"{network}_history.json")
-        if not history.exists():
-            return None
-        return float(sum(row["seconds"] for row in json.loads(history.read_text())["epochs"]))
 
 
 def _end_mlflow_runs() -> None:
@@ -143,10 +131,9 @@ def sample_tiles(data: Path, count: int, seed: int) -> list[Path]:
     return [tiles[i] for i in sorted(rng.choice(len(tiles), min(count, len(tiles)), replace=False))]
 
 
-def milliseconds_per_tile(network_bytes: bytes, tiles: list[Path], tta: int) -> float:
+def milliseconds_per_tile(network: ONNXNetwork, tiles: list[Path], tta: int) -> float:
     """Read + decode + network (``tta`` views) per tile, batches of 16, one onnxruntime session
     with the machine's cores: what featurize does per tile, without Spark around it."""
-    network = read_onnx_network(network_bytes)
     session = new_session(network.uint8_bytes, os.cpu_count() or 1)
     size = network.spec.image_size
     network_features(session, np.zeros((1, size, size, 3), np.uint8), tta)  # warm-up
@@ -170,32 +157,37 @@ def run_sweep(args: argparse.Namespace, project: Path) -> pd.DataFrame:
     sweep = Sweep(project, args.data, args.name, args.test_fraction, args.seed, extra)
     networks = args.networks + [f"{n}{FINETUNED_SUFFIX}" for n in args.finetune]
     sweep.kedro("ingest")
+    finetune_s = {}
     for network in networks:
         if network.endswith(FINETUNED_SUFFIX):
-            sweep.kedro("finetune", only_missing=not args.refit, pretrained_model=network)
+            history = sweep.kedro(
+                "finetune",
+                only_missing=not args.refit,
+                load="finetune_history",
+                pretrained_model=network,
+            )
+            finetune_s[network] = sum(epoch["seconds"] for epoch in history["epochs"])
         else:
             sweep.kedro("pretrained", only_missing=True, pretrained_model=network)
     timing_tiles = sample_tiles(args.data, TIMING_TILES, args.seed)
     ms_per_tile = {}
     for network in networks:
         for tta in args.tta:
-            sweep.kedro("featurize", pretrained_model=network, tta=tta)
-            ms_per_tile[network, tta] = milliseconds_per_tile(
-                sweep.network_file(network).read_bytes(), timing_tiles, tta
+            exported = sweep.kedro(
+                "featurize", load="pretrained_network", pretrained_model=network, tta=tta
             )
+            ms_per_tile[network, tta] = milliseconds_per_tile(exported, timing_tiles, tta)
     rows = []
     for combo in combinations(networks, args.tta, args.classifiers):
-        if combo.network not in networks:
-            continue
-        sweep.kedro(
+        metrics = sweep.kedro(
             "train,evaluate",
+            load="metrics",
             pretrained_model=combo.network,
             tta=combo.tta,
             classifier=combo.classifier,
             model_name=combo.model_name,
             **{"train.preset": combo.preset},
         )
-        metrics = sweep.metrics(combo.model_name)
         rows.append(
             {
                 "network": combo.network,
@@ -206,7 +198,7 @@ def run_sweep(args: argparse.Namespace, project: Path) -> pd.DataFrame:
                 "accuracy": metrics["accuracy"],
                 "macro_f1": metrics["macro_f1"],
                 "ms_per_tile": ms_per_tile[combo.network, combo.tta],
-                "finetune_s": sweep.finetune_seconds(combo.network),
+                "finetune_s": finetune_s.get(combo.network),
                 "model_name": combo.model_name,
             }
         )

@@ -21,7 +21,7 @@ from aerial_landuse.networks import (
     lite_onnx,
     network_spec,
 )
-from aerial_landuse.sampling import assign_split, stratified_split
+from aerial_landuse.sampling import split_listing, stratified_split
 from aerial_landuse.storage import TileFolder
 
 logger = logging.getLogger(__name__)
@@ -33,14 +33,11 @@ def finetune_tiles(
     tile_index: DataFrame, ingest_quarantine: pd.DataFrame, ingest: dict[str, Any], fraction: float
 ) -> pd.DataFrame:
     """The tiles fine-tuning may see: the train split exactly as the train pipeline decides it
-    (``sampling.assign_split`` over the same listing), a seeded per-class ``fraction`` of them
+    (``sampling.split_listing`` over the same listing), a seeded per-class ``fraction`` of them
     set aside for validation (early stopping). Reads ids, paths and labels only."""
     listed = tile_index.select("id", "path", "label", tile_index["split"].alias("folder"))
-    readable = listed.toPandas()
-    unreadable = ingest_quarantine[["path", "label", "split"]].rename(columns={"split": "folder"})
-    tiles = pd.concat([readable, unreadable.assign(id=None)], ignore_index=True)
     seed = int(ingest["seed"])
-    tiles = assign_split(tiles, ingest.get("test_fraction"), seed)
+    tiles = split_listing(listed.toPandas(), ingest_quarantine, ingest.get("test_fraction"), seed)
     train = tiles[(tiles["split"] == "train") & tiles["id"].notna()].drop(columns="split")
     if train["label"].nunique() < 2:
         raise UserInputError(

@@ -17,9 +17,9 @@ from pyspark.sql import functions as F
 from aerial_landuse.contracts import CLASSIFIER_NAMES, SPLIT_COLUMNS
 from aerial_landuse.errors import UserInputError
 from aerial_landuse.model import TrainedModel, usable_features
-from aerial_landuse.sampling import assign_split, mark_sample
+from aerial_landuse.sampling import mark_sample, split_listing
 from aerial_landuse.spark_utils import count_by
-from aerial_landuse.synapseml import train_lightgbm
+from aerial_landuse.synapseml import lightgbm_classifier, train_lightgbm
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +42,8 @@ def split_labelled_tiles(
         "id", "path", "label", F.col("split").alias("folder"), F.col("error").isNull().alias("ok")
     ).toPandas()
     readable["state"] = np.where(readable.pop("ok"), "featurized", "quarantined_featurize")
-    unreadable = ingest_quarantine[["path", "label", "split"]].rename(columns={"split": "folder"})
-    tiles = pd.concat(
-        [readable, unreadable.assign(id=None, state="quarantined_ingest")], ignore_index=True
-    )
     seed = int(params["seed"])
-    tiles = assign_split(tiles, params.get("test_fraction"), seed)
+    tiles = split_listing(readable, ingest_quarantine, params.get("test_fraction"), seed)
     usable = tiles[tiles["state"] == "featurized"]
     tiles["used"] = False
     tiles.loc[usable.index, "used"] = mark_sample(
@@ -110,21 +106,12 @@ def _indexed(train_features: DataFrame) -> tuple[DataFrame, list[str]]:
     return indexer.transform(train_features).cache(), list(indexer.labels)
 
 
-def tuning_estimator(name: str, hyperparameters: dict[str, Any]) -> Any:
+def tuning_estimator(spark: SparkSession, name: str, hyperparameters: dict[str, Any]) -> Any:
     """The estimator a search tunes: Spark ML's, or SynapseML's LightGBMClassifier on the same
     columns (TrainClassifier indexes labels itself, so it cannot sit inside a CrossValidator)."""
     if name != "lightgbm":
         return build_classifier(name, hyperparameters)
-    from synapse.ml.lightgbm import LightGBMClassifier
-
-    from aerial_landuse.synapseml import require_jars
-
-    require_jars(SparkSession.getActiveSession())
-    return LightGBMClassifier(
-        featuresCol="features",
-        labelCol=LABEL_INDEX,
-        **{"objective": "multiclass", "verbosity": -1, **hyperparameters},
-    )
+    return lightgbm_classifier(spark, hyperparameters, featuresCol="features", labelCol=LABEL_INDEX)
 
 
 def tune_classifier(
@@ -137,7 +124,7 @@ def tune_classifier(
     from pyspark.ml.evaluation import MulticlassClassificationEvaluator
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
 
-    estimator = tuning_estimator(name, hyperparameters)
+    estimator = tuning_estimator(train_features.sparkSession, name, hyperparameters)
     grid_values = dict((tuning.get("grids") or {}).get(name) or {})
     builder = ParamGridBuilder()
     for param, values in grid_values.items():
