@@ -1,10 +1,15 @@
+from pathlib import Path
+
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from kedro.io import DatasetError
 from pyspark.ml.linalg import Vectors, VectorUDT
 
 from aerial_landuse.datasets import FsspecSparkDataset, SparkModelDataset, StagedRowsDataset
 from aerial_landuse.spark_utils import resume_key_of, with_resume_key
+from aerial_landuse.storage.atomic import STAGING_SUFFIX
 from tests.pipelines.train.test_nodes import LABELS, clustered_features, params, train
 
 
@@ -90,13 +95,19 @@ def _failing_from_partition(frame, first_failing: int):
     return frame.mapInPandas(body, frame.schema)
 
 
-def test_a_stopped_resumable_save_keeps_its_finished_parts_for_the_same_job(spark, tmp_path):
-    path = str(tmp_path / "f.parquet")
+def _stop_a_save_after_two_partitions(spark, path: str, key: str):
+    """Start a resumable save of 60 rows in 6 partitions that fails from partition 2 on."""
     frame = _frame(spark, 60).repartition(6)
     with pytest.raises(Exception, match="planted failure"):
         FsspecSparkDataset(filepath=path).save(
-            with_resume_key(_failing_from_partition(frame, 2), "job-1")
+            with_resume_key(_failing_from_partition(frame, 2), key)
         )
+    return frame
+
+
+def test_a_stopped_resumable_save_keeps_its_finished_parts_for_the_same_job(spark, tmp_path):
+    path = str(tmp_path / "f.parquet")
+    frame = _stop_a_save_after_two_partitions(spark, path, "job-1")
     assert not FsspecSparkDataset(filepath=path).exists()
     progress = StagedRowsDataset(filepath=path).load()
     assert progress.key == "job-1" and progress.parts >= 1  # partition 2 ran after 0 or 1 ended
@@ -105,11 +116,30 @@ def test_a_stopped_resumable_save_keeps_its_finished_parts_for_the_same_job(spar
 
     rest = frame.join(progress.done, "id", "left_anti").select(*frame.columns)
     dataset = FsspecSparkDataset(filepath=path)
-    dataset.save(with_resume_key(rest, "job-1"))
+    dataset.save(with_resume_key(rest, "job-1", progress.part_names))
     loaded = dataset.load()
     assert sorted(r["id"] for r in loaded.collect()) == sorted(f"id{i}" for i in range(60))
     assert resume_key_of(loaded) is None  # the key is not part of the stored schema
     assert StagedRowsDataset(filepath=path).load().key is None  # nothing staged any more
+
+
+def test_a_part_finished_after_the_node_looked_is_not_kept_twice(spark, tmp_path):
+    """A task of the stopped save may still finish its part after the job failed (Spark kills
+    tasks asynchronously); the resumed frame holds those rows, so that part must go."""
+    path = str(tmp_path / "f.parquet")
+    frame = _stop_a_save_after_two_partitions(spark, path, "job-1")
+    progress = StagedRowsDataset(filepath=path).load()
+    rest = frame.join(progress.done, "id", "left_anti").select(*frame.columns)
+    staging = Path(path + STAGING_SUFFIX)
+    part = pq.read_table(next(staging.glob("part-*.parquet")))
+    ids = [r["id"] for r in rest.select("id").limit(part.num_rows).collect()]
+    late = part.slice(0, len(ids)).set_column(0, "id", pa.array(ids))  # rows ``rest`` holds too
+    pq.write_table(late, staging / "part-late-00009.parquet")
+
+    dataset = FsspecSparkDataset(filepath=path)
+    dataset.save(with_resume_key(rest, "job-1", progress.part_names))
+    ids = [r["id"] for r in dataset.load().collect()]
+    assert sorted(ids) == sorted(f"id{i}" for i in range(60))  # once each
 
 
 def test_parts_staged_by_another_job_are_never_kept(spark, tmp_path):

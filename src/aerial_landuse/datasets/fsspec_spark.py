@@ -27,7 +27,13 @@ from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
-from aerial_landuse.spark_utils import RESUME_KEY, Progress, resume_key_of
+from aerial_landuse.spark_utils import (
+    RESUME_KEY,
+    RESUME_PARTS,
+    Progress,
+    ResumeTag,
+    resume_tag_of,
+)
 from aerial_landuse.storage import Storage, storage_location
 from aerial_landuse.storage.atomic import (
     STAGING_SUFFIX,
@@ -49,8 +55,9 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
 
     Vector columns (Spark ML features) are stored as float arrays and restored on load. A
     DataFrame tagged with a resume key (``spark_utils.with_resume_key``) is written resumably:
-    the parts that a stopped save of the same job completed are kept, and only the new rows are
-    added (``StagedRowsDataset`` tells the node which rows those are).
+    the parts that a stopped save of the same job completed, and that the frame says it leaves
+    out, are kept, and only the new rows are added (``StagedRowsDataset`` tells the node which
+    rows and parts those are).
     """
 
     def __init__(
@@ -72,7 +79,7 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
         for name in vectors:
             data = data.withColumn(name, vector_to_array(name, dtype="float32"))
         fs = self._storage.fs
-        staging, kept = _staging_for(fs, self._path, resume_key_of(data))
+        staging, kept = _staging_for(fs, self._path, resume_tag_of(data))
         written = data.mapInArrow(
             partial(write_part, storage=self._storage, folder=staging, run=uuid.uuid4().hex[:12]),
             "path string, rows long",
@@ -138,7 +145,8 @@ class StagedRowsDataset(AbstractDataset[None, Progress]):
             return Progress(key=key)
         schema = T.StructType([T.StructField(c, T.StringType()) for c in self._columns])
         files = [f"{self._staging}/{name}" for name in parts]
-        return Progress(key=key, done=parts_frame(self._storage, files, schema), parts=len(parts))
+        done = parts_frame(self._storage, files, schema)
+        return Progress(key=key, done=done, part_names=tuple(parts))
 
     def save(self, data: None) -> None:
         raise DatasetError("StagedRowsDataset is read-only: the output's own dataset writes it.")
@@ -169,19 +177,25 @@ def _recorded_key(fs: Any, staging: str) -> str | None:
     return json.loads(fs.cat_file(marker))["key"] if fs.exists(marker) else None
 
 
-def _staging_for(fs: Any, path: str, key: str | None) -> tuple[str, list[str]]:
-    """(staging folder, parts kept in it): the parts a stopped save of the same job (``key``)
-    completed are kept; anything else staged is removed."""
+def _staging_for(fs: Any, path: str, tag: ResumeTag | None) -> tuple[str, list[str]]:
+    """(staging folder, parts kept in it): the parts a stopped save of the same job completed and
+    the frame leaves out (``tag.kept_parts``) are kept; anything else staged is removed, such as
+    a part that a task of the stopped save finished after the node looked."""
     staging = path.rstrip("/") + STAGING_SUFFIX
-    if key is not None and _recorded_key(fs, staging) == key:
-        kept = whole_parts(fs, staging)
+    if tag is not None and _recorded_key(fs, staging) == tag.key:
+        staged = whole_parts(fs, staging)
+        kept = [name for name in staged if name in tag.kept_parts]
         _remove_all_but(fs, staging, [*kept, RESUME_FILE])
         logger.info("Resuming %s: keeping the %d parts a stopped run finished", path, len(kept))
+        if len(kept) < len(staged):
+            logger.info(
+                "Discarded %d staged parts the resumed rows include", len(staged) - len(kept)
+            )
         return staging, kept
     staging = fresh_staging(fs, path)
     fs.makedirs(staging, exist_ok=True)
-    if key is not None:
-        fs.pipe_file(f"{staging}/{RESUME_FILE}", json.dumps({"key": key}).encode())
+    if tag is not None:
+        fs.pipe_file(f"{staging}/{RESUME_FILE}", json.dumps({"key": tag.key}).encode())
     return staging, []
 
 
@@ -196,6 +210,7 @@ def _schema_without_resume_key(schema: T.StructType) -> dict[str, Any]:
     record = json.loads(schema.json())
     for field in record["fields"]:
         field["metadata"].pop(RESUME_KEY, None)
+        field["metadata"].pop(RESUME_PARTS, None)
     return record
 
 

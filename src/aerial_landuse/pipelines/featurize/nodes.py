@@ -89,7 +89,8 @@ def featurize_tiles(
         f", features averaged over {views} dihedral views" if views > 1 else "",
         partitions,
     )
-    return with_resume_key(_run_network(frame, tiles, network, params, backend), key)
+    kept = progress.part_names if progress is not None and progress.key == key else ()
+    return with_resume_key(_run_network(frame, tiles, network, params, backend), key, kept)
 
 
 def _not_yet_featurized(
