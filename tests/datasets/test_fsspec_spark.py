@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 import numpy as np
@@ -96,13 +97,24 @@ def _failing_from_partition(frame, first_failing: int):
 
 
 def _stop_a_save_after_two_partitions(spark, path: str, key: str):
-    """Start a resumable save of 60 rows in 6 partitions that fails from partition 2 on."""
+    """A resumable save of 60 rows in 6 partitions that failed from partition 2 on, its tasks
+    ended (as when a stopped run's executors are gone before the next run starts)."""
     frame = _frame(spark, 60).repartition(6)
     with pytest.raises(Exception, match="planted failure"):
         FsspecSparkDataset(filepath=path).save(
             with_resume_key(_failing_from_partition(frame, 2), key)
         )
+    _wait_until_no_task_runs(spark)
     return frame
+
+
+def _wait_until_no_task_runs(spark) -> None:
+    """Spark kills the other tasks of a failed job asynchronously: wait until they have ended."""
+    tracker = spark.sparkContext._jsc.sc().statusTracker()
+    deadline = time.monotonic() + 600  # generous: a loaded machine
+    while any(e.numRunningTasks() for e in tracker.getExecutorInfos()):
+        assert time.monotonic() < deadline, "tasks of the failed job still run after 10 minutes"
+        time.sleep(0.2)
 
 
 def test_a_stopped_resumable_save_keeps_its_finished_parts_for_the_same_job(spark, tmp_path):
@@ -144,10 +156,7 @@ def test_a_part_finished_after_the_node_looked_is_not_kept_twice(spark, tmp_path
 
 def test_parts_staged_by_another_job_are_never_kept(spark, tmp_path):
     path = str(tmp_path / "f.parquet")
-    with pytest.raises(Exception, match="planted failure"):
-        FsspecSparkDataset(filepath=path).save(
-            with_resume_key(_failing_from_partition(_frame(spark, 60).repartition(6), 2), "old")
-        )
+    _stop_a_save_after_two_partitions(spark, path, "old")
     dataset = FsspecSparkDataset(filepath=path)
     dataset.save(with_resume_key(_frame(spark, 10), "new"))
     assert sorted(r["id"] for r in dataset.load().collect()) == sorted(f"id{i}" for i in range(10))

@@ -13,6 +13,7 @@ cannot offer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -203,7 +204,8 @@ def _remove_all_but(fs: Any, folder: str, names: list[str]) -> None:
     """Remove what ``folder`` holds besides ``names`` (temporaries, parts of failed attempts)."""
     for entry in fs.ls(folder, detail=False):
         if entry.rstrip("/").rsplit("/", 1)[-1] not in names:
-            fs.rm(entry, recursive=True)
+            with contextlib.suppress(FileNotFoundError):  # a dying task renamed its temporary
+                fs.rm(entry, recursive=True)
 
 
 def _schema_without_resume_key(schema: T.StructType) -> dict[str, Any]:
