@@ -115,6 +115,7 @@ class TrainParameters(_Block):
 class FinetuneParameters(_Block):
     pretrained_model: Network
     validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    max_tiles: Count | None = None
     max_epochs: Count = 15
     patience: Count = 4
     batch_size: Count = 32

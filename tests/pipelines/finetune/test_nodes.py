@@ -74,6 +74,22 @@ def test_finetuning_sees_only_the_train_split_the_train_pipeline_decides(spark, 
     assert (per_class["validation"] == 2).all() and (per_class["train"] == 7).all()
 
 
+def test_max_tiles_caps_what_fine_tuning_sees_per_class_and_lists_the_rest(spark, tmp_path):
+    _, index, quarantine = indexed(tmp_path, per_class=12)
+    whole = finetune_tiles(index, quarantine, INGEST, 0.25)
+    capped = finetune_tiles(index, quarantine, INGEST, 0.25, max_tiles=9)
+    assert sorted(capped["id"]) == sorted(
+        whole["id"]
+    )  # every train tile is listed: counts reconcile
+    used = capped[capped["role"] != "not_used"]
+    assert len(used) == 9 and len(capped[capped["role"] == "not_used"]) == len(whole) - 9
+    per_class = used.groupby(["label", "role"]).size().unstack()
+    assert (per_class["train"] == 2).all() and (per_class["validation"] == 1).all()
+    again = finetune_tiles(index, quarantine, INGEST, 0.25, max_tiles=9)
+    assert again.equals(capped)  # seeded
+    assert finetune_tiles(index, quarantine, INGEST, 0.25, max_tiles=1000).equals(whole)
+
+
 def test_exported_graph_gives_the_fine_tuned_torch_networks_features():
     """Weights and batch-norm statistics changed by training reach the ONNX graph intact."""
     torch.manual_seed(0)
@@ -130,7 +146,7 @@ def test_finetune_node_trains_on_spark_and_exports_a_network_with_its_lineage(
     spark, tmp_path, processes, local_mode
 ):
     tiles, index, quarantine = indexed(tmp_path)
-    params = {**FINETUNE, "num_processes": processes, "local_mode": local_mode}
+    params = {**FINETUNE, "num_processes": processes, "local_mode": local_mode, "max_tiles": 12}
     network, split, history, metrics, record = finetune_network(
         index, quarantine, tiles, INGEST, params, "unit"
     )
@@ -139,7 +155,15 @@ def test_finetune_node_trains_on_spark_and_exports_a_network_with_its_lineage(
     lineage = network.lineage
     assert lineage["base_network"] == "efficientnet_lite0" and lineage["dataset"] == "unit"
     assert lineage["classes"] == sorted(CLASSES) and lineage["processes"] == processes
-    assert lineage["split"]["train_tiles"] + lineage["split"]["validation_tiles"] == len(split)
+    counts = lineage["split"]
+    assert (counts["train_tiles"], counts["validation_tiles"], counts["not_used_tiles"]) == (
+        9,
+        3,
+        6,
+    )
+    assert counts["train_tiles"] + counts["validation_tiles"] + counts["not_used_tiles"] == len(
+        split
+    )
     assert [row["epoch"] for row in history["epochs"]] == [1, 2]
     assert set(metrics) == {
         "finetune.train_loss",

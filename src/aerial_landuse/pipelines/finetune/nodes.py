@@ -21,20 +21,27 @@ from aerial_landuse.networks import (
     lite_onnx,
     network_spec,
 )
-from aerial_landuse.sampling import split_listing, stratified_split
+from aerial_landuse.sampling import mark_sample, split_listing, stratified_split
 from aerial_landuse.storage import TileFolder
 
 logger = logging.getLogger(__name__)
 
-SPLIT_COLUMNS = ["id", "path", "label", "role"]  # role: train | validation
+SPLIT_COLUMNS = ["id", "path", "label", "role"]  # role: train | validation | not_used
 
 
 def finetune_tiles(
-    tile_index: DataFrame, ingest_quarantine: pd.DataFrame, ingest: dict[str, Any], fraction: float
+    tile_index: DataFrame,
+    ingest_quarantine: pd.DataFrame,
+    ingest: dict[str, Any],
+    fraction: float,
+    max_tiles: int | None = None,
 ) -> pd.DataFrame:
     """The tiles fine-tuning may see: the train split exactly as the train pipeline decides it
     (``sampling.split_listing`` over the same listing), a seeded per-class ``fraction`` of them
-    set aside for validation (early stopping). Reads ids, paths and labels only."""
+    set aside for validation (early stopping). With ``max_tiles``, a seeded per-class share of
+    both roles, about ``max_tiles`` in all, is used and the rest listed as ``not_used`` (fine-tuning
+    costs time per tile; the classifier still learns from every train tile). Reads ids, paths
+    and labels only."""
     listed = tile_index.select("id", "path", "label", tile_index["split"].alias("folder"))
     seed = int(ingest["seed"])
     tiles = split_listing(listed.toPandas(), ingest_quarantine, ingest.get("test_fraction"), seed)
@@ -46,6 +53,10 @@ def finetune_tiles(
         )
     carved = stratified_split(train, fraction, seed)
     carved["role"] = carved.pop("split").map({"train": "train", "test": "validation"})
+    if max_tiles is not None and len(carved) > max_tiles:
+        used = mark_sample(carved, max_tiles / len(carved), seed, by=["label", "role"])
+        carved["role"] = carved["role"].where(used, "not_used")
+        logger.info("Fine-tuning on %d of the %d train tiles (max_tiles)", used.sum(), len(carved))
     return carved.sort_values("path").reset_index(drop=True)[SPLIT_COLUMNS]
 
 
@@ -78,7 +89,11 @@ def finetune_network(
     name = params["pretrained_model"]
     base = _base_of(name)
     split = finetune_tiles(
-        tile_index, ingest_quarantine, ingest, float(params["validation_fraction"])
+        tile_index,
+        ingest_quarantine,
+        ingest,
+        float(params["validation_fraction"]),
+        params.get("max_tiles"),
     )
     labels = sorted(split["label"].unique())
     train, validation = (_tiles_of(split, role, labels) for role in ("train", "validation"))
@@ -186,6 +201,7 @@ def _lineage(
             "seed": int(ingest["seed"]),
             "train_tiles": int((split["role"] == "train").sum()),
             "validation_tiles": int((split["role"] == "validation").sum()),
+            "not_used_tiles": int((split["role"] == "not_used").sum()),
         },
         "config": config.as_record(),
         "epochs_run": len(result["history"]),
