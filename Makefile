@@ -113,9 +113,10 @@ mlflow-ui: install  ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)
 test: install install-torch azurite-install executor-env  ## Run the test suite (real Spark, onnxruntime, Azurite, a standalone cluster)
 	$(BIN)/python -m pytest
 
-lint:  install ## ruff
+lint:  install ## ruff (check + format) and the layer contracts (import-linter)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports
 
 viz: install  ## Show the pipelines in kedro-viz
 	$(BIN)/kedro viz run

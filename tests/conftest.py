@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 from pyspark.sql import SparkSession
 
-from aerial_landuse.demo_textures import LAND_USE_CLASSES, labelled_tile
-from aerial_landuse.hooks import spark_conf
-from aerial_landuse.networks import ONNXNetwork, export_onnx
+from aerial_landuse.core.networks.registry import ONNXNetwork, export_onnx
+from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES, labelled_tile
+from aerial_landuse.framework.hooks import spark_conf
 from aerial_landuse.settings import jars_in
 from aerial_landuse.storage import TileFolder
 from aerial_landuse.tools.azurite import Azurite, running_azurite

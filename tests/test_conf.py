@@ -83,7 +83,7 @@ def test_tta_and_fine_tuning_name_their_own_features_models_and_network_files():
 
 
 def test_the_default_model_name_splits_back_into_its_parts():
-    from aerial_landuse.contracts import split_model_name, train_command
+    from aerial_landuse.core.contracts import split_model_name, train_command
 
     assert split_model_name("efficientnet_lite0+efficientnet_lite2_tta8_lightgbm") == (
         "efficientnet_lite0+efficientnet_lite2",
@@ -157,3 +157,20 @@ def test_outputs_are_kept_apart_per_data_set_name():
         "trained/rsscn7/efficientnet_lite0_logistic_regression"
     )
     assert loader("local")["parameters"]["dataset"] == "demo"
+
+
+def test_default_paths_are_anchored_to_the_project_root(tmp_path, monkeypatch):
+    """A notebook runs in notebooks/: the MLflow store, Spark's log configuration and the jars
+    must still be the project's, not files relative to the working directory."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    config = loader("local")
+    config.config_patterns["mlflow"] = ["mlflow*"]  # as kedro-mlflow's hook adds it
+    root = CONF.parent
+    assert config["mlflow"]["server"]["mlflow_tracking_uri"] == f"sqlite:///{root / 'mlflow.db'}"
+    java_options = config["spark"]["spark.driver.extraJavaOptions"]
+    assert f"-Dlog4j2.configurationFile={root / 'conf/base/log4j2.properties'}" in java_options
+    jars = config["spark"]["spark.jars"]
+    assert all(jar.startswith(str(root / ".jars")) for jar in jars.split(",") if jar)
+    # a ``path`` (not a key of our own) is one that Kedro's context makes absolute
+    assert config["catalog"]["scoring_model"]["path"] == "data/06_models/trained/demo"

@@ -51,18 +51,18 @@ def test_best_picks_the_top_run_and_records_it(spark, tracking, tmp_path):
     _log_run("m_logistic_regression", 0.81)
     best_run = _log_run("m_random_forest", 0.93)
 
-    chosen = ModelChoiceDataset(root=str(root), model_name="best", experiment=EXPERIMENT).load()
+    chosen = ModelChoiceDataset(path=str(root), model_name="best", experiment=EXPERIMENT).load()
     assert chosen.name == "m_random_forest" and chosen.info["mlflow_run_id"] == best_run
     assert chosen.info["chosen_as"] == "best" and chosen.info[
         "chosen_metric_value"
     ] == pytest.approx(0.93)
 
     by_f1 = ModelChoiceDataset(
-        root=str(root), model_name="best", experiment=EXPERIMENT, metric="macro_f1"
+        path=str(root), model_name="best", experiment=EXPERIMENT, metric="macro_f1"
     ).load()
     assert by_f1.name == "m_random_forest"
     named = ModelChoiceDataset(
-        root=str(root), model_name="m_logistic_regression", experiment=EXPERIMENT
+        path=str(root), model_name="m_logistic_regression", experiment=EXPERIMENT
     ).load()
     assert named.name == "m_logistic_regression" and named.info["mlflow_run_id"] is not None
 
@@ -75,7 +75,7 @@ def test_best_picks_the_top_run_and_records_it(spark, tracking, tmp_path):
 
 def test_best_without_history_says_what_to_do(tracking, tmp_path):
     with pytest.raises(Exception, match="train and evaluate models first"):
-        ModelChoiceDataset(root=str(tmp_path), model_name="best", experiment=EXPERIMENT).load()
+        ModelChoiceDataset(path=str(tmp_path), model_name="best", experiment=EXPERIMENT).load()
 
 
 def test_mlflow_ui_serves_its_page_on_localhost(tracking, tmp_path):

@@ -3,11 +3,11 @@
 import os
 from pathlib import Path
 
-from aerial_landuse.config import LayeredConfigLoader
-from aerial_landuse.console import quiet_console
-from aerial_landuse.contracts import features_name, is_finetuned
+from aerial_landuse.core.contracts import features_name, is_finetuned
 from aerial_landuse.datasets.mlflow_runs import chosen_model_name
-from aerial_landuse.hooks import (
+from aerial_landuse.framework.config import LayeredConfigLoader
+from aerial_landuse.framework.console import quiet_console
+from aerial_landuse.framework.hooks import (
     InputChecks,
     OnlyMissingOutputs,
     SparkHooks,
@@ -26,9 +26,10 @@ def jars_in(folder: str) -> str:
     return ",".join(sorted(str(p.resolve()) for p in Path(folder).glob("*.jar")))
 
 
-def tracking_uri(default: str) -> str:
-    """``${tracking_uri:<default>}`` in mlflow.yml: MLFLOW_TRACKING_URI when set, else the default."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or default
+def tracking_uri(store: str) -> str:
+    """``${tracking_uri:<sqlite file>}`` in mlflow.yml: MLFLOW_TRACKING_URI when set, else the
+    sqlite store in that file."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{store}"
 
 
 def features_of(network: str, tta: int | str) -> str:

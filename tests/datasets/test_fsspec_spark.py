@@ -8,8 +8,8 @@ import pytest
 from kedro.io import DatasetError
 from pyspark.ml.linalg import Vectors, VectorUDT
 
+from aerial_landuse.core.spark_frames import resume_key_of, with_resume_key
 from aerial_landuse.datasets import FsspecSparkDataset, SparkModelDataset, StagedRowsDataset
-from aerial_landuse.spark_utils import resume_key_of, with_resume_key
 from aerial_landuse.storage.atomic import STAGING_SUFFIX
 from tests.pipelines.train.test_nodes import LABELS, clustered_features, params, train
 

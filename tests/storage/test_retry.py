@@ -59,7 +59,7 @@ def test_the_retries_are_bounded_and_lasting_errors_are_not_retried():
 
 def test_an_outage_is_not_blamed_on_the_tile(tmp_path):
     """A read that fails because the storage is down fails the task instead of quarantining."""
-    from aerial_landuse.inference import read_and_decode
+    from aerial_landuse.core.inference import read_and_decode
     from aerial_landuse.storage import Storage
 
     class Down(Storage):

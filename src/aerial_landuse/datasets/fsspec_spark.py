@@ -28,7 +28,7 @@ from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
-from aerial_landuse.spark_utils import (
+from aerial_landuse.core.spark_frames import (
     RESUME_KEY,
     RESUME_PARTS,
     Progress,

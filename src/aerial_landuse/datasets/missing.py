@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.io import DatasetError
 
-from aerial_landuse.errors import UserInputError
+from aerial_landuse.core.errors import UserInputError
 
 
 class MissingInputError(DatasetError, UserInputError):

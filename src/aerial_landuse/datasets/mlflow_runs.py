@@ -14,8 +14,8 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
 
-from aerial_landuse.contracts import DATASET_PARAM, MODEL_PARAM
-from aerial_landuse.model import TrainedModel
+from aerial_landuse.core.classifiers.trained import TrainedModel
+from aerial_landuse.core.contracts import DATASET_PARAM, MODEL_PARAM
 
 from .missing import MissingInputError
 from .spark_model import SparkModelDataset, missing_model_message
@@ -132,7 +132,7 @@ class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
 
     def __init__(
         self,
-        root: str,
+        path: str,
         model_name: str,
         experiment: str,
         metric: str = "accuracy",
@@ -140,7 +140,7 @@ class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
         credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self._root = root.rstrip("/")
+        self._root = path.rstrip("/")  # ``path``: Kedro anchors it to the project root
         self._name = model_name
         self._metric = metric
         self._experiment = experiment
@@ -176,7 +176,7 @@ class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
         )
 
     def _describe(self) -> dict[str, Any]:
-        return {"root": self._root, "model_name": self._name, "metric": self._metric}
+        return {"path": self._root, "model_name": self._name, "metric": self._metric}
 
 
 def _value(value: Any) -> float | None:

@@ -18,8 +18,8 @@ from kedro.io import AbstractDataset, DatasetError
 from pyspark import SparkContext
 from pyspark.ml import PipelineModel
 
-from aerial_landuse.contracts import train_command
-from aerial_landuse.model import TrainedModel
+from aerial_landuse.core.classifiers.trained import TrainedModel
+from aerial_landuse.core.contracts import train_command
 from aerial_landuse.storage import storage_location
 from aerial_landuse.storage.atomic import fresh_staging, publish, recover
 

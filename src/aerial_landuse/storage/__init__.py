@@ -9,7 +9,7 @@
 - ``wasbs``: ``wasbs://container@account.blob.core.windows.net`` for fsspec, registered through
   the ``fsspec.specs`` entry point of this package (pyproject.toml), so every process has it.
 
-Image decoding lives in ``aerial_landuse.images``.
+Image decoding lives in ``aerial_landuse.core.tiles.images``.
 """
 
 from .checks import (
@@ -22,7 +22,7 @@ from .checks import (
     written_containers,
 )
 from .location import Storage, storage_location
-from .tile_folder import TILE_EXTENSIONS, FolderScan, TileFolder
+from .tile_listing import TILE_EXTENSIONS, FolderScan, TileFolder
 
 __all__ = [
     "BlobAccount",

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import fsspec
 
-from aerial_landuse.errors import UserInputError
+from aerial_landuse.core.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 

@@ -8,30 +8,14 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from aerial_landuse.core.errors import transient
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 ATTEMPTS = 2  # on top of the Azure client's own 3 retries (15 s+ back-off each)
 BACKOFF_S = (5.0,)  # before attempt 2
-
-
-def transient(exc: BaseException) -> bool:
-    """Connection refused or reset, timeouts: faults a later attempt may not meet. Errors that
-    repeat (missing file, permission) are not retried."""
-    if isinstance(exc, (FileNotFoundError, PermissionError)):
-        return False
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return bool(names & {"ClientConnectionError", "ServiceRequestError", "ServiceResponseError"})
-
-
-def raise_if_outage(exc: BaseException) -> None:
-    """Re-raise a transient storage fault (after the retries): the storage is unreachable, the
-    tile is not unreadable, so the task must fail (and the run say so), not quarantine it."""
-    if transient(exc):
-        raise exc
 
 
 def with_retries(operation: Callable[[], T], what: str) -> T:

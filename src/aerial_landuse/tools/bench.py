@@ -38,16 +38,16 @@ import yaml
 from PIL import Image
 from tqdm import tqdm
 
-from aerial_landuse.demo_textures import LAND_USE_CLASSES, labelled_tile
-from aerial_landuse.images import decode_tile
-from aerial_landuse.inference import new_session
-from aerial_landuse.networks import (
+from aerial_landuse.core.inference import new_session
+from aerial_landuse.core.networks.registry import (
     INPUT_NAME,
     NETWORK_INPUT,
     NetworkSpec,
     normalise,
     read_onnx_network,
 )
+from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES, labelled_tile
+from aerial_landuse.core.tiles.images import decode_tile
 from aerial_landuse.tools import project_root
 
 logger = logging.getLogger(__name__)

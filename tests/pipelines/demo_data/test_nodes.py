@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from aerial_landuse.demo_textures import GENERATORS, LAND_USE_CLASSES
+from aerial_landuse.core.tiles.demo_textures import GENERATORS, LAND_USE_CLASSES
 from aerial_landuse.pipelines.demo_data.nodes import (
     class_map,
     generate_regions,

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from aerial_landuse.contracts import QUARANTINE_COLUMNS
-from aerial_landuse.images import decode_tile
-from aerial_landuse.model import usable_features
+from aerial_landuse.core.classifiers.trained import usable_features
+from aerial_landuse.core.contracts import QUARANTINE_COLUMNS
+from aerial_landuse.core.tiles.images import decode_tile
 from aerial_landuse.pipelines.featurize.nodes import (
     featurize_tiles,
     quarantine_and_count_featurized,

@@ -10,8 +10,8 @@ import pytest
 from mlflow import MlflowClient
 from pyspark.sql import functions as F
 
+from aerial_landuse.core.networks.registry import lite_state_dict, network_spec, normalise
 from aerial_landuse.datasets import ONNXNetworkDataset
-from aerial_landuse.networks import lite_state_dict, network_spec, normalise
 from aerial_landuse.pipelines.finetune.nodes import (
     finetune_network,
     finetune_tiles,
@@ -27,8 +27,8 @@ from tests.conftest import folder, write_labelled_folder
 
 torch = pytest.importorskip("torch", reason="the torch extra is not installed")
 
-from aerial_landuse.finetuning import FinetuneConfig, augment, network_for  # noqa: E402
-from aerial_landuse.networks import lite_onnx  # noqa: E402
+from aerial_landuse.core.networks.finetuning import FinetuneConfig, augment, network_for  # noqa: E402
+from aerial_landuse.core.networks.registry import lite_onnx  # noqa: E402
 
 INGEST = {
     "test_fraction": 0.25,

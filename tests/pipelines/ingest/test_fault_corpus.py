@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from aerial_landuse.inference import read_and_decode
+from aerial_landuse.core.inference import read_and_decode
 from aerial_landuse.pipelines.ingest.nodes import (
     list_labelled_tiles,
     probe_tiles,

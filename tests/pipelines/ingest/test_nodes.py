@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from aerial_landuse.errors import UserInputError
+from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.pipelines.ingest.nodes import (
     UnusableTilesError,
     list_labelled_tiles,

@@ -5,7 +5,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from aerial_landuse.networks import NETWORKS, build_torch_extractor, export_onnx, normalise
+from aerial_landuse.core.networks.registry import (
+    NETWORKS,
+    build_torch_extractor,
+    export_onnx,
+    normalise,
+)
 
 torch = pytest.importorskip("torch", reason="the torch extra is not installed")
 

@@ -233,8 +233,8 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
         predictions[["filename"]],
         run_parameters(_metrics(), {"sample_frac": 1.0}, {"batch_size": 16}),
         queue,
-        PackageTextDataset("aerial_landuse", "templates/report.html").load(),
-        PackageTextDataset("aerial_landuse", "templates/report.css").load(),
+        PackageTextDataset("aerial_landuse.reporting", "templates/report.html").load(),
+        PackageTextDataset("aerial_landuse.reporting", "templates/report.css").load(),
         REPORT,
     )
     assert html.count("data:image/png;base64,") == 6

@@ -21,11 +21,16 @@ from matplotlib.figure import Figure
 from PIL import Image
 from scipy.spatial import cKDTree
 
-from aerial_landuse.contracts import BOUND_COLUMNS, PROBABILITY_PREFIX, classes_of, true_labels
-from aerial_landuse.errors import UserInputError
-from aerial_landuse.geo import centres_in_metres, feature_collection, geodataframe, tile_area_km2
-from aerial_landuse.images import png_data_uri
-from aerial_landuse.maps import interactive_map, qgis_style
+from aerial_landuse.core.contracts import BOUND_COLUMNS, PROBABILITY_PREFIX, classes_of, true_labels
+from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.core.geometry.footprints import (
+    centres_in_metres,
+    feature_collection,
+    geodataframe,
+    tile_area_km2,
+)
+from aerial_landuse.core.tiles.images import png_data_uri
+from aerial_landuse.reporting.maps import interactive_map, qgis_style
 from aerial_landuse.storage import TileFolder
 
 from .figures import (

@@ -7,9 +7,9 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from aerial_landuse.contracts import DATASET_PARAM
-from aerial_landuse.contracts import TRACKED_PARAMS as COLUMNS
-from aerial_landuse.errors import UserInputError
+from aerial_landuse.core.contracts import DATASET_PARAM
+from aerial_landuse.core.contracts import TRACKED_PARAMS as COLUMNS
+from aerial_landuse.core.errors import UserInputError
 
 
 def leaderboard(runs: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:

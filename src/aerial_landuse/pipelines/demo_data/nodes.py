@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from aerial_landuse.demo_textures import LAND_USE_CLASSES, composite_tile, labelled_tile
+from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES, composite_tile, labelled_tile
 
 METRES_PER_DEGREE_LAT = 111_320.0
 SPLIT_CODES = {"train": 1, "test": 2}

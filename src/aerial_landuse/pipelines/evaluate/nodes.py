@@ -11,8 +11,8 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from aerial_landuse.contracts import DATASET_PARAM
-from aerial_landuse.model import TrainedModel, usable_features
+from aerial_landuse.core.classifiers.trained import TrainedModel, usable_features
+from aerial_landuse.core.contracts import DATASET_PARAM
 from aerial_landuse.storage import TileFolder
 
 logger = logging.getLogger(__name__)

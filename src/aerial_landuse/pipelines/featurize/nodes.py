@@ -11,16 +11,17 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from aerial_landuse.contracts import FEATURE_FIELDS, QUARANTINE_COLUMNS
-from aerial_landuse.errors import UserInputError
-from aerial_landuse.inference import (
+from aerial_landuse.core.classifiers.synapseml import image_tensors, onnx_features, require_jars
+from aerial_landuse.core.contracts import FEATURE_FIELDS, QUARANTINE_COLUMNS
+from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.core.inference import (
     FeaturizeSettings,
     featurize_batches,
     model_key,
     read_bytes_partition,
 )
-from aerial_landuse.networks import NETWORK_INPUT, OUTPUT_NAME, ONNXNetwork
-from aerial_landuse.spark_utils import (
+from aerial_landuse.core.networks.registry import NETWORK_INPUT, OUTPUT_NAME, ONNXNetwork
+from aerial_landuse.core.spark_frames import (
     Progress,
     count_and_fingerprint,
     count_by,
@@ -29,7 +30,6 @@ from aerial_landuse.spark_utils import (
     with_resume_key,
 )
 from aerial_landuse.storage import TileFolder
-from aerial_landuse.synapseml import image_tensors, onnx_features, require_jars
 
 logger = logging.getLogger(__name__)
 

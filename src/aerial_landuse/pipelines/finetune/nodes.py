@@ -11,17 +11,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pyspark.sql import DataFrame
 
-from aerial_landuse.contracts import FINETUNED_SUFFIX, base_network
-from aerial_landuse.errors import UserInputError
-from aerial_landuse.finetuning import FinetuneConfig, Tiles, train_network
-from aerial_landuse.networks import (
+from aerial_landuse.core.contracts import FINETUNED_SUFFIX, base_network
+from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.core.networks.finetuning import FinetuneConfig, Tiles, train_network
+from aerial_landuse.core.networks.registry import (
     LITE_NETWORKS,
     TORCH_EXTRA_HINT,
     ONNXNetwork,
     lite_onnx,
     network_spec,
 )
-from aerial_landuse.sampling import mark_sample, split_listing, stratified_split
+from aerial_landuse.core.tiles.sampling import mark_sample, split_listing, stratified_split
 from aerial_landuse.storage import TileFolder
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from aerial_landuse.contracts import (
+from aerial_landuse.core.contracts import (
     BOUND_COLUMNS,
     IGNORED_COLUMNS,
     LISTING_COLUMNS,
@@ -22,11 +22,11 @@ from aerial_landuse.contracts import (
     PROBE_FIELDS,
     QUARANTINE_COLUMNS,
 )
-from aerial_landuse.errors import UserInputError
-from aerial_landuse.images import TileLimits
-from aerial_landuse.inference import probe_partition
-from aerial_landuse.sampling import mark_sample
-from aerial_landuse.spark_utils import count_by, partitions_for
+from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.core.inference import probe_partition
+from aerial_landuse.core.spark_frames import count_by, partitions_for
+from aerial_landuse.core.tiles.images import TileLimits
+from aerial_landuse.core.tiles.sampling import mark_sample
 from aerial_landuse.storage import FolderScan, TileFolder
 
 logger = logging.getLogger(__name__)

@@ -9,10 +9,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from aerial_landuse.contracts import is_finetuned
-from aerial_landuse.errors import UserInputError
-from aerial_landuse.images import thumbnail
-from aerial_landuse.networks import INT8_SUFFIX, ONNXNetwork, export_onnx, is_int8, quantize_int8
+from aerial_landuse.core.contracts import is_finetuned
+from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.core.networks.registry import (
+    INT8_SUFFIX,
+    ONNXNetwork,
+    export_onnx,
+    is_int8,
+    quantize_int8,
+)
+from aerial_landuse.core.tiles.images import thumbnail
 from aerial_landuse.storage import TILE_EXTENSIONS, TileFolder
 
 

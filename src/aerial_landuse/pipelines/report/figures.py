@@ -14,7 +14,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from aerial_landuse.maps import class_colours, north_up, tile_polygons
+from aerial_landuse.reporting.maps import class_colours, north_up, tile_polygons
 
 
 def confusion_figure(metrics: dict) -> Figure:

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from matplotlib.figure import Figure
 from PIL import Image
 
-from aerial_landuse.contracts import (
+from aerial_landuse.core.contracts import (
     BOUND_COLUMNS,
     IGNORED_COLUMNS,
     PROBABILITY_PREFIX,
@@ -22,9 +22,9 @@ from aerial_landuse.contracts import (
     classes_of,
     true_labels,
 )
-from aerial_landuse.geo import feature_collection, geodataframe
-from aerial_landuse.images import png_data_uri, thumbnail
-from aerial_landuse.maps import class_colours, interactive_map, qgis_style, tile_tip
+from aerial_landuse.core.geometry.footprints import feature_collection, geodataframe
+from aerial_landuse.core.tiles.images import png_data_uri, thumbnail
+from aerial_landuse.reporting.maps import class_colours, interactive_map, qgis_style, tile_tip
 from aerial_landuse.storage import TileFolder
 
 from .figures import class_metrics_figure, confusion_figure, gallery_figure, land_use_map_figure

@@ -10,10 +10,10 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from aerial_landuse.contracts import BOUND_COLUMNS, probability_column
-from aerial_landuse.errors import UserInputError
-from aerial_landuse.grid import smooth_probabilities
-from aerial_landuse.model import TrainedModel, usable_features
+from aerial_landuse.core.classifiers.trained import TrainedModel, usable_features
+from aerial_landuse.core.contracts import BOUND_COLUMNS, probability_column
+from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.core.geometry.grid import smooth_probabilities
 
 logger = logging.getLogger(__name__)
 

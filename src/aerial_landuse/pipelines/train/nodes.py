@@ -14,12 +14,12 @@ from pyspark.ml.feature import IndexToString, StringIndexer
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from aerial_landuse.contracts import CLASSIFIER_NAMES, SPLIT_COLUMNS
-from aerial_landuse.errors import UserInputError
-from aerial_landuse.model import TrainedModel, usable_features
-from aerial_landuse.sampling import mark_sample, split_listing
-from aerial_landuse.spark_utils import count_by
-from aerial_landuse.synapseml import lightgbm_classifier, train_lightgbm
+from aerial_landuse.core.classifiers.synapseml import lightgbm_classifier, train_lightgbm
+from aerial_landuse.core.classifiers.trained import TrainedModel, usable_features
+from aerial_landuse.core.contracts import CLASSIFIER_NAMES, SPLIT_COLUMNS
+from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.core.spark_frames import count_by
+from aerial_landuse.core.tiles.sampling import mark_sample, split_listing
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from aerial_landuse.grid import neighbourhood, smooth_probabilities
+from aerial_landuse.core.geometry.grid import neighbourhood, smooth_probabilities
 
 DLAT, DLON = 0.002, 0.0027
 

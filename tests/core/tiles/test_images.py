@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aerial_landuse.images import decode_tile
+from aerial_landuse.core.tiles.images import decode_tile
 
 
 def _png(image: Image.Image) -> bytes:
@@ -58,7 +58,7 @@ def test_truncated_png_fails_with_pillows_reason(noisy_rgb):
 def test_quarantine_reason_names_the_file_not_the_file_object(tmp_path):
     import fsspec
 
-    from aerial_landuse.images import failure_reason, probe_image
+    from aerial_landuse.core.tiles.images import failure_reason, probe_image
 
     path = tmp_path / "broken.png"
     path.write_bytes(b"not a png at all")
@@ -71,7 +71,7 @@ def test_quarantine_reason_names_the_file_not_the_file_object(tmp_path):
 
 
 def test_exif_orientation_is_applied_before_resizing():
-    from aerial_landuse.images import upright
+    from aerial_landuse.core.tiles.images import upright
 
     pixels = np.zeros((32, 64, 3), np.uint8)
     pixels[:, :32] = 255  # left half white: after a 90 degree turn it is the top or bottom half
@@ -90,7 +90,7 @@ def test_exif_orientation_is_applied_before_resizing():
     [((1, 1), "too small: 1x1"), ((31, 400), "too small: 31x400"), ((8000, 6000), "too large")],
 )
 def test_tiles_outside_the_size_limits_are_refused_with_the_rule(size, words):
-    from aerial_landuse.images import TileLimits, TileRuleError, probe_image
+    from aerial_landuse.core.tiles.images import TileLimits, TileRuleError, probe_image
 
     buffer = io.BytesIO()
     Image.new("L", size).save(buffer, format="PNG")

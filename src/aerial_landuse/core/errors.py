@@ -22,6 +22,24 @@ def user_error_in(exc: BaseException | None) -> UserInputError | None:
     return None
 
 
+def transient(exc: BaseException) -> bool:
+    """Connection refused or reset, timeouts: storage faults a later attempt may not meet. Errors
+    that repeat (missing file, permission) are not transient."""
+    if isinstance(exc, (FileNotFoundError, PermissionError)):
+        return False
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"ClientConnectionError", "ServiceRequestError", "ServiceResponseError"})
+
+
+def raise_if_outage(exc: BaseException) -> None:
+    """Re-raise a transient storage fault (after the retries): the storage is unreachable, the
+    tile is not unreadable, so the task must fail (and the run say so), not quarantine it."""
+    if transient(exc):
+        raise exc
+
+
 # aiohttp's words (adlfs) and azure-core's error for a blob endpoint that does not answer
 OUTAGE = re.compile(r"Cannot connect to host ([\w.\-]+:\d+)|ServiceRequestError")
 HOST = re.compile(r"Cannot connect to host ([\w.\-]+:\d+)")

@@ -9,8 +9,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from aerial_landuse.contracts import BASE_NETWORKS, CLASSIFIER_NAMES, TTA_VIEWS, is_network_name
-from aerial_landuse.errors import UserInputError
+from aerial_landuse.core.contracts import (
+    BASE_NETWORKS,
+    CLASSIFIER_NAMES,
+    TTA_VIEWS,
+    is_network_name,
+)
+from aerial_landuse.core.errors import UserInputError
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")  # +: fused networks
 

@@ -1,4 +1,4 @@
-from aerial_landuse.spark_utils import partitions_for
+from aerial_landuse.core.spark_frames import partitions_for
 
 
 def test_partitions_come_in_whole_waves_over_the_task_slots(spark):

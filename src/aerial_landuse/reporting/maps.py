@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from aerial_landuse.geo import METRES_PER_DEGREE_LAT
+from aerial_landuse.core.geometry.footprints import METRES_PER_DEGREE_LAT
 
 # NLCD legend colours for the six classes; other classes get tab10 colours.
 NLCD_COLOURS = {

@@ -6,7 +6,12 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro_datasets.spark import SparkDataset
 
-from aerial_landuse.hooks import ClusterConfigError, SparkSaveTimer, check_master, spark_conf
+from aerial_landuse.framework.hooks import (
+    ClusterConfigError,
+    SparkSaveTimer,
+    check_master,
+    spark_conf,
+)
 from aerial_landuse.tools.processes import free_port
 from tests.conftest import copy_project, kedro
 
@@ -21,7 +26,7 @@ def test_save_timer_logs_written_spark_frames_only(spark, tmp_path, caplog):
     frame = spark.range(3)
     timer = SparkSaveTimer()
     timer.after_catalog_created(catalog)
-    with caplog.at_level(logging.INFO, logger="aerial_landuse.hooks"):
+    with caplog.at_level(logging.INFO, logger="aerial_landuse.framework.hooks"):
         for name, data in (("features", frame), ("handover", frame), ("unregistered", frame)):
             timer.before_dataset_saved(name, data)
             timer.after_dataset_saved(name, data)
@@ -65,7 +70,7 @@ def test_only_missing_outputs_also_reruns_what_is_downstream_of_a_rewritten_outp
     from kedro.pipeline import Node, Pipeline
     from kedro_datasets.pandas import CSVDataset
 
-    from aerial_landuse.hooks import nodes_to_run
+    from aerial_landuse.framework.hooks import nodes_to_run
 
     def csv(name: str, exists: bool) -> CSVDataset:
         dataset = CSVDataset(filepath=str(tmp_path / f"{name}.csv"))
@@ -90,7 +95,7 @@ def test_only_missing_outputs_also_reruns_what_is_downstream_of_a_rewritten_outp
 def test_a_lost_storage_connection_says_where_and_how_to_continue():
     from kedro.io import DatasetError
 
-    from aerial_landuse.errors import UserInputError, plain_error_message
+    from aerial_landuse.core.errors import UserInputError, plain_error_message
 
     try:
         try:

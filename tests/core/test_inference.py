@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper
 from PIL import Image
 
-from aerial_landuse.inference import (
+from aerial_landuse.core.inference import (
     FeaturizeSettings,
     decoded_ahead,
     dihedral_views,

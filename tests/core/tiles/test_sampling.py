@@ -1,9 +1,9 @@
-"""The seeded, stratified split and sample (aerial_landuse.sampling)."""
+"""The seeded, stratified split and sample (aerial_landuse.core.tiles.sampling)."""
 
 import pandas as pd
 import pytest
 
-from aerial_landuse.sampling import mark_sample, stratified_split
+from aerial_landuse.core.tiles.sampling import mark_sample, stratified_split
 
 
 def test_one_labelled_folder_is_split_per_class_by_test_fraction():

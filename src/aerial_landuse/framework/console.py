@@ -10,7 +10,7 @@ import sys
 import warnings
 from typing import Any
 
-from aerial_landuse.errors import plain_error_message
+from aerial_landuse.core.errors import plain_error_message
 
 # (message regex, why it is not the user's to act on)
 THIRD_PARTY_WARNINGS = (

@@ -1,8 +1,8 @@
-"""aerial_landuse.model: what train, evaluate and score read from the features."""
+"""aerial_landuse.core.classifiers.trained: what train, evaluate and score read from the features."""
 
 import pytest
 
-from aerial_landuse.model import usable_features
+from aerial_landuse.core.classifiers.trained import usable_features
 
 
 def test_usable_features_of_a_split_need_the_split_table(spark):

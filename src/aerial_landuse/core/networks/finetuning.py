@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aerial_landuse.images import decode_tile
-from aerial_landuse.inference import dihedral_view
-from aerial_landuse.networks import NETWORKS, lite_torch_model
-from aerial_landuse.storage import Storage
+from aerial_landuse.core.inference import dihedral_view
+from aerial_landuse.core.networks.registry import NETWORKS, lite_torch_model
+from aerial_landuse.core.tiles.images import decode_tile
+from aerial_landuse.core.tiles.source import TileSource
 
 if TYPE_CHECKING:
     import torch
@@ -67,7 +67,7 @@ class Tiles:
 
 
 def train_network(
-    config: FinetuneConfig, labels: list[str], train: Tiles, validation: Tiles, storage: Storage
+    config: FinetuneConfig, labels: list[str], train: Tiles, validation: Tiles, storage: TileSource
 ) -> dict[str, Any] | None:
     """Fine-tune ``config.network`` to ``labels``; rank 0 returns ``{"state": numpy weights of the
     best epoch, "history": [per-epoch metrics], "best_epoch", "stopped_early", "seconds"}``."""
@@ -93,7 +93,7 @@ def _train(
     labels: list[str],
     train: Tiles,
     validation: Tiles,
-    storage: Storage,
+    storage: TileSource,
     device: torch.device,
     rank: int,
     world: int,
@@ -210,7 +210,7 @@ def _distributed(model: torch.nn.Module, device: torch.device, world: int) -> to
     return DistributedDataParallel(model, device_ids=ids)
 
 
-def _pixels(storage: Storage, paths: list[str], size: int) -> np.ndarray:
+def _pixels(storage: TileSource, paths: list[str], size: int) -> np.ndarray:
     """The tiles as uint8 NHWC at ``size`` (read once; every epoch reuses them)."""
     if not paths:
         return np.zeros((0, size, size, 3), np.uint8)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Geod
 
-from aerial_landuse.contracts import BOUND_COLUMNS
+from aerial_landuse.core.contracts import BOUND_COLUMNS
 
 WGS84 = Geod(ellps="WGS84")
 METRES_PER_DEGREE_LAT = 111_320.0

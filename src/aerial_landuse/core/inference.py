@@ -24,16 +24,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from aerial_landuse.images import TileLimits, decode_tile, failure_reason, probe_image
-from aerial_landuse.networks import INPUT_NAME, ONNXNetwork
-from aerial_landuse.storage import Storage
-from aerial_landuse.storage.retry import raise_if_outage
+from aerial_landuse.core.errors import raise_if_outage
+from aerial_landuse.core.networks.registry import INPUT_NAME, ONNXNetwork
+from aerial_landuse.core.tiles.images import TileLimits, decode_tile, failure_reason, probe_image
+from aerial_landuse.core.tiles.source import TileSource
 
 logger = logging.getLogger(__name__)
 
 
 def probe_partition(
-    batches: Iterator[pd.DataFrame], storage: Storage, limits: TileLimits | None = None
+    batches: Iterator[pd.DataFrame], storage: TileSource, limits: TileLimits | None = None
 ) -> Iterator[pd.DataFrame]:
     """mapInPandas body: each tile's width, height, mode and format, or why it cannot be read
     or used (``limits``: minimum side, maximum size, one page)."""
@@ -53,7 +53,7 @@ def probe_partition(
 
 
 def read_bytes_partition(
-    batches: Iterator[pd.DataFrame], storage: Storage
+    batches: Iterator[pd.DataFrame], storage: TileSource
 ) -> Iterator[pd.DataFrame]:
     """mapInPandas body: each tile's bytes (``content``), or why they could not be read (``error``)."""
     for pdf in batches:
@@ -107,7 +107,7 @@ class FeaturizeSettings:
 Decoded = np.ndarray | str  # pixels, or why the tile could not be read or decoded
 
 
-def read_and_decode(storage: Storage, path: str, size: int) -> Decoded:
+def read_and_decode(storage: TileSource, path: str, size: int) -> Decoded:
     """One tile's pixels, or its quarantine reason (a failure of the tile stops this tile, never
     the batch; a storage outage stops the task: the tile is not to blame)."""
     try:
@@ -193,7 +193,7 @@ def features_column(
 def featurize_batches(
     batches: Iterator[pa.RecordBatch],
     *,
-    storage: Storage,
+    storage: TileSource,
     network_bytes: Callable[[], bytes],
     key: str,
     image_size: int,

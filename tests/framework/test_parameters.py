@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from aerial_landuse.errors import UserInputError
-from aerial_landuse.parameters import validate_parameters
+from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.framework.parameters import validate_parameters
 from tests.test_conf import loader
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from aerial_landuse.errors import UserInputError
+from aerial_landuse.core.errors import UserInputError
 
 from .location import Storage
 

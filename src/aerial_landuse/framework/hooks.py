@@ -17,9 +17,9 @@ from kedro.io import AbstractDataset
 from pyspark import SparkConf
 from pyspark.sql import DataFrame, SparkSession
 
-from aerial_landuse.console import print_user_errors_plainly
-from aerial_landuse.errors import UserInputError
-from aerial_landuse.parameters import validate_parameters
+from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.framework.console import print_user_errors_plainly
+from aerial_landuse.framework.parameters import validate_parameters
 from aerial_landuse.storage import (
     blob_containers,
     check_containers,

@@ -1,4 +1,4 @@
-from aerial_landuse.errors import plain_error_message, storage_outage_in
+from aerial_landuse.core.errors import plain_error_message, storage_outage_in
 
 
 def _chained(*messages: str) -> BaseException:

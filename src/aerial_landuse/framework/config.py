@@ -20,7 +20,13 @@ class LayeredConfigLoader(OmegaConfigLoader):
 
     def __init__(self, *args: Any, layers: dict[str, str] | None = None, **kwargs: Any) -> None:
         self._layers = dict(layers or {})  # set first: the parent's __init__ reads globals
-        super().__init__(*args, **kwargs)
+        resolvers = {**(kwargs.pop("custom_resolvers", None) or {}), "project_path": self.project_path}
+        super().__init__(*args, custom_resolvers=resolvers, **kwargs)
+
+    def project_path(self, relative: str = "") -> str:
+        """``${project_path:<relative>}``: ``relative`` under the project root (the folder that
+        holds ``conf/``), whatever the working directory (a notebook runs in ``notebooks/``)."""
+        return str(Path(self.conf_source).resolve().parent / relative)
 
     @property
     def layer(self) -> str | None:

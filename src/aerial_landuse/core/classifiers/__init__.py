@@ -1,0 +1,1 @@
+"""Classifiers: the trained Spark ML model and its record, SynapseML LightGBM."""

@@ -1,0 +1,1 @@
+"""Geometry of tiles and grids: footprints, areas, grid cells, neighbourhood smoothing."""

@@ -1,0 +1,1 @@
+"""Networks: the registry of names and sizes, the torch-free EfficientNet-Lite graph, fine-tuning."""

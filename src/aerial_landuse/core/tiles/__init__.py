@@ -1,0 +1,1 @@
+"""Tiles: decoding, probing, thumbnails, the seeded split and sample, demo textures."""

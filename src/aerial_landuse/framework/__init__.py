@@ -1,0 +1,1 @@
+"""The Kedro framework parts: config loader, hooks, the parameter schema, console."""
