@@ -11,7 +11,11 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 def lint_imports(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache", *args], cwd=cwd, capture_output=True, text=True
+        [str(LINT_IMPORTS), "--no-cache", *args],
+        check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
     )
 
 

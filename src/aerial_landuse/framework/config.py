@@ -20,7 +20,10 @@ class LayeredConfigLoader(OmegaConfigLoader):
 
     def __init__(self, *args: Any, layers: dict[str, str] | None = None, **kwargs: Any) -> None:
         self._layers = dict(layers or {})  # set first: the parent's __init__ reads globals
-        resolvers = {**(kwargs.pop("custom_resolvers", None) or {}), "project_path": self.project_path}
+        resolvers = {
+            **(kwargs.pop("custom_resolvers", None) or {}),
+            "project_path": self.project_path,
+        }
         super().__init__(*args, custom_resolvers=resolvers, **kwargs)
 
     def project_path(self, relative: str = "") -> str:
