@@ -13,6 +13,7 @@ import pytest
 from aerial_landuse.datasets import MlflowRunsDataset, ModelChoiceDataset, SparkModelDataset
 from aerial_landuse.pipelines.compare.nodes import leaderboard
 from aerial_landuse.tools.processes import free_port, group_alive, stop_groups
+from tests.conftest import parameters
 from tests.pipelines.train.test_nodes import clustered_features, params, train
 
 EXPERIMENT = "aerial-landuse"  # conf/base/globals.yml
@@ -68,7 +69,7 @@ def test_best_picks_the_top_run_and_records_it(spark, tracking, tmp_path):
 
     with mlflow.start_run(run_name="not evaluated"):
         mlflow.log_params({"train.model_name": "m_unevaluated"})
-    table = leaderboard(MlflowRunsDataset(EXPERIMENT).load(), {"metric": "accuracy"})
+    table = leaderboard(MlflowRunsDataset(EXPERIMENT).load(), parameters("compare"))
     assert table["model_name"].tolist() == ["m_random_forest", "m_logistic_regression"]
     assert table["rank"].tolist() == [1, 2]
 

@@ -123,7 +123,7 @@ def test_a_nested_runtime_parameter_merges_with_a_local_parameter_file(own):
         "run",
         "--pipelines=train",
         "--params",
-        "dataset=rsscn7,classifier=random_forest,train.preset=seed,"
+        "dataset=rsscn7,classifier=random_forest,train.preset=as_given,"
         "train.hyperparameters.random_forest.maxDepth=3",
     )
     record = json.loads(

@@ -96,7 +96,9 @@ def test_featurize_batches_keeps_every_row_in_order(tmp_path, mean_colour_model)
             network_bytes=lambda: mean_colour_model,
             key="mean-colour-test",
             image_size=8,
-            settings=FeaturizeSettings(batch_size=2, decode_ahead=1),
+            settings=FeaturizeSettings(
+                batch_size=2, onnx_threads=1, decode_threads=1, decode_ahead=1, tta_views=1
+            ),
         )
     )
     assert out.column("id").to_pylist() == list("abcd")

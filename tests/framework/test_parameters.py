@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import re
+
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from aerial_landuse.core.errors import UserInputError
-from aerial_landuse.framework.parameters import validate_parameters
+from aerial_landuse.framework.parameters import RunParameters, validate_parameters
 from tests.test_conf import loader
 
 
@@ -76,3 +80,59 @@ def test_network_names_of_every_kind_are_valid_with_tta(network):
     validate_parameters(params)
     assert params["featurize"]["tta_views"] == 8
     assert params["model_name"] == f"{network}_tta8_logistic_regression"
+
+
+def _schema_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for name, field in model.model_fields.items():
+        paths.append((*prefix, name))
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            paths += _schema_paths(field.annotation, (*prefix, name))
+    return paths
+
+
+SCHEMA_PATHS = _schema_paths(RunParameters)
+
+
+def test_no_parameter_has_a_default_in_code():
+    """The YAML holds each value: a default in the schema would be a second, drifting copy."""
+    with_defaults = [".".join(path) for path in SCHEMA_PATHS if not _field(path).is_required()]
+    assert with_defaults == []
+
+
+def _field(path: tuple[str, ...]):
+    model: type[BaseModel] = RunParameters
+    for name in path[:-1]:
+        model = model.model_fields[name].annotation
+    return model.model_fields[path[-1]]
+
+
+@pytest.mark.parametrize("path", [".".join(p) for p in SCHEMA_PATHS])
+def test_every_schema_key_is_in_the_yaml(path):
+    """Removing a key from conf/base is an error that names it (the schema has no fallback)."""
+    params = copy.deepcopy(loader("local")["parameters"])
+    *blocks, name = path.split(".")
+    block = params
+    for key in blocks:
+        block = block[key]
+    del block[name]
+    with pytest.raises(UserInputError, match=rf"{re.escape(path)}: Field required"):
+        validate_parameters(params)
+
+
+def test_every_yaml_key_is_in_the_schema():
+    """A key in conf/base that the schema does not know is refused as a typo; walk the YAML."""
+    params = loader("local")["parameters"]
+    known = {".".join(p) for p in SCHEMA_PATHS}
+    free_form = {"train.tuning.grids", "train.hyperparameters"}  # per-classifier Spark params
+
+    def walk(values: dict, prefix: str) -> list[str]:
+        keys = []
+        for key, value in values.items():
+            path = f"{prefix}{key}"
+            keys.append(path)
+            if isinstance(value, dict) and path not in free_form:
+                keys += walk(value, f"{path}.")
+        return keys
+
+    assert sorted(set(walk(params, "")) - known) == []

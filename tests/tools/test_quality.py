@@ -56,7 +56,7 @@ def test_the_leaderboard_ranks_every_combination_against_the_baseline(quality):
     table = pd.read_csv(folder / "leaderboard.csv")
     combos = set(zip(table["network"], table["tta"], table["preset"], strict=True))
     assert combos == {
-        ("efficientnet_lite0", 1, "seed"),
+        ("efficientnet_lite0", 1, "as_given"),
         ("efficientnet_lite0", 1, "tuned"),
         ("efficientnet_lite0", 2, "tuned"),
         ("efficientnet_lite0_finetuned", 1, "tuned"),
@@ -64,7 +64,7 @@ def test_the_leaderboard_ranks_every_combination_against_the_baseline(quality):
     }
     assert list(table["rank"]) == [1, 2, 3, 4, 5]
     assert table["accuracy"].is_monotonic_decreasing
-    baseline = table[(table["network"] == "efficientnet_lite0") & (table["preset"] == "seed")]
+    baseline = table[(table["network"] == "efficientnet_lite0") & (table["preset"] == "as_given")]
     assert float(baseline["gain_points"].iloc[0]) == 0.0
     assert float(baseline["time_vs_baseline"].iloc[0]) == 1.0
     assert (table["ms_per_tile"] > 0).all()
@@ -85,7 +85,7 @@ def test_every_combination_is_an_mlflow_run_and_the_fine_tuned_network_is_regist
         runs = mlflow.search_runs(experiment_names=["aerial-landuse"])
         evaluated = runs[runs["metrics.accuracy"].notna()]
         assert len(evaluated) == 5
-        assert set(evaluated["params.tuning.preset"]) == {"seed", "tuned"}
+        assert set(evaluated["params.tuning.preset"]) == {"as_given", "tuned"}
         tuned = evaluated[evaluated["params.tuning.preset"] == "tuned"]
         assert (tuned["params.tuned.regParam"] == "0.01").all()
         finetuned = runs[runs["params.finetune.dataset"].notna()]

@@ -124,6 +124,8 @@ FEATURE_FIELDS = [
 # folder: where it was listed (train/test); state: featurized | quarantined_ingest |
 # quarantined_featurize; split: train/test as decided by the split parameters; used: in the sample
 SPLIT_COLUMNS = ["id", "path", "label", "folder", "split", "state", "used"]
+# The fine-tuning split file: each train tile's role there (train | validation | not_used).
+FINETUNE_SPLIT_COLUMNS = ["id", "path", "label", "role"]
 
 # ---- quarantine: one row per tile that could not be used, at any stage ----------------------
 QUARANTINE_COLUMNS = ["path", "split", "label", "stage", "reason"]

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 def probe_partition(
-    batches: Iterator[pd.DataFrame], storage: TileSource, limits: TileLimits | None = None
+    batches: Iterator[pd.DataFrame], storage: TileSource, limits: TileLimits
 ) -> Iterator[pd.DataFrame]:
     """mapInPandas body: each tile's width, height, mode and format, or why it cannot be read
     or used (``limits``: minimum side, maximum size, one page)."""
@@ -97,11 +97,11 @@ def model_key(network: ONNXNetwork) -> str:
 
 @dataclass(frozen=True)
 class FeaturizeSettings:
-    batch_size: int = 16
-    onnx_threads: int = 1
-    decode_threads: int = 1
-    decode_ahead: int = 2  # batches decoded ahead of the one being inferred
-    tta_views: int = 1  # dihedral views of each tile whose features are averaged
+    batch_size: int
+    onnx_threads: int
+    decode_threads: int
+    decode_ahead: int  # batches decoded ahead of the one being inferred
+    tta_views: int  # dihedral views of each tile whose features are averaged
 
 
 Decoded = np.ndarray | str  # pixels, or why the tile could not be read or decoded

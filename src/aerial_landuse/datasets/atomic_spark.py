@@ -40,7 +40,7 @@ class AtomicSparkDataset(SparkDataset):
         if not is_complete(fs, path) and fs.exists(path):  # is_complete recovers first
             raise DatasetError(
                 f"{self._fs_prefix}{path} is incomplete (no _SUCCESS: a run stopped while "
-                "writing it with an earlier version): run the node that writes it again, e.g. "
+                "writing it): run the node that writes it again, e.g. "
                 "`kedro run --only-missing-outputs`."
             )
         return super().load()

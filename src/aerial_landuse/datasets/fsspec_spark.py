@@ -105,10 +105,7 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
             )
         record = json.loads(fs.cat_file(f"{self._path}/{SCHEMA_FILE}"))
         schema = T.StructType.fromJson(record["schema"])
-        if "parts" in record:
-            files = [f"{self._path}/{name}" for name in record["parts"]]
-        else:  # written by an earlier version
-            files = sorted(p for p in fs.glob(f"{self._path}/part-*.parquet"))
+        files = [f"{self._path}/{name}" for name in record["parts"]]
         frame = parts_frame(self._storage, files, schema)
         for name in record["vectors"]:
             frame = frame.withColumn(name, array_to_vector(name))

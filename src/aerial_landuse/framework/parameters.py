@@ -69,6 +69,23 @@ Classifier = Annotated[str, AfterValidator(_classifier)]
 Share = Annotated[float, Field(gt=0, le=1)]
 Views = Annotated[int, AfterValidator(_views)]
 Count = Annotated[int, Field(ge=1)]
+# MulticlassClassificationEvaluator's metricName values (Spark 3.5)
+SparkClassificationMetric = Literal[
+    "f1",
+    "accuracy",
+    "weightedPrecision",
+    "weightedRecall",
+    "weightedTruePositiveRate",
+    "weightedFalsePositiveRate",
+    "weightedFMeasure",
+    "truePositiveRateByLabel",
+    "falsePositiveRateByLabel",
+    "precisionByLabel",
+    "recallByLabel",
+    "fMeasureByLabel",
+    "logLoss",
+    "hammingLoss",
+]
 
 
 class _Block(BaseModel):
@@ -76,109 +93,166 @@ class _Block(BaseModel):
 
 
 class IngestParameters(_Block):
-    test_fraction: Annotated[float, Field(gt=0, lt=1)] | None = None
-    sample_frac: Share = 1.0
-    score_sample_frac: Share = 1.0
-    seed: int = 42
-    max_quarantined_share: Annotated[float, Field(ge=0, le=1)] = 0.05
-    min_tile_side: Count = 32
-    max_tile_megapixels: Annotated[float, Field(gt=0)] = 40.0
-    rows_per_partition: Count = 256
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] | None
+    sample_frac: Share
+    score_sample_frac: Share
+    seed: int
+    max_quarantined_share: Annotated[float, Field(ge=0, le=1)]
+    min_tile_side: Count
+    max_tile_megapixels: Annotated[float, Field(gt=0)]
+    rows_per_partition: Count
 
 
 class FeaturizeParameters(_Block):
     pretrained_model: Network
-    tta_views: Views = 1
-    backend: Literal["onnxruntime", "synapseml"] = "onnxruntime"
-    batch_size: Count = 16
-    onnx_threads: Count = 1
-    decode_threads: Count = 1
-    decode_ahead: Annotated[int, Field(ge=0)] = 2
-    rows_per_partition: Count = 512
+    tta_views: Views
+    backend: Literal["onnxruntime", "synapseml"]
+    batch_size: Count
+    onnx_threads: Count
+    decode_threads: Count
+    decode_ahead: Annotated[int, Field(ge=0)]
+    rows_per_partition: Count
 
 
 class TuningParameters(_Block):
-    method: Literal["cross_validation", "train_validation_split"] = "cross_validation"
-    folds: Annotated[int, Field(ge=2)] = 3
-    train_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.75
-    metric: str = "accuracy"
-    parallelism: Count = 1
-    seed: int = 42
-    grids: dict[Classifier, dict[str, list[Any]] | None] = {}
+    method: Literal["cross_validation", "train_validation_split"]
+    folds: Annotated[int, Field(ge=2)]
+    train_ratio: Annotated[float, Field(gt=0, lt=1)]
+    metric: SparkClassificationMetric
+    parallelism: Count
+    seed: int
+    grids: dict[Classifier, dict[str, list[Any]] | None]
 
 
 class TrainParameters(_Block):
     pretrained_model: Network
-    tta_views: Views = 1
+    tta_views: Views
     classifier: Classifier
     model_name: SafeName
-    preset: Literal["tuned", "seed"] = "seed"
-    tuning: TuningParameters = TuningParameters()
-    hyperparameters: dict[Classifier, dict[str, Any] | None] = {}
+    # tuned: the grid search of ``tuning``; as_given: ``hyperparameters`` as they are
+    preset: Literal["tuned", "as_given"]
+    tuning: TuningParameters
+    hyperparameters: dict[Classifier, dict[str, Any] | None]
 
 
 class FinetuneParameters(_Block):
     pretrained_model: Network
-    validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
-    max_tiles: Count | None = None
-    max_epochs: Count = 15
-    patience: Count = 4
-    batch_size: Count = 32
-    learning_rate: Annotated[float, Field(gt=0)] = 1e-3
-    backbone_lr_factor: Annotated[float, Field(ge=0)] = 0.1
-    weight_decay: Annotated[float, Field(ge=0)] = 1e-4
-    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    trainable_blocks: Annotated[int, Field(ge=-1)] = -1
-    crop_scale: tuple[Share, Share] = (0.5, 1.0)
-    colour_jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
-    seed: int = 42
-    num_processes: Count = 1
-    local_mode: bool = True
-    use_gpu: bool | Literal["auto"] = "auto"
+    validation_fraction: Annotated[float, Field(gt=0, lt=1)]
+    max_tiles: Count | None
+    max_epochs: Count
+    patience: Count
+    batch_size: Count
+    learning_rate: Annotated[float, Field(gt=0)]
+    backbone_lr_factor: Annotated[float, Field(ge=0)]
+    weight_decay: Annotated[float, Field(ge=0)]
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)]
+    trainable_blocks: Annotated[int, Field(ge=-1)]
+    crop_scale: tuple[Share, Share]
+    colour_jitter: Annotated[float, Field(ge=0, le=1)]
+    seed: int
+    num_processes: Count
+    local_mode: bool
+    use_gpu: bool | Literal["auto"]
+
+
+class PretrainedParameters(_Block):
+    pretrained_model: Network
+    pretrained_weights: bool
+    calibration_tiles: Count
+    seed: int
 
 
 class SmoothingParameters(_Block):
-    radius: Annotated[int, Field(ge=0, le=10)] = 1
-    weights: Literal["gaussian", "uniform"] = "gaussian"
-    sigma: Annotated[float, Field(gt=0)] = 0.7
+    radius: Annotated[int, Field(ge=0, le=10)]
+    weights: Literal["gaussian", "uniform"]
+    sigma: Annotated[float, Field(gt=0)]
 
 
 class ScoreParameters(_Block):
     model_name: SafeName
     pretrained_model: Network
-    tta_views: Views = 1
-    smoothing: SmoothingParameters = SmoothingParameters()
+    tta_views: Views
+    smoothing: SmoothingParameters
+
+
+class ReportParameters(_Block):
+    title: str
+    data_note: str
+    gallery_tiles_per_class: Annotated[int, Field(ge=0)]
+    max_quarantine_rows: Annotated[int, Field(ge=0)]
+    seed: int
+    review_tiles: Count
 
 
 class ChangeParameters(_Block):
-    title: str = "Land-use change"
+    title: str
     before: RegionName
     after: RegionName
-    labels: Literal["smoothed", "raw"] = "raw"
-    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.8
-    threshold_sweep: list[Annotated[float, Field(ge=0, le=1)]] = []
-    match_on: Literal["bounds", "filename"] = "bounds"
-    max_offset_m: Annotated[float, Field(gt=0)] = 30.0
-    review_tiles: Count = 24
+    labels: Literal["smoothed", "raw"]
+    min_confidence: Annotated[float, Field(ge=0, le=1)]
+    threshold_sweep: list[Annotated[float, Field(ge=0, le=1)]]
+    match_on: Literal["bounds", "filename"]
+    max_offset_m: Annotated[float, Field(gt=0)]
+    review_tiles: Count
+
+
+class CompareParameters(_Block):
+    metric: str
+    max_runs_in_figure: Count
+    dataset: SafeName | None
+
+
+class DemoRegionParameters(_Block):
+    rows: Count
+    cols: Count
+    north_lat: Annotated[float, Field(ge=-90, le=90)]
+    west_lon: Annotated[float, Field(ge=-180, le=180)]
+
+
+class DemoChangeParameters(_Block):
+    before_year: int
+    after_year: int
+    development_sites: Annotated[int, Field(ge=0)]
+    forest_clearings: Annotated[int, Field(ge=0)]
+    site_radius_tiles: Annotated[float, Field(gt=0)]
+
+
+class DemoDataParameters(_Block):
+    seed: int
+    tile_size: Count
+    tile_size_m: Annotated[float, Field(gt=0)]
+    train_tiles_per_class: Count
+    test_tiles_per_class: Count
+    edge_mix_probability: Annotated[float, Field(ge=0, le=1)]
+    region: DemoRegionParameters
+    change: DemoChangeParameters
 
 
 class RunParameters(BaseModel):
-    """The blocks every pipeline shares; other keys (report, compare...) are their nodes'."""
+    """Every parameter of conf/base/parameters*.yml: its rule here, its value (the default) in
+    the YAML and nowhere else, so no field has a default in code. Keys given only with
+    ``--params`` that the catalog reads (``select_by``, ``before``, ``after``,
+    ``storage_account``) are allowed beside them."""
 
     model_config = ConfigDict(extra="allow")
 
     dataset: SafeName
     pretrained_model: Network
-    tta: Views = 1
+    tta: Views
+    features: SafeName
     classifier: Classifier
     model_name: SafeName  # or best: the top MLflow run's model
     region: RegionName
     ingest: IngestParameters
     featurize: FeaturizeParameters
     finetune: FinetuneParameters
+    pretrained: PretrainedParameters
     train: TrainParameters
     score: ScoreParameters
+    report: ReportParameters
     change: ChangeParameters
+    compare: CompareParameters
+    demo_data: DemoDataParameters
 
 
 def validate_parameters(params: dict[str, Any]) -> None:

@@ -49,7 +49,7 @@ DEFAULT_NETWORKS = [
     "efficientnet_lite2",
     "efficientnet_lite0+efficientnet_lite2",
 ]
-BASELINE = ("efficientnet_lite0", 1, "logistic_regression", "seed")  # the product's old default
+BASELINE = ("efficientnet_lite0", 1, "logistic_regression", "as_given")  # the product's old default
 TIMING_TILES = 64
 
 
@@ -58,12 +58,12 @@ class Combination:
     network: str
     tta: int
     classifier: str
-    preset: str  # tuned | seed
+    preset: str  # tuned | as_given
 
     @property
     def model_name(self) -> str:
         name = f"{features_name(self.network, self.tta)}_{self.classifier}"
-        return name if self.preset == "tuned" else f"{name}_seed"
+        return name if self.preset == "tuned" else f"{name}_as_given"
 
 
 class Sweep:
@@ -145,10 +145,10 @@ def milliseconds_per_tile(network: ONNXNetwork, tiles: list[Path], tta: int) -> 
 
 
 def combinations(networks: list[str], ttas: list[int], classifiers: list[str]) -> list[Combination]:
-    """Every network x TTA x classifier tuned, plus the seed preset of each classifier on the
+    """Every network x TTA x classifier tuned, plus the as_given preset (fixed hyperparameters) of each classifier on the
     first network without TTA (the baseline among them)."""
     tuned = [Combination(n, t, c, "tuned") for n in networks for t in ttas for c in classifiers]
-    seed = [Combination(networks[0], 1, c, "seed") for c in classifiers]
+    seed = [Combination(networks[0], 1, c, "as_given") for c in classifiers]
     return seed + tuned
 
 

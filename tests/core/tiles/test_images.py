@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aerial_landuse.core.tiles.images import decode_tile
+from aerial_landuse.core.tiles.images import TileLimits, decode_tile
 
 
 def _png(image: Image.Image) -> bytes:
@@ -64,7 +64,7 @@ def test_quarantine_reason_names_the_file_not_the_file_object(tmp_path):
     path.write_bytes(b"not a png at all")
     with fsspec.filesystem("file").open(str(path), "rb") as handle:
         with pytest.raises(Exception) as raised:
-            probe_image(handle)
+            probe_image(handle, TileLimits(min_side=32, max_megapixels=40))
     reason = failure_reason(raised.value, str(path))
     assert reason.startswith("UnidentifiedImageError: cannot identify image file")
     assert "broken.png" in reason and " object at 0x" not in reason
@@ -90,7 +90,7 @@ def test_exif_orientation_is_applied_before_resizing():
     [((1, 1), "too small: 1x1"), ((31, 400), "too small: 31x400"), ((8000, 6000), "too large")],
 )
 def test_tiles_outside_the_size_limits_are_refused_with_the_rule(size, words):
-    from aerial_landuse.core.tiles.images import TileLimits, TileRuleError, probe_image
+    from aerial_landuse.core.tiles.images import TileRuleError, probe_image
 
     buffer = io.BytesIO()
     Image.new("L", size).save(buffer, format="PNG")

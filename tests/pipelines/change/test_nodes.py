@@ -12,10 +12,11 @@ from aerial_landuse.pipelines.change.nodes import (
     review_changes,
     transition_tables,
 )
+from tests.conftest import parameters
 
 CLASSES = ["Cultivated", "Developed", "Forest"]
 DLAT, DLON = 0.002, 0.0027  # about 222 m x 222 m at 42.5 N
-PARAMS = {
+PARAMS = parameters("change") | {
     "before": "r2010",
     "after": "r2016",
     "labels": "raw",

@@ -3,6 +3,7 @@
 import pandas as pd
 
 from aerial_landuse.pipelines.compare.nodes import leaderboard
+from tests.conftest import parameters
 
 
 def runs() -> pd.DataFrame:
@@ -18,10 +19,10 @@ def runs() -> pd.DataFrame:
 
 
 def test_runs_are_ranked_by_the_metric_with_their_data_set():
-    table = leaderboard(runs(), {"metric": "accuracy", "dataset": None})
+    table = leaderboard(runs(), parameters("compare", dataset=None))
     assert list(table["run_id"]) == ["a", "c", "b"] and "dataset" in table.columns
 
 
 def test_the_leaderboard_can_hold_one_data_set():
-    table = leaderboard(runs(), {"metric": "accuracy", "dataset": "rsscn7"})
+    table = leaderboard(runs(), parameters("compare", dataset="rsscn7"))
     assert list(table["run_id"]) == ["c", "b"] and list(table["rank"]) == [1, 2]

@@ -8,8 +8,9 @@ from aerial_landuse.pipelines.demo_data.nodes import (
     grown_class_map,
     labelled_tiles,
 )
+from tests.conftest import parameters
 
-PARAMS = {
+PARAMS = parameters("demo_data") | {
     "seed": 3,
     "tile_size": 224,
     "tile_size_m": 224,

@@ -17,16 +17,16 @@ from aerial_landuse.pipelines.ingest.nodes import (
     split_index_and_quarantine,
 )
 from aerial_landuse.pipelines.train.nodes import split_labelled_tiles
-from tests.conftest import folder, write_labelled_folder
+from tests.conftest import folder, parameters, write_labelled_folder
 
-INGEST = {
+INGEST = parameters("ingest") | {
     "test_fraction": 0.34,
     "sample_frac": 1.0,
     "seed": 0,
     "rows_per_partition": 4,
     "max_quarantined_share": 0.5,  # these tests break tiles on purpose
 }
-FEATURIZE = {
+FEATURIZE = parameters("featurize") | {
     "pretrained_model": "efficientnet_lite0",
     "batch_size": 4,
     "onnx_threads": 1,
@@ -169,12 +169,6 @@ def test_synapseml_backend_gives_the_same_features_and_quarantine(spark, tmp_pat
     )
     for key, features in by_backend["onnxruntime"].items():
         np.testing.assert_allclose(by_backend["synapseml"][key], features, atol=1e-3)
-
-
-def test_unknown_backend_is_refused(labelled_index, lite0_network):
-    tiles, index, _ = labelled_index
-    with pytest.raises(ValueError, match="synapseml"):
-        featurize_labelled(index, tiles, lite0_network, {**FEATURIZE, "backend": "tensorflow"})
 
 
 def test_tta_features_are_the_mean_over_the_dihedral_views(labelled_index, lite0_network):

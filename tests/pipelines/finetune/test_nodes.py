@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from aerial_landuse.core.networks.registry import lite_state_dict, network_spec, normalise
 from aerial_landuse.datasets import ONNXNetworkDataset
 from aerial_landuse.pipelines.finetune.nodes import (
+    finetune_config,
     finetune_network,
     finetune_tiles,
     plot_learning_curves,
@@ -23,14 +24,14 @@ from aerial_landuse.pipelines.ingest.nodes import (
     split_index_and_quarantine,
 )
 from aerial_landuse.pipelines.train.nodes import split_labelled_tiles
-from tests.conftest import folder, write_labelled_folder
+from tests.conftest import folder, parameters, write_labelled_folder
 
 torch = pytest.importorskip("torch", reason="the torch extra is not installed")
 
-from aerial_landuse.core.networks.finetuning import FinetuneConfig, augment, network_for  # noqa: E402
+from aerial_landuse.core.networks.finetuning import augment, network_for  # noqa: E402
 from aerial_landuse.core.networks.registry import lite_onnx  # noqa: E402
 
-INGEST = {
+INGEST = parameters("ingest") | {
     "test_fraction": 0.25,
     "sample_frac": 1.0,
     "seed": 3,
@@ -38,7 +39,7 @@ INGEST = {
     "max_quarantined_share": 0.5,
 }
 CLASSES = ("Forest", "Developed", "Cultivated")
-FINETUNE = {
+FINETUNE = parameters("finetune") | {
     "pretrained_model": "efficientnet_lite0_finetuned",
     "validation_fraction": 0.25,
     "max_epochs": 2,
@@ -90,10 +91,15 @@ def test_max_tiles_caps_what_fine_tuning_sees_per_class_and_lists_the_rest(spark
     assert finetune_tiles(index, quarantine, INGEST, 0.25, max_tiles=1000).equals(whole)
 
 
+def config(**overrides):
+    """The default fine-tuning settings (conf/base) of efficientnet_lite0, on the CPU."""
+    return finetune_config(parameters("finetune", **overrides), "efficientnet_lite0", False)
+
+
 def test_exported_graph_gives_the_fine_tuned_torch_networks_features():
     """Weights and batch-norm statistics changed by training reach the ONNX graph intact."""
     torch.manual_seed(0)
-    model = network_for(FinetuneConfig(network="efficientnet_lite0"), 3)
+    model = network_for(config(), 3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     model.train()
     for _ in range(2):  # moves weights and running statistics away from ImageNet's
@@ -119,7 +125,7 @@ def test_exported_graph_gives_the_fine_tuned_torch_networks_features():
 
 
 def test_only_the_last_blocks_learn_when_asked():
-    model = network_for(FinetuneConfig(trainable_blocks=2), 5)
+    model = network_for(config(trainable_blocks=2), 5)
     learning = {
         n.split(".")[0] + ("." + n.split(".")[1] if n.startswith("_blocks") else "")
         for n, p in model.named_parameters()
@@ -132,7 +138,7 @@ def test_only_the_last_blocks_learn_when_asked():
 def test_augmentation_gives_each_tile_its_own_view():
     pixels = np.random.default_rng(0).integers(0, 256, (4, 256, 256, 3), dtype=np.uint8)
     pixels[:] = pixels[0]  # four copies of one tile
-    out = augment(pixels, 224, FinetuneConfig(), torch.Generator().manual_seed(0))
+    out = augment(pixels, 224, config(), torch.Generator().manual_seed(0))
     assert out.shape == (4, 3, 224, 224) and out.dtype == torch.float32
     assert len({out[i].numpy().tobytes() for i in range(4)}) == 4
 

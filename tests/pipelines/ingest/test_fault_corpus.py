@@ -13,10 +13,10 @@ from aerial_landuse.pipelines.ingest.nodes import (
     probe_tiles,
     split_index_and_quarantine,
 )
-from tests.conftest import folder
+from tests.conftest import folder, parameters
 from tests.fault_corpus import CASES, GOOD_CLASSES, SYMLINKED_CLASS, write_corpus
 
-PARAMS = {
+PARAMS = parameters("ingest") | {
     "test_fraction": 0.5,
     "sample_frac": 1.0,
     "score_sample_frac": 1.0,

@@ -11,9 +11,9 @@ from aerial_landuse.pipelines.ingest.nodes import (
     probe_tiles,
     split_index_and_quarantine,
 )
-from tests.conftest import folder, write_labelled_folder
+from tests.conftest import folder, parameters, write_labelled_folder
 
-PARAMS = {
+PARAMS = parameters("ingest") | {
     "test_fraction": None,
     "sample_frac": 1.0,
     "score_sample_frac": 1.0,

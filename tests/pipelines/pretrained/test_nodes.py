@@ -16,7 +16,7 @@ from aerial_landuse.core.networks.registry import (
 )
 from aerial_landuse.datasets import ONNXNetworkDataset
 from aerial_landuse.pipelines.pretrained.nodes import calibration_tiles, export_pretrained_network
-from tests.conftest import folder, write_labelled_folder
+from tests.conftest import folder, parameters, write_labelled_folder
 
 MILITARY_UNIFORM = 652  # ImageNet class of the Grace Hopper portrait matplotlib ships
 
@@ -86,10 +86,12 @@ def test_missing_network_file_says_how_to_export_it(tmp_path):
 def test_unknown_network_is_refused(tmp_path):
     for name in ("vgg99", "vgg99_int8"):
         with pytest.raises(ValueError, match="efficientnet_lite0"):
-            export_pretrained_network({"pretrained_model": name}, folder(tmp_path))
+            export_pretrained_network(
+                parameters("pretrained", pretrained_model=name), folder(tmp_path)
+            )
 
 
-INT8 = {
+INT8 = parameters("pretrained") | {
     "pretrained_model": "efficientnet_lite0_int8",
     "pretrained_weights": True,
     "calibration_tiles": 12,
@@ -173,6 +175,8 @@ def test_fusion_joins_base_networks_only():
 
 def test_finetuned_network_is_not_exported_but_fine_tuned(tmp_path):
     with pytest.raises(ValueError, match="--pipelines=ingest,finetune"):
-        export_pretrained_network({"pretrained_model": "efficientnet_lite0_finetuned"}, None)
+        export_pretrained_network(
+            parameters("pretrained", pretrained_model="efficientnet_lite0_finetuned"), None
+        )
     with pytest.raises(Exception, match="--pipelines=ingest,finetune"):
         ONNXNetworkDataset(filepath=str(tmp_path / "efficientnet_lite0_finetuned.onnx")).load()

@@ -21,10 +21,10 @@ from aerial_landuse.pipelines.report.nodes import (
     run_parameters,
     to_geojson,
 )
-from tests.conftest import folder
+from tests.conftest import folder, parameters
 
 LABELS = ["Developed", "Forest", "Shrub"]
-REPORT = {
+REPORT = parameters("report") | {
     "title": "Test report",
     "data_note": "Synthetic test tiles.",
     "gallery_tiles_per_class": 2,

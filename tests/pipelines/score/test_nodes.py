@@ -3,6 +3,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from aerial_landuse.pipelines.score.nodes import score_tiles, tabulate_score_predictions
+from tests.conftest import parameters
 from tests.pipelines.train.test_nodes import LABELS, clustered_features, params, train
 
 
@@ -20,7 +21,7 @@ def score_features(spark):
 def test_scores_have_bounds_prediction_and_a_probability_per_class(spark):
     model = train(clustered_features(spark), params("random_forest"))
     scored = score_tiles(
-        model, score_features(spark), {"pretrained_model": "efficientnet_lite0"}
+        model, score_features(spark), parameters("score", pretrained_model="efficientnet_lite0")
     ).toPandas()
     assert len(scored) == 12
     probabilities = scored[[f"prob_{c}" for c in LABELS]].to_numpy()
@@ -35,4 +36,4 @@ def test_scores_have_bounds_prediction_and_a_probability_per_class(spark):
 def test_model_trained_on_another_network_is_refused(spark):
     model = train(clustered_features(spark), params("logistic_regression"))
     with pytest.raises(ValueError, match="pretrained_model=efficientnet_lite0"):
-        score_tiles(model, score_features(spark), {"pretrained_model": "resnet18"})
+        score_tiles(model, score_features(spark), parameters("score", pretrained_model="resnet18"))

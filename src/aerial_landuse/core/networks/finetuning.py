@@ -35,21 +35,21 @@ LOAD_MARGIN = 1.15  # train tiles are decoded this much larger than the input, f
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """How to fine-tune (``finetune.*`` parameters)."""
+    """How to fine-tune: the ``finetune.*`` parameters (their values live in conf/base only)."""
 
-    network: str = "efficientnet_lite0"
-    max_epochs: int = 15
-    patience: int = 4  # epochs without a better validation accuracy before stopping
-    batch_size: int = 32
-    learning_rate: float = 1e-3  # the new classification head's
-    backbone_lr_factor: float = 0.1  # the pretrained layers learn this much slower
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.1
-    trainable_blocks: int = -1  # the last N MBConv blocks (+ head) learn; -1: every layer
-    crop_scale: tuple[float, float] = (0.5, 1.0)
-    colour_jitter: float = 0.2  # brightness, contrast, saturation (hue: a tenth of it)
-    seed: int = 42
-    use_gpu: bool = False
+    network: str
+    max_epochs: int
+    patience: int  # epochs without a better validation accuracy before stopping
+    batch_size: int
+    learning_rate: float  # the new classification head's
+    backbone_lr_factor: float  # the pretrained layers learn this much slower
+    weight_decay: float
+    label_smoothing: float
+    trainable_blocks: int  # the last N MBConv blocks (+ head) learn; -1: every layer
+    crop_scale: tuple[float, float]
+    colour_jitter: float  # brightness, contrast, saturation (hue: a tenth of it)
+    seed: int
+    use_gpu: bool
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)

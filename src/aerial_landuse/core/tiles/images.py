@@ -31,18 +31,17 @@ class TileLimits:
     tiles would be stretched to the network's input, huge ones decoded whole; both are refused
     at ingest with the reason, as are multi-page images (which page is the tile?)."""
 
-    min_side: int = 32
-    max_megapixels: float = 40.0
+    min_side: int
+    max_megapixels: float
 
 
 class TileRuleError(ValueError):
     """A readable image that breaks a tile rule (size, pages): quarantined with this reason."""
 
 
-def probe_image(handle: BinaryIO, limits: TileLimits | None = None) -> tuple[int, int, str, str]:
+def probe_image(handle: BinaryIO, limits: TileLimits) -> tuple[int, int, str, str]:
     """Width, height, mode and format from an image header (reads only the header); raises
     for an empty file, no pixels, or a tile that breaks ``limits``."""
-    limits = limits or TileLimits()
     if not handle.read(1):
         raise ValueError("empty file (0 bytes)")
     handle.seek(0)

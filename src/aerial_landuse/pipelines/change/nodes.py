@@ -425,7 +425,7 @@ def draw_change_figures(
         "transitions.png": transition_figure(transitions_km2, transitions_tiles),
         "area_per_class.png": area_figure(area, params["before"], params["after"]),
     }
-    if evaluation.get("threshold_sweep"):
+    if evaluation["threshold_sweep"]:
         figures["threshold.png"] = threshold_figure(
             evaluation["threshold_sweep"], float(params["min_confidence"])
         )

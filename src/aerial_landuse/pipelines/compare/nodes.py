@@ -21,7 +21,7 @@ def leaderboard(runs: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
         )
     runs = runs[runs[metric].notna()]  # trained but never evaluated: nothing to rank
     column = f"params.{DATASET_PARAM}"
-    if params.get("dataset") and column in runs.columns:
+    if params["dataset"] and column in runs.columns:
         runs = runs[runs[column] == params["dataset"]]
     metrics = [
         c

@@ -138,7 +138,7 @@ def tracking_record(
         DATASET_PARAM: dataset,
         "data.train_tiles": train_tiles.storage.uri(train_tiles.root),
         "data.test_tiles": "split from train_tiles"
-        if params.get("test_fraction") is not None
+        if params["test_fraction"] is not None
         else test_tiles.storage.uri(test_tiles.root),
     }
     for split, row in split_summary.items():

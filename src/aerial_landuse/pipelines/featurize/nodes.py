@@ -39,12 +39,9 @@ def _settings(params: dict[str, Any]) -> FeaturizeSettings:
         batch_size=int(params["batch_size"]),
         onnx_threads=int(params["onnx_threads"]),
         decode_threads=int(params["decode_threads"]),
-        decode_ahead=int(params.get("decode_ahead", FeaturizeSettings.decode_ahead)),
-        tta_views=int(params.get("tta_views", 1)),
+        decode_ahead=int(params["decode_ahead"]),
+        tta_views=int(params["tta_views"]),
     )
-
-
-BACKENDS = ("onnxruntime", "synapseml")
 
 
 def featurize_tiles(
@@ -62,15 +59,13 @@ def featurize_tiles(
     ``progress`` shows a stopped run of the same job, only the tiles it did not finish are
     featurized and the catalog keeps its finished parts.
     """
-    backend = params.get("backend", "onnxruntime")
-    if backend not in BACKENDS:
-        raise UserInputError(f"featurize.backend must be one of {BACKENDS}, got {backend!r}.")
+    backend = params["backend"]  # checked before the run (parameters.py)
     if params["pretrained_model"] != network.spec.name:
         raise UserInputError(
             f"pretrained_model is {params['pretrained_model']!r} but the network file holds "
             f"{network.spec.name!r}: re-export it with `kedro run --pipelines=pretrained`."
         )
-    views = int(params.get("tta_views", 1))
+    views = int(params["tta_views"])
     if views != 1 and backend != "onnxruntime":
         raise UserInputError(
             f"Test-time augmentation (tta_views={views}) runs in the onnxruntime backend: set "

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pyspark.sql import DataFrame
 
-from aerial_landuse.core.contracts import FINETUNED_SUFFIX, base_network
+from aerial_landuse.core.contracts import FINETUNE_SPLIT_COLUMNS, FINETUNED_SUFFIX, base_network
 from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.core.networks.finetuning import FinetuneConfig, Tiles, train_network
 from aerial_landuse.core.networks.registry import (
@@ -25,8 +25,6 @@ from aerial_landuse.core.tiles.sampling import mark_sample, split_listing, strat
 from aerial_landuse.storage import TileFolder
 
 logger = logging.getLogger(__name__)
-
-SPLIT_COLUMNS = ["id", "path", "label", "role"]  # role: train | validation | not_used
 
 
 def finetune_tiles(
@@ -44,7 +42,7 @@ def finetune_tiles(
     and labels only."""
     listed = tile_index.select("id", "path", "label", tile_index["split"].alias("folder"))
     seed = int(ingest["seed"])
-    tiles = split_listing(listed.toPandas(), ingest_quarantine, ingest.get("test_fraction"), seed)
+    tiles = split_listing(listed.toPandas(), ingest_quarantine, ingest["test_fraction"], seed)
     train = tiles[(tiles["split"] == "train") & tiles["id"].notna()].drop(columns="split")
     if train["label"].nunique() < 2:
         raise UserInputError(
@@ -57,17 +55,17 @@ def finetune_tiles(
         used = mark_sample(carved, max_tiles / len(carved), seed, by=["label", "role"])
         carved["role"] = carved["role"].where(used, "not_used")
         logger.info("Fine-tuning on %d of the %d train tiles (max_tiles)", used.sum(), len(carved))
-    return carved.sort_values("path").reset_index(drop=True)[SPLIT_COLUMNS]
+    return carved.sort_values("path").reset_index(drop=True)[FINETUNE_SPLIT_COLUMNS]
 
 
 def finetune_config(params: dict[str, Any], network: str, use_gpu: bool) -> FinetuneConfig:
     """The ``finetune`` parameters as the training function's settings."""
     keys = set(FinetuneConfig.__dataclass_fields__) - {"network", "use_gpu", "crop_scale"}
-    values = {k: params[k] for k in keys if k in params}
+    values = {k: params[k] for k in keys}
     return FinetuneConfig(
         network=network,
         use_gpu=use_gpu,
-        crop_scale=tuple(params.get("crop_scale", FinetuneConfig.crop_scale)),
+        crop_scale=tuple(params["crop_scale"]),
         **values,
     )
 
@@ -93,11 +91,11 @@ def finetune_network(
         ingest_quarantine,
         ingest,
         float(params["validation_fraction"]),
-        params.get("max_tiles"),
+        params["max_tiles"],
     )
     labels = sorted(split["label"].unique())
     train, validation = (_tiles_of(split, role, labels) for role in ("train", "validation"))
-    use_gpu = _gpu_requested(tile_index.sparkSession, params.get("use_gpu", "auto"))
+    use_gpu = _gpu_requested(tile_index.sparkSession, params["use_gpu"])
     config = finetune_config(params, base, use_gpu)
     logger.info(
         "Fine-tuning %s on %d train tiles (%d validation, %d classes) with TorchDistributor: "
@@ -197,7 +195,7 @@ def _lineage(
         "train_tiles_folder": tiles.storage.uri(tiles.root),
         "classes": labels,
         "split": {
-            "test_fraction": ingest.get("test_fraction"),
+            "test_fraction": ingest["test_fraction"],
             "seed": int(ingest["seed"]),
             "train_tiles": int((split["role"] == "train").sum()),
             "validation_tiles": int((split["role"] == "validation").sum()),

@@ -48,7 +48,7 @@ def list_labelled_tiles(
     Files refused by a listing rule carry their ``reason`` (quarantined at ingest); ignored files
     (hidden, OS, other formats) are the second output."""
     scans = {"train": train_tiles.scan()}
-    if params.get("test_fraction") is None:
+    if params["test_fraction"] is None:
         scans["test"] = test_tiles.scan()
     listing = pd.concat(
         [scan.tiles.assign(split=s) for s, scan in scans.items()], ignore_index=True
@@ -225,11 +225,7 @@ def probe_tiles(listing: pd.DataFrame, tiles: TileFolder, params: dict[str, Any]
         partitions_for(frame, len(sampled), int(params["rows_per_partition"]))
     )
     schema = T.StructType(LISTING_SCHEMA.fields + PROBE_FIELDS)
-    default = TileLimits()
-    limits = TileLimits(
-        int(params.get("min_tile_side", default.min_side)),
-        float(params.get("max_tile_megapixels", default.max_megapixels)),
-    )
+    limits = TileLimits(int(params["min_tile_side"]), float(params["max_tile_megapixels"]))
     return frame.mapInPandas(partial(probe_partition, storage=tiles.storage, limits=limits), schema)
 
 

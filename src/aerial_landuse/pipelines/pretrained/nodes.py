@@ -32,7 +32,7 @@ def export_pretrained_network(params: dict[str, Any], train_tiles: TileFolder) -
             f"`kedro run --pipelines=ingest,finetune --params pretrained_model={name}`."
         )
     network = export_onnx(
-        name.removesuffix(INT8_SUFFIX), pretrained=bool(params.get("pretrained_weights", True))
+        name.removesuffix(INT8_SUFFIX), pretrained=bool(params["pretrained_weights"])
     )
     if not is_int8(name):
         return network

@@ -30,10 +30,10 @@ def score_tiles(
             f"{params['pretrained_model']!r}: run with `--params pretrained_model={model.network}`."
         )
     views = int(model.info.get("tta_views", 1))
-    if views != int(params.get("tta_views", 1)):
+    if views != int(params["tta_views"]):
         raise UserInputError(
             f"Model {model.name!r} was trained on features averaged over {views} dihedral views "
-            f"but tta is {params.get('tta_views', 1)}: run with `--params tta={views}`."
+            f"but tta is {params['tta_views']}: run with `--params tta={views}`."
         )
     predicted = model.predict(usable_features(score_features)).withColumn(
         "_p", vector_to_array("probability")
@@ -53,13 +53,13 @@ def score_tiles(
         F.array_max("_p").alias("confidence"),
         *probabilities,
     )
-    smoothing = params.get("smoothing") or {}
+    smoothing = params["smoothing"]
     smoothed = smooth_probabilities(
         scored,
         {label: probability_column(label) for label in model.labels},
-        radius=int(smoothing.get("radius", 0)),
-        weights=smoothing.get("weights", "gaussian"),
-        sigma=float(smoothing.get("sigma", 1.0)),
+        radius=int(smoothing["radius"]),
+        weights=smoothing["weights"],
+        sigma=float(smoothing["sigma"]),
     )
     return smoothed.select(
         "*",

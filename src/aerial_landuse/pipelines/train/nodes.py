@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from aerial_landuse.core.classifiers.synapseml import lightgbm_classifier, train_lightgbm
 from aerial_landuse.core.classifiers.trained import TrainedModel, usable_features
-from aerial_landuse.core.contracts import CLASSIFIER_NAMES, SPLIT_COLUMNS
+from aerial_landuse.core.contracts import SPLIT_COLUMNS
 from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.core.spark_frames import count_by
 from aerial_landuse.core.tiles.sampling import mark_sample, split_listing
@@ -43,7 +43,7 @@ def split_labelled_tiles(
     ).toPandas()
     readable["state"] = np.where(readable.pop("ok"), "featurized", "quarantined_featurize")
     seed = int(params["seed"])
-    tiles = split_listing(readable, ingest_quarantine, params.get("test_fraction"), seed)
+    tiles = split_listing(readable, ingest_quarantine, params["test_fraction"], seed)
     usable = tiles[tiles["state"] == "featurized"]
     tiles["used"] = False
     tiles.loc[usable.index, "used"] = mark_sample(
@@ -125,21 +125,19 @@ def tune_classifier(
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
 
     estimator = tuning_estimator(train_features.sparkSession, name, hyperparameters)
-    grid_values = dict((tuning.get("grids") or {}).get(name) or {})
+    grid_values = dict(tuning["grids"].get(name) or {})
     builder = ParamGridBuilder()
     for param, values in grid_values.items():
         builder.addGrid(estimator.getParam(param), list(values))
     grid = builder.build()
-    evaluator = MulticlassClassificationEvaluator(
-        labelCol=LABEL_INDEX, metricName=tuning.get("metric", "accuracy")
-    )
-    seed, method = int(tuning.get("seed", 42)), tuning.get("method", "cross_validation")
+    evaluator = MulticlassClassificationEvaluator(labelCol=LABEL_INDEX, metricName=tuning["metric"])
+    seed, method = int(tuning["seed"]), tuning["method"]
     common = {"estimator": estimator, "estimatorParamMaps": grid, "evaluator": evaluator}
-    common |= {"seed": seed, "parallelism": int(tuning.get("parallelism", 1))}
+    common |= {"seed": seed, "parallelism": int(tuning["parallelism"])}
     if method == "cross_validation":
-        search = CrossValidator(numFolds=int(tuning.get("folds", 3)), **common)
+        search = CrossValidator(numFolds=int(tuning["folds"]), **common)
     else:
-        search = TrainValidationSplit(trainRatio=float(tuning.get("train_ratio", 0.75)), **common)
+        search = TrainValidationSplit(trainRatio=float(tuning["train_ratio"]), **common)
     indexed, labels = _indexed(_in_fixed_partitions(train_features))
     logger.info(
         "Tuning %s on %d train tiles: %d grid points by %s (%s)",
@@ -194,14 +192,10 @@ def train_classifier(
     and random forest train as plain Spark ML estimators: TrainClassifier (SynapseML 1.1.0) drops
     the probability column of LogisticRegression, and scoring needs per-class probabilities.
     """
-    name = params["classifier"]
-    if name not in CLASSIFIER_NAMES:
-        raise UserInputError(
-            f"Unknown classifier {name!r}: choose one of {sorted(CLASSIFIER_NAMES)} (train.classifier)."
-        )
+    name = params["classifier"]  # checked against CLASSIFIER_NAMES before the run (parameters.py)
     hyperparameters = dict(params["hyperparameters"].get(name) or {})
     train_features = usable_features(labelled_features, "train", labelled_split)
-    preset = params.get("preset", "seed")
+    preset = params["preset"]
     tuning: dict[str, Any] = {"preset": preset}
     if preset == "tuned":
         fitted, labels, tuning = tune_classifier(
@@ -215,7 +209,7 @@ def train_classifier(
     info = {
         "model_name": params["model_name"],
         "pretrained_model": params["pretrained_model"],
-        "tta_views": int(params.get("tta_views", 1)),
+        "tta_views": int(params["tta_views"]),
         "classifier": name,
         "hyperparameters": {**hyperparameters, **tuning.get("chosen", {})},
         "tuning": tuning,
