@@ -6,11 +6,12 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# What won `make quality` on real aerial scenes (docs/model-quality.md): EfficientNet-Lite0
-# fine-tuned on the labelled tiles, then logistic regression on its features. NETWORK=efficientnet_lite0
-# runs the frozen network instead (no torch, no fine-tuning).
-NETWORK ?= efficientnet_lite0_finetuned
-MODEL ?= $(NETWORK)_logistic_regression
+# The project's default network and classifier (conf/base/globals.yml, their one home): what
+# `kedro run` alone runs. NETWORK=efficientnet_lite0 runs the frozen network (no torch, no fine-tuning).
+global_default = $(shell sed -n 's/^$(1): *\([A-Za-z0-9_+.-]*\).*/\1/p' conf/base/globals.yml)
+NETWORK ?= $(call global_default,pretrained_model)
+CLASSIFIER ?= $(call global_default,classifier)
+MODEL ?= $(NETWORK)_$(CLASSIFIER)
 FINETUNED := $(filter %_finetuned,$(NETWORK))
 DATASET ?= demo
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +18,7 @@ import pytest
 from PIL import Image
 from pyspark.sql import SparkSession
 
+from aerial_landuse import settings
 from aerial_landuse.core.networks.registry import ONNXNetwork, export_onnx
 from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES, labelled_tile
 from aerial_landuse.framework.hooks import spark_conf
@@ -25,7 +29,8 @@ from aerial_landuse.tools.azurite import Azurite, running_azurite
 warnings.filterwarnings("ignore", message=".*register_new_resolver.*")
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = "efficientnet_lite0_logistic_regression"
+NETWORK = "efficientnet_lite0"  # what the test copies of the project run (copy_project)
+MODEL = f"{NETWORK}_logistic_regression"
 REGION, EARLIER_REGION = "middlesexma2016", "middlesexma2010"  # the demo region's two years
 SMALL_DEMO = (
     "demo_data.train_tiles_per_class=12,demo_data.test_tiles_per_class=6,"
@@ -53,6 +58,21 @@ def spark() -> Iterator[SparkSession]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@functools.cache
+def _base_parameters() -> dict:
+    loader = settings.CONFIG_LOADER_CLASS(
+        str(ROOT / "conf"), env="local", **settings.CONFIG_LOADER_ARGS
+    )
+    return loader["parameters"]
+
+
+def parameters(block: str | None = None, **overrides) -> dict:
+    """The project's parameters (conf/base, the one home of their values), or one block of them,
+    with ``overrides``: what a node receives in a default run."""
+    values = copy.deepcopy(_base_parameters())
+    return {**(values[block] if block else values), **overrides}
 
 
 def write_labelled_folder(
@@ -110,8 +130,9 @@ def kedro(project: Path, *args: str, env: dict[str, str] | None = None, check: b
     return done.stdout + done.stderr
 
 
-def copy_project(destination: Path) -> Path:
-    """conf/ (all environments), src/ and pyproject.toml of this project, with empty data/."""
+def copy_project(destination: Path, network: str = NETWORK) -> Path:
+    """conf/ (all environments), src/ and pyproject.toml of this project, with empty data/;
+    its default network is ``network`` (None: the project's own)."""
     destination.mkdir(parents=True)
     shutil.copytree(
         ROOT / "conf",
@@ -123,6 +144,18 @@ def copy_project(destination: Path) -> Path:
         destination / "conf" / "base" / "credentials.yml",
     )
     (destination / "conf" / "local").mkdir()
+    # Test copies run the frozen network in every environment (as `make run
+    # NETWORK=efficientnet_lite0`): no fine-tuning in each copy; test_default_run_e2e.py runs
+    # the project's own default.
+    if network is not None:
+        globals_file = destination / "conf" / "base" / "globals.yml"
+        globals_file.write_text(
+            re.sub(
+                r"(?m)^pretrained_model: .*$",
+                f"pretrained_model: {network}",
+                globals_file.read_text(),
+            )
+        )
     shutil.copytree(
         ROOT / "src",
         destination / "src",

@@ -1,5 +1,6 @@
 """Configuration invariants: one catalog per kind of storage, secrets only from the environment."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -49,11 +50,11 @@ def test_an_environment_parameter_file_overrides_single_keys():
 
 def test_model_name_follows_the_run_parameters():
     params = loader("local", classifier="random_forest")["parameters"]
-    assert params["train"]["model_name"] == "efficientnet_lite0_random_forest"
+    assert params["train"]["model_name"] == "efficientnet_lite0_finetuned_random_forest"
     assert params["score"]["model_name"] == params["train"]["model_name"]
     catalog = loader("local", classifier="random_forest")["catalog"]
     assert catalog["metrics"]["dataset"]["filepath"].endswith(
-        "efficientnet_lite0_random_forest/metrics.json"
+        "efficientnet_lite0_finetuned_random_forest/metrics.json"
     )
 
 
@@ -75,10 +76,15 @@ def test_tta_and_fine_tuning_name_their_own_features_models_and_network_files():
     assert catalog["metrics"]["dataset"]["filepath"].endswith(
         "efficientnet_lite0_finetuned_tta8_logistic_regression/metrics.json"
     )
-    plain = loader("local")["catalog"]
+    plain = loader("local", pretrained_model="efficientnet_lite0")["catalog"]
     assert (
         plain["pretrained_network"]["filepath"]
         == "data/06_models/pretrained/efficientnet_lite0.onnx"
+    )
+    default = loader("local")["catalog"]  # the project's default: fine-tuned on the data set
+    assert (
+        default["pretrained_network"]["filepath"]
+        == "data/06_models/pretrained/finetuned/demo/efficientnet_lite0_finetuned.onnx"
     )
 
 
@@ -154,7 +160,7 @@ def test_outputs_are_kept_apart_per_data_set_name():
     catalog = loader("local", dataset="rsscn7")["catalog"]
     assert "/rsscn7/" in catalog["{tile_set}_features"]["filepath"]
     assert catalog["trained_model"]["dataset"]["path"].endswith(
-        "trained/rsscn7/efficientnet_lite0_logistic_regression"
+        "trained/rsscn7/efficientnet_lite0_finetuned_logistic_regression"
     )
     assert loader("local")["parameters"]["dataset"] == "demo"
 
@@ -174,3 +180,17 @@ def test_default_paths_are_anchored_to_the_project_root(tmp_path, monkeypatch):
     assert all(jar.startswith(str(root / ".jars")) for jar in jars.split(",") if jar)
     # a ``path`` (not a key of our own) is one that Kedro's context makes absolute
     assert config["catalog"]["scoring_model"]["path"] == "data/06_models/trained/demo"
+
+
+def test_make_runs_the_projects_default_model():
+    """`make run` and `kedro run` alone agree: the Makefile reads the default from globals.yml."""
+    globals_ = yaml.safe_load((CONF / "base" / "globals.yml").read_text())
+    printed = subprocess.run(
+        ["make", "-s", "-f", "Makefile", "--eval=show: ; @echo $(NETWORK) $(MODEL)", "show"],
+        cwd=CONF.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    network = globals_["pretrained_model"]
+    assert printed == [network, f"{network}_{globals_['classifier']}"]

@@ -8,7 +8,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,7 +16,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.conftest import EARLIER_REGION, MODEL, REGION, ROOT, kedro
+from tests.conftest import EARLIER_REGION, MODEL, REGION, kedro
 
 
 def train_and_evaluate(project: Path, classifier: str) -> None:
@@ -247,34 +246,6 @@ def test_interactive_maps_run_in_a_real_browser(project, tmp_path):
     report = project / "data" / "08_reporting" / "demo" / MODEL / REGION / "report.html"
     dom = rendered_dom(report, tmp_path / "profile")
     assert 'data-ready="20"' in dom  # the pan/zoom script ran over the 20 tiles, no error
-
-
-@pytest.mark.e2e
-def test_analysis_notebook_runs_on_the_outputs_through_the_catalog(project):
-    import nbformat
-    from nbclient import NotebookClient
-
-    notebook = nbformat.read(ROOT / "notebooks" / "model_prediction_analysis.ipynb", as_version=4)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(project)}}
-    ).execute()
-    printed = "".join(
-        output.get("text", "")
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-    )
-    assert f"Model {MODEL}: accuracy" in printed and "Developed:" in printed
-    figures = [
-        output
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-        if "image/png" in output.get("data", {})
-    ]
-    assert len(figures) >= 3  # confusion matrix, per-class metrics, land-use map (+ wrong tiles)
-    assert "%load_ext kedro.ipython" in notebook.cells[1].source
 
 
 @pytest.mark.e2e
