@@ -12,7 +12,6 @@ global_default = $(shell sed -n 's/^$(1): *\([A-Za-z0-9_+.-]*\).*/\1/p' conf/bas
 NETWORK ?= $(call global_default,pretrained_model)
 CLASSIFIER ?= $(call global_default,classifier)
 MODEL ?= $(NETWORK)_$(CLASSIFIER)
-FINETUNED := $(filter %_finetuned,$(NETWORK))
 DATASET ?= demo
 
 export DO_NOT_TRACK := 1
@@ -70,22 +69,18 @@ data/01_raw/$(REGION_BEFORE)/tile_summaries.csv: | $(STAMP)
 
 demo-data: data/01_raw/$(REGION_BEFORE)/tile_summaries.csv  ## Write the synthetic demo tiles (once)
 
-# A published network is exported once (resnet18/alexnet need `make install-torch`); a fine-tuned
-# one is made from the labelled tiles (finetune pipeline, torch on the driver).
-data/06_models/pretrained/finetuned/$(DATASET)/%.onnx: | $(STAMP) $(TORCH_STAMP) demo-data
-	$(BIN)/kedro run --pipelines=ingest,finetune --params pretrained_model=$*
+# The network is made once, as the registry says (tools/network.py): a fine-tuned one from the
+# labelled tiles (ingest, finetune: torch on the driver), any other exported (pretrained).
+NETWORK_TOOL = $(BIN)/python -m aerial_landuse.tools.network $(NETWORK)
+NETWORKS_FOLDER := data/06_models/pretrained
 
-data/06_models/pretrained/%.onnx: | $(STAMP)
-	$(BIN)/kedro run --pipelines=pretrained --params pretrained_model=$*
+pretrained: install demo-data  ## Make the network once: export it, or fine-tune it (NETWORK=<lite>_finetuned)
+	@set -e; file="$(NETWORKS_FOLDER)/$$($(NETWORK_TOOL) --file $(DATASET))"; \
+	if [ -f "$$file" ]; then echo "Network: $$file"; else \
+	  if $(NETWORK_TOOL) --needs-torch; then $(MAKE) --no-print-directory install-torch; fi; \
+	  $(BIN)/kedro run --pipelines=$$($(NETWORK_TOOL) --pipelines) --params pretrained_model=$(NETWORK); fi
 
-comma := ,
-NETWORK_FILE := $(if $(FINETUNED),data/06_models/pretrained/finetuned/$(DATASET)/$(NETWORK).onnx,data/06_models/pretrained/$(NETWORK).onnx)
-# How a blob environment gets the network: fine-tune it there, or export it there (once).
-NETWORK_STEP := $(if $(FINETUNED),--pipelines=ingest$(comma)finetune,--pipelines=pretrained)
-
-pretrained: $(NETWORK_FILE)  ## Export the pretrained network to ONNX, or fine-tune it (NETWORK=<lite>_finetuned), once
-
-run: install $(if $(FINETUNED),install-torch) demo-data pretrained  ## Run the whole job on the demo data (and its change since the earlier year); print where the reports are
+run: install demo-data pretrained  ## Run the whole job on the demo data (and its change since the earlier year); print where the reports are
 	$(BIN)/kedro run --params pretrained_model=$(NETWORK)
 	$(BIN)/kedro run --pipelines=score --params pretrained_model=$(NETWORK),region=$(REGION_BEFORE)
 	$(BIN)/kedro run --pipelines=change --params pretrained_model=$(NETWORK)
@@ -93,7 +88,8 @@ run: install $(if $(FINETUNED),install-torch) demo-data pretrained  ## Run the w
 	@echo "Report: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/$(REGION)/report.html)"
 	@echo "Change: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/change_$(REGION_BEFORE)_$(REGION)/change_report.html)"
 
-sweep: install demo-data data/06_models/pretrained/efficientnet_lite0.onnx  ## Train + evaluate every network x classifier available offline, then the leaderboard
+sweep: install demo-data  ## Train + evaluate every network x classifier available offline, then the leaderboard
+	$(MAKE) --no-print-directory pretrained NETWORK=efficientnet_lite0
 	$(BIN)/python -m aerial_landuse.tools.sweep
 
 DATA ?= ../shared/data/rsscn7-dev
@@ -101,7 +97,8 @@ quality: install install-torch  ## Leaderboard of networks x fine-tuning x TTA x
 	$(BIN)/python -m aerial_landuse.tools.quality --data $(DATA) $(QUALITY_ARGS)
 
 TILES ?= 2000
-bench: install data/06_models/pretrained/efficientnet_lite0.onnx  ## Throughput benchmark: network alone, plain loop, featurize, score (TILES=1000,4000,16000)
+bench: install  ## Throughput benchmark: network alone, plain loop, featurize, score (TILES=1000,4000,16000)
+	$(MAKE) --no-print-directory pretrained NETWORK=efficientnet_lite0
 	$(BIN)/python -m aerial_landuse.tools.bench --tiles $(TILES)
 
 compare: install  ## Leaderboard of the MLflow run history (data/08_reporting/leaderboard.html)
@@ -148,7 +145,7 @@ upload: install demo-data  ## Copy the local tiles into Azurite's containers (sk
 	source $(AZURITE_ENV) && $(BIN)/python -m aerial_landuse.tools.upload --env azurite
 
 run-azurite: upload  ## The whole job against Azurite: export the network there, then kedro run
-	source $(AZURITE_ENV) && $(BIN)/kedro run --env=azurite $(NETWORK_STEP) --only-missing-outputs --params pretrained_model=$(NETWORK)
+	source $(AZURITE_ENV) && $(BIN)/kedro run --env=azurite --pipelines=$$($(NETWORK_TOOL) --pipelines) --only-missing-outputs --params pretrained_model=$(NETWORK)
 	source $(AZURITE_ENV) && $(BIN)/kedro run --env=azurite --params pretrained_model=$(NETWORK)
 
 # ---- A Spark standalone cluster on this machine (pyspark's Master + 2 Workers) ---------------
@@ -169,7 +166,7 @@ upload-cluster: install demo-data  ## Copy the local tiles into Azurite's contai
 	source $(AZURITE_ENV) && $(BIN)/python -m aerial_landuse.tools.upload --env cluster
 
 run-cluster: executor-env upload-cluster  ## The whole job on the standalone cluster, data in Azurite
-	source $(AZURITE_ENV) && $(BIN)/kedro run --env=cluster $(NETWORK_STEP) --only-missing-outputs --params pretrained_model=$(NETWORK)
+	source $(AZURITE_ENV) && $(BIN)/kedro run --env=cluster --pipelines=$$($(NETWORK_TOOL) --pipelines) --only-missing-outputs --params pretrained_model=$(NETWORK)
 	source $(AZURITE_ENV) && $(BIN)/kedro run --env=cluster --params pretrained_model=$(NETWORK)
 
 hdinsight-packages:  ## Resolve conf/hdinsight's spark.jars.packages from Maven Central (what the cluster will fetch)

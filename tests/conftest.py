@@ -19,7 +19,7 @@ from PIL import Image
 from pyspark.sql import SparkSession
 
 from aerial_landuse import settings
-from aerial_landuse.core.networks.registry import ONNXNetwork, export_onnx
+from aerial_landuse.core.networks.onnx_graphs import ONNXNetwork, export_onnx
 from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES, labelled_tile
 from aerial_landuse.framework.hooks import spark_conf
 from aerial_landuse.settings import jars_in

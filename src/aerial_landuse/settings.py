@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from aerial_landuse.core.contracts import features_name, is_finetuned
+from aerial_landuse.core.networks.registry import features_name, network_file
 from aerial_landuse.datasets.mlflow_runs import chosen_model_name
 from aerial_landuse.framework.config import LayeredConfigLoader
 from aerial_landuse.framework.console import quiet_console
@@ -35,14 +35,6 @@ def tracking_uri(store: str) -> str:
 def features_of(network: str, tta: int | str) -> str:
     """``${features_of:<network>,<tta>}``: the feature set's name (network, + _tta<k> with TTA)."""
     return features_name(network, int(tta))
-
-
-def network_file(network: str, dataset: str) -> str:
-    """``${network_file:<network>,<dataset>}``: where a network's ONNX file sits under the
-    networks folder; a fine-tuned one belongs to the data set it was fine-tuned on."""
-    if is_finetuned(network):
-        return f"finetuned/{dataset}/{network}.onnx"
-    return f"{network}.onnx"
 
 
 # Environments whose data lives on blob storage share conf/blob (one catalog for all of them).

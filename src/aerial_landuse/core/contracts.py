@@ -7,53 +7,10 @@ from __future__ import annotations
 
 from pyspark.sql import types as T
 
-# ---- names users choose with --params ------------------------------------------------------
-# A network name is a base network, a variant of one (``_int8``: int8-quantized; ``_finetuned``:
-# fine-tuned on the data set by the finetune pipeline) or two of those fused with ``+`` (their
-# features concatenated).
-BASE_NETWORKS = (
-    "efficientnet_lite0",
-    "efficientnet_lite1",
-    "efficientnet_lite2",
-    "resnet18",
-    "alexnet",
-)
-NETWORK_NAMES = BASE_NETWORKS  # the ones a sweep tries by default
-NETWORK_VARIANTS = ("_int8", "_finetuned")
-FINETUNED_SUFFIX = "_finetuned"
-FUSION = "+"
+from aerial_landuse.core.networks.registry import TTA_VIEWS, features_name, is_network_name
+
+# ---- names users choose with --params (networks: core/networks/registry.py) ---------------
 CLASSIFIER_NAMES = ("logistic_regression", "random_forest", "lightgbm")
-TTA_VIEWS = (1, 2, 4, 8)  # dihedral views a featurize may average (1: none)
-
-
-def network_parts(name: str) -> list[str]:
-    """The networks a (possibly fused) network name is made of, in order."""
-    return name.split(FUSION)
-
-
-def base_network(name: str) -> str:
-    """The base network of one (not fused) network name: ``efficientnet_lite0_int8`` -> lite0."""
-    for suffix in NETWORK_VARIANTS:
-        name = name.removesuffix(suffix)
-    return name
-
-
-def is_network_name(name: str) -> bool:
-    parts = network_parts(name)
-    return len(parts) <= 2 and all(
-        base_network(p) in BASE_NETWORKS and p.count("_int8") + p.count(FINETUNED_SUFFIX) <= 1
-        for p in parts
-    )
-
-
-def is_finetuned(name: str) -> bool:
-    return any(p.endswith(FINETUNED_SUFFIX) for p in network_parts(name))
-
-
-def features_name(network: str, tta_views: int = 1) -> str:
-    """What a feature set is called: the network, plus ``_tta<k>`` when k dihedral views are
-    averaged (``${features_of:...}`` in the config)."""
-    return network if int(tta_views) == 1 else f"{network}_tta{int(tta_views)}"
 
 
 def default_model_name(network: str, classifier: str, tta_views: int = 1) -> str:

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from aerial_landuse.core.errors import raise_if_outage
-from aerial_landuse.core.networks.registry import INPUT_NAME, ONNXNetwork
+from aerial_landuse.core.networks.onnx_graphs import INPUT_NAME, ONNXNetwork
 from aerial_landuse.core.tiles.images import TileLimits, decode_tile, failure_reason, probe_image
 from aerial_landuse.core.tiles.source import TileSource
 

@@ -8,8 +8,8 @@ from typing import Any
 import mlflow
 from kedro.io import AbstractDataset
 
-from aerial_landuse.core.contracts import is_finetuned
-from aerial_landuse.core.networks.registry import ONNXNetwork, read_onnx_network
+from aerial_landuse.core.networks.onnx_graphs import ONNXNetwork, read_onnx_network
+from aerial_landuse.core.networks.registry import is_finetuned
 from aerial_landuse.storage import storage_location
 
 from .missing import MissingInputError

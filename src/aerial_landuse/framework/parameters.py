@@ -9,13 +9,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from aerial_landuse.core.contracts import (
-    BASE_NETWORKS,
-    CLASSIFIER_NAMES,
-    TTA_VIEWS,
-    is_network_name,
-)
+from aerial_landuse.core.contracts import CLASSIFIER_NAMES
 from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.core.networks.registry import BASE_NETWORKS, TTA_VIEWS, is_network_name
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")  # +: fused networks
 

@@ -39,13 +39,13 @@ from PIL import Image
 from tqdm import tqdm
 
 from aerial_landuse.core.inference import new_session
-from aerial_landuse.core.networks.registry import (
+from aerial_landuse.core.networks.onnx_graphs import (
     INPUT_NAME,
     NETWORK_INPUT,
-    NetworkSpec,
     normalise,
     read_onnx_network,
 )
+from aerial_landuse.core.networks.registry import NetworkSpec
 from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES, labelled_tile
 from aerial_landuse.core.tiles.images import decode_tile
 from aerial_landuse.tools import project_root

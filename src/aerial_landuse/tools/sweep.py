@@ -19,7 +19,8 @@ from pathlib import Path
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from aerial_landuse.core.contracts import CLASSIFIER_NAMES, NETWORK_NAMES, default_model_name
+from aerial_landuse.core.contracts import CLASSIFIER_NAMES, default_model_name
+from aerial_landuse.core.networks.registry import NETWORK_NAMES
 from aerial_landuse.tools import project_root
 
 logger = logging.getLogger("aerial_landuse.tools.sweep")

@@ -10,7 +10,8 @@ import pytest
 from mlflow import MlflowClient
 from pyspark.sql import functions as F
 
-from aerial_landuse.core.networks.registry import lite_state_dict, network_spec, normalise
+from aerial_landuse.core.networks.onnx_graphs import lite_state_dict, normalise
+from aerial_landuse.core.networks.registry import network_spec
 from aerial_landuse.datasets import ONNXNetworkDataset
 from aerial_landuse.pipelines.finetune.nodes import (
     finetune_config,
@@ -29,7 +30,7 @@ from tests.conftest import folder, parameters, write_labelled_folder
 torch = pytest.importorskip("torch", reason="the torch extra is not installed")
 
 from aerial_landuse.core.networks.finetuning import augment, network_for  # noqa: E402
-from aerial_landuse.core.networks.registry import lite_onnx  # noqa: E402
+from aerial_landuse.core.networks.onnx_graphs import lite_onnx  # noqa: E402
 
 INGEST = parameters("ingest") | {
     "test_fraction": 0.25,

@@ -7,13 +7,13 @@ from matplotlib import cbook
 from PIL import Image
 
 from aerial_landuse.core.networks.efficientnet_lite import imagenet_head
-from aerial_landuse.core.networks.registry import (
-    NETWORKS,
+from aerial_landuse.core.networks.onnx_graphs import (
     export_onnx,
     lite_state_dict,
     normalise,
     read_onnx_network,
 )
+from aerial_landuse.core.networks.registry import NETWORKS
 from aerial_landuse.datasets import ONNXNetworkDataset
 from aerial_landuse.pipelines.pretrained.nodes import calibration_tiles, export_pretrained_network
 from tests.conftest import folder, parameters, write_labelled_folder

@@ -5,12 +5,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from aerial_landuse.core.networks.registry import (
-    NETWORKS,
-    build_torch_extractor,
-    export_onnx,
-    normalise,
-)
+from aerial_landuse.core.networks.onnx_graphs import build_torch_extractor, export_onnx, normalise
+from aerial_landuse.core.networks.registry import NETWORKS
 
 torch = pytest.importorskip("torch", reason="the torch extra is not installed")
 

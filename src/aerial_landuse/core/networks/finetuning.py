@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aerial_landuse.core.inference import dihedral_view
-from aerial_landuse.core.networks.registry import NETWORKS, lite_torch_model
+from aerial_landuse.core.networks.onnx_graphs import lite_torch_model
+from aerial_landuse.core.networks.registry import NETWORKS
 from aerial_landuse.core.tiles.images import decode_tile
 from aerial_landuse.core.tiles.source import TileSource
 

@@ -20,7 +20,7 @@ from aerial_landuse.core.inference import (
     model_key,
     read_bytes_partition,
 )
-from aerial_landuse.core.networks.registry import NETWORK_INPUT, OUTPUT_NAME, ONNXNetwork
+from aerial_landuse.core.networks.onnx_graphs import NETWORK_INPUT, OUTPUT_NAME, ONNXNetwork
 from aerial_landuse.core.spark_frames import (
     Progress,
     count_and_fingerprint,

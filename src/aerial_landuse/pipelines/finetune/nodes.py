@@ -11,14 +11,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pyspark.sql import DataFrame
 
-from aerial_landuse.core.contracts import FINETUNE_SPLIT_COLUMNS, FINETUNED_SUFFIX, base_network
+from aerial_landuse.core.contracts import FINETUNE_SPLIT_COLUMNS
 from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.core.networks.finetuning import FinetuneConfig, Tiles, train_network
+from aerial_landuse.core.networks.onnx_graphs import TORCH_EXTRA_HINT, ONNXNetwork, lite_onnx
 from aerial_landuse.core.networks.registry import (
+    FINETUNED_SUFFIX,
     LITE_NETWORKS,
-    TORCH_EXTRA_HINT,
-    ONNXNetwork,
-    lite_onnx,
+    base_network,
     network_spec,
 )
 from aerial_landuse.core.tiles.sampling import mark_sample, split_listing, stratified_split

@@ -9,15 +9,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from aerial_landuse.core.contracts import is_finetuned
 from aerial_landuse.core.errors import UserInputError
-from aerial_landuse.core.networks.registry import (
-    INT8_SUFFIX,
-    ONNXNetwork,
-    export_onnx,
-    is_int8,
-    quantize_int8,
-)
+from aerial_landuse.core.networks.onnx_graphs import ONNXNetwork, export_onnx, quantize_int8
+from aerial_landuse.core.networks.registry import INT8_SUFFIX, is_finetuned, is_int8
 from aerial_landuse.core.tiles.images import thumbnail
 from aerial_landuse.storage import TILE_EXTENSIONS, TileFolder
 

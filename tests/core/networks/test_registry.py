@@ -1,0 +1,47 @@
+"""The registry of networks: names, sizes, files and how each is made."""
+
+import pytest
+
+from aerial_landuse.core.networks.registry import (
+    is_network_name,
+    making_pipelines,
+    needs_torch,
+    network_file,
+    network_spec,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "pipelines", "torch", "file"),
+    [
+        ("efficientnet_lite0", 224, "pretrained", False, "efficientnet_lite0.onnx"),
+        ("efficientnet_lite2_int8", 260, "pretrained", False, "efficientnet_lite2_int8.onnx"),
+        ("resnet18", 224, "pretrained", True, "resnet18.onnx"),
+        (
+            "efficientnet_lite1_finetuned",
+            240,
+            "ingest,finetune",
+            True,
+            "finetuned/demo/efficientnet_lite1_finetuned.onnx",
+        ),
+        (
+            "efficientnet_lite0+efficientnet_lite1",
+            240,
+            "pretrained",
+            False,
+            "efficientnet_lite0+efficientnet_lite1.onnx",
+        ),
+    ],
+)
+def test_what_the_registry_says_of_each_kind_of_name(name, size, pipelines, torch, file):
+    assert is_network_name(name)
+    assert network_spec(name).image_size == size
+    assert making_pipelines(name) == pipelines
+    assert needs_torch(name) is torch
+    assert network_file(name, "demo") == file
+
+
+def test_an_unknown_name_lists_the_known_ones():
+    assert not is_network_name("vgg16")
+    with pytest.raises(ValueError, match="choose one of .*efficientnet_lite0"):
+        network_spec("vgg16")
