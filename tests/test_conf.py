@@ -177,7 +177,7 @@ def test_default_paths_are_anchored_to_the_project_root(tmp_path, monkeypatch):
     java_options = config["spark"]["spark.driver.extraJavaOptions"]
     assert f"-Dlog4j2.configurationFile={root / 'conf/base/log4j2.properties'}" in java_options
     jars = config["spark"]["spark.jars"]
-    assert all(jar.startswith(str(root / ".jars")) for jar in jars.split(",") if jar)
+    assert all(jar.startswith(str((root / ".jars").resolve())) for jar in jars.split(",") if jar)
     # a ``path`` (not a key of our own) is one that Kedro's context makes absolute
     assert config["catalog"]["scoring_model"]["path"] == "data/06_models/trained/demo"
 
