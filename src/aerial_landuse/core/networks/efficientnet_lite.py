@@ -47,14 +47,47 @@ class _TensorRef:
     shape: tuple[int, ...]
     stride: tuple[int, ...]
 
-    def to_numpy(self) -> np.ndarray:
+    def to_numpy(self, source: str | Path) -> np.ndarray:
         data = self.storage.data
-        assert data is not None
+        if data is None or len(data) != self.storage.numel:
+            raise ValueError(f"{source}: a tensor's storage is missing or truncated")
+        self._check_within(len(data), source)
         if not self.shape:
             return data[self.offset].copy()
         strides = [s * data.itemsize for s in self.stride]
         view = np.lib.stride_tricks.as_strided(data[self.offset :], self.shape, strides)
         return np.ascontiguousarray(view)
+
+    def _check_within(self, length: int, source: str | Path) -> None:
+        """Offset, shape and strides come from the file: the view they make must stay inside
+        its storage (``as_strided`` would read any memory it is told to)."""
+        sizes_ok = all(isinstance(n, int) and n >= 0 for n in (*self.shape, *self.stride))
+        if not sizes_ok or len(self.shape) != len(self.stride):
+            raise ValueError(f"{source}: a tensor's shape or strides are malformed")
+        if 0 in self.shape:
+            return
+        last = self.offset + sum((n - 1) * s for n, s in zip(self.shape, self.stride, strict=True))
+        if not 0 <= self.offset <= last < length:
+            raise ValueError(f"{source}: a tensor reaches past the end of its storage")
+
+
+def _tensor_ref(storage: Any, offset: Any, shape: Any, stride: Any, *_: Any) -> _TensorRef:
+    """What ``torch._utils._rebuild_tensor_v2`` stands for in the file: a view of a storage."""
+    if not isinstance(storage, _Storage) or not isinstance(offset, int):
+        raise pickle.UnpicklingError("a tensor in the weights file has no storage or offset")
+    return _TensorRef(storage, offset, tuple(shape), tuple(stride))
+
+
+class _PlainDataUnpickler(pickle.Unpickler):
+    """Unpickles plain data only (numbers, strings, lists, dicts): every class is refused, so a
+    crafted file cannot call anything (``pickle.load`` would import and call what it names)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"unexpected class {module}.{name} in a weights file")
+
+
+def _plain_data(handle: BinaryIO) -> Any:
+    return _PlainDataUnpickler(handle).load()
 
 
 class _StateDictUnpickler(pickle.Unpickler):
@@ -66,9 +99,7 @@ class _StateDictUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
-            return lambda storage, offset, shape, stride, *_: _TensorRef(
-                storage, offset, tuple(shape), tuple(stride)
-            )
+            return _tensor_ref
         if module == "torch" and name in _STORAGE_DTYPES:
             return name
         if (module, name) == ("collections", "OrderedDict"):
@@ -83,20 +114,20 @@ class _StateDictUnpickler(pickle.Unpickler):
 def read_legacy_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     """The tensors of a state dict saved by ``torch.save`` in the legacy (pre-1.6) format."""
     with open(path, "rb") as handle:
-        if pickle.load(handle) != LEGACY_MAGIC:
+        if _plain_data(handle) != LEGACY_MAGIC:
             raise ValueError(f"{path} is not a legacy torch weights file")
-        pickle.load(handle)  # protocol version
-        pickle.load(handle)  # sys info
+        _plain_data(handle)  # protocol version
+        _plain_data(handle)  # sys info
         unpickler = _StateDictUnpickler(handle)
         state = unpickler.load()
-        for key in pickle.load(handle):
+        for key in _plain_data(handle):
             storage = unpickler.storages[key]
             numel = int(np.frombuffer(handle.read(8), "<i8")[0])
             if numel != storage.numel:
                 raise ValueError(f"{path}: storage {key} holds {numel} values, not {storage.numel}")
             raw = handle.read(numel * np.dtype(storage.dtype).itemsize)
             storage.data = np.frombuffer(raw, storage.dtype)
-    return {name: ref.to_numpy() for name, ref in state.items()}
+    return {name: ref.to_numpy(path) for name, ref in state.items()}
 
 
 @dataclass(frozen=True)
