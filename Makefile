@@ -6,13 +6,19 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The project's default network and classifier (conf/base/globals.yml, their one home): what
-# `kedro run` alone runs. NETWORK=efficientnet_lite0 runs the frozen network (no torch, no fine-tuning).
-global_default = $(shell sed -n 's/^$(1): *\([A-Za-z0-9_+.-]*\).*/\1/p' conf/base/globals.yml)
+# The project's defaults (conf/base/globals.yml, their one home): what `kedro run` alone runs.
+# NETWORK=efficientnet_lite0 runs the frozen network (no torch, no fine-tuning).
+GLOBALS := conf/base/globals.yml
+global_default = $(shell sed -n 's/^$(1): *\([A-Za-z0-9_+.-]*\).*/\1/p' $(GLOBALS))
+global_nested = $(shell sed -n '/^$(1):/,/^[^ ]/s/^  $(2): *\([A-Za-z0-9_+.-]*\).*/\1/p' $(GLOBALS))
 NETWORK ?= $(call global_default,pretrained_model)
 CLASSIFIER ?= $(call global_default,classifier)
 MODEL ?= $(NETWORK)_$(CLASSIFIER)
-DATASET ?= demo
+DATASET ?= $(call global_default,dataset)
+# The demo region in two years (change.before / change.after); REGION is scored by default.
+REGION := $(call global_default,region)
+REGION_BEFORE := $(call global_nested,change,before)
+REGION_AFTER := $(call global_nested,change,after)
 
 export DO_NOT_TRACK := 1
 export KEDRO_DISABLE_TELEMETRY := true
@@ -60,10 +66,6 @@ synapseml-jars: $(JARS_STAMP)  ## Resolve SynapseML's jars from Maven Central in
 
 install: $(STAMP) $(JARS_STAMP)  ## Create .venv with the pinned dependencies, resolve SynapseML's jars
 
-# The demo region in two years (globals.yml change.before / change.after); REGION is scored by default.
-REGION := middlesexma2016
-REGION_BEFORE := middlesexma2010
-
 data/01_raw/$(REGION_BEFORE)/tile_summaries.csv: | $(STAMP)
 	$(BIN)/kedro run --pipelines=demo_data
 
@@ -86,7 +88,7 @@ run: install demo-data pretrained  ## Run the whole job on the demo data (and it
 	$(BIN)/kedro run --pipelines=change --params pretrained_model=$(NETWORK)
 	@echo
 	@echo "Report: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/$(REGION)/report.html)"
-	@echo "Change: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/change_$(REGION_BEFORE)_$(REGION)/change_report.html)"
+	@echo "Change: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/change_$(REGION_BEFORE)_$(REGION_AFTER)/change_report.html)"
 
 sweep: install demo-data  ## Train + evaluate every network x classifier available offline, then the leaderboard
 	$(MAKE) --no-print-directory pretrained NETWORK=efficientnet_lite0

@@ -186,11 +186,24 @@ def test_make_runs_the_projects_default_model():
     """`make run` and `kedro run` alone agree: the Makefile reads the default from globals.yml."""
     globals_ = yaml.safe_load((CONF / "base" / "globals.yml").read_text())
     printed = subprocess.run(
-        ["make", "-s", "-f", "Makefile", "--eval=show: ; @echo $(NETWORK) $(MODEL)", "show"],
+        [
+            "make",
+            "-s",
+            "-f",
+            "Makefile",
+            "--eval=show: ; @echo $(NETWORK) $(MODEL) $(DATASET) $(REGION) $(REGION_BEFORE)",
+            "show",
+        ],
         cwd=CONF.parent,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
     network = globals_["pretrained_model"]
-    assert printed == [network, f"{network}_{globals_['classifier']}"]
+    assert printed == [
+        network,
+        f"{network}_{globals_['classifier']}",
+        globals_["dataset"],
+        globals_["region"],
+        globals_["change"]["before"],
+    ]

@@ -27,7 +27,6 @@ from .missing import MissingInputError
 
 MODEL_FILE = "spark_model.bin"
 RECORD_FILE = "model.json"
-LEGACY_SPARK_DIR = "spark_model"  # Spark ML's own folder format, written by earlier versions
 FORMAT = "spark-java-serialized"
 
 
@@ -90,8 +89,6 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
         # JavaParams._from_java loaded; a fresh session (score only) has not imported it yet.
         import synapse.ml.core.serialize.java_params_patch  # noqa: F401
 
-        if record.get("format") != FORMAT and self._storage.protocol == "file":
-            return PipelineModel.load(f"{self._path}/{LEGACY_SPARK_DIR}")  # earlier versions
         running = _spark_context().version
         if record.get("spark_version") != running:
             raise DatasetError(

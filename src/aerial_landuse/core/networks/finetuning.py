@@ -57,18 +57,22 @@ class FinetuneConfig:
 
 
 @dataclass(frozen=True)
-class Tiles:
+class LabelledPaths:
     """Tile paths (storage URLs) and their class indices."""
 
     paths: list[str]
     classes: list[int]
 
-    def shard(self, rank: int, world: int) -> Tiles:
-        return Tiles(self.paths[rank::world], self.classes[rank::world])
+    def shard(self, rank: int, world: int) -> LabelledPaths:
+        return LabelledPaths(self.paths[rank::world], self.classes[rank::world])
 
 
 def train_network(
-    config: FinetuneConfig, labels: list[str], train: Tiles, validation: Tiles, storage: TileSource
+    config: FinetuneConfig,
+    labels: list[str],
+    train: LabelledPaths,
+    validation: LabelledPaths,
+    storage: TileSource,
 ) -> dict[str, Any] | None:
     """Fine-tune ``config.network`` to ``labels``; rank 0 returns ``{"state": numpy weights of the
     best epoch, "history": [per-epoch metrics], "best_epoch", "stopped_early", "seconds"}``."""
@@ -92,8 +96,8 @@ def train_network(
 def _train(
     config: FinetuneConfig,
     labels: list[str],
-    train: Tiles,
-    validation: Tiles,
+    train: LabelledPaths,
+    validation: LabelledPaths,
     storage: TileSource,
     device: torch.device,
     rank: int,

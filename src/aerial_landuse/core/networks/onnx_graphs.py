@@ -340,7 +340,7 @@ def quantize_int8(network: ONNXNetwork, calibration: np.ndarray, name: str) -> O
     spec = network_spec(name)
     batches = [normalise(calibration[i : i + 16], spec) for i in range(0, len(calibration), 16)]
 
-    class Tiles(CalibrationDataReader):
+    class CalibrationBatches(CalibrationDataReader):
         def __init__(self) -> None:
             self._batches = iter(batches)
 
@@ -358,7 +358,7 @@ def quantize_int8(network: ONNXNetwork, calibration: np.ndarray, name: str) -> O
         quantize_static(
             str(prepared),
             str(int8),
-            Tiles(),
+            CalibrationBatches(),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
             activation_type=QuantType.QUInt8,

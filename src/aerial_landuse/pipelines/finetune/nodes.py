@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame
 
 from aerial_landuse.core.contracts import FINETUNE_SPLIT_COLUMNS
 from aerial_landuse.core.errors import UserInputError
-from aerial_landuse.core.networks.finetuning import FinetuneConfig, Tiles, train_network
+from aerial_landuse.core.networks.finetuning import FinetuneConfig, LabelledPaths, train_network
 from aerial_landuse.core.networks.onnx_graphs import TORCH_EXTRA_HINT, ONNXNetwork, lite_onnx
 from aerial_landuse.core.networks.registry import (
     FINETUNED_SUFFIX,
@@ -137,9 +137,9 @@ def _base_of(name: str) -> str:
     return base
 
 
-def _tiles_of(split: pd.DataFrame, role: str, labels: list[str]) -> Tiles:
+def _tiles_of(split: pd.DataFrame, role: str, labels: list[str]) -> LabelledPaths:
     rows = split[split["role"] == role]
-    return Tiles(list(rows["path"]), [labels.index(label) for label in rows["label"]])
+    return LabelledPaths(list(rows["path"]), [labels.index(label) for label in rows["label"]])
 
 
 def _gpu_requested(spark: Any, setting: Any) -> bool:
@@ -158,8 +158,8 @@ def _distribute(
     use_gpu: bool,
     config: FinetuneConfig,
     labels: list[str],
-    train: Tiles,
-    validation: Tiles,
+    train: LabelledPaths,
+    validation: LabelledPaths,
     tiles: TileFolder,
 ) -> dict[str, Any]:
     try:
