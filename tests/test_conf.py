@@ -9,7 +9,15 @@ import yaml
 from aerial_landuse import settings
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-BLOB_ENVS = list(settings.BLOB_ENVIRONMENTS)
+
+
+def _storage_kind(env: Path) -> str | None:
+    globals_ = env / "globals.yml"
+    found = yaml.safe_load(globals_.read_text()) if globals_.exists() else None
+    return ((found or {}).get("storage") or {}).get("kind")
+
+
+BLOB_ENVS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and _storage_kind(p) == "blob")
 
 
 def loader(env: str, **runtime_params):
@@ -18,9 +26,13 @@ def loader(env: str, **runtime_params):
     )
 
 
-def test_one_catalog_per_kind_of_storage():
+def test_one_catalog_for_every_environment():
+    assert BLOB_ENVS == ["azure", "azurite", "cluster", "hdinsight"]
     catalogs = sorted(p.relative_to(CONF).as_posix() for p in CONF.glob("*/catalog*.yml"))
-    assert catalogs == ["base/catalog.yml", "blob/catalog.yml", "quality/catalog.yml"]
+    assert catalogs == ["base/catalog.yml", "quality/catalog.yml"]
+    for env in BLOB_ENVS:  # where the data lives, Spark, and at most a parameter of their own
+        files = {p.name for p in (CONF / env).iterdir()}
+        assert files <= {"globals.yml", "spark.yml", "parameters_featurize.yml"}, env
     # `make quality` only points the raw labelled folder at DATA (README's "Your own tiles")
     quality = yaml.safe_load((CONF / "quality" / "catalog.yml").read_text())
     assert sorted(quality) == ["score_tiles", "train_tiles"]
@@ -35,8 +47,50 @@ def test_blob_environments_differ_only_in_their_globals(monkeypatch):
         "cluster": "abfs://train",
         "hdinsight": "wasbs://train@your-storage-account.blob.core.windows.net",
     }
-    run = loader("hdinsight", storage_account="mine")["catalog"]["metrics"]["filepath"]
+    run = loader("hdinsight", storage_account="mine")["catalog"]["metrics"]["dataset"]["filepath"]
     assert run.startswith("wasbs://predictions@mine.blob.core.windows.net/")
+
+
+@pytest.mark.parametrize("env", ["local", *BLOB_ENVS])
+def test_every_stored_dataset_lives_where_the_environment_keeps_its_data(env, monkeypatch):
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "exampleaccount")
+    catalog = loader(env)["catalog"]
+    places = {}
+    for name, entry in catalog.items():
+        if name.startswith("_") or not isinstance(entry, dict):
+            continue
+        inner = entry["dataset"] if isinstance(entry.get("dataset"), dict) else entry
+        place = inner.get("filepath") or inner.get("path")
+        if place:
+            places[name] = (place, inner.get("credentials") or entry.get("credentials"))
+    assert len(places) > 60
+    for name, (place, credentials) in places.items():
+        if env == "local":
+            assert place.startswith("data/") and credentials is None, name
+        else:
+            assert place.split("://")[0] in {"abfs", "wasbs"}, name
+            assert credentials == "azure_storage", name
+
+
+def test_reading_the_configuration_asks_mlflow_nothing(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9/unreachable")
+    catalog = loader("local", model_name="best")["catalog"]
+    assert catalog["scoring_model"]["model_name"] == "best"  # resolved by the ChosenModel hook
+    assert catalog["metrics"]["dataset"]["filepath"].endswith("/best/metrics.json")
+    chosen = loader("local", model_name="best", chosen_model="m_lightgbm")["catalog"]
+    assert chosen["metrics"]["dataset"]["filepath"].endswith("/m_lightgbm/metrics.json")
+    assert chosen["scoring_model"]["chosen"] == "m_lightgbm"
+
+
+def test_an_unknown_storage_kind_is_refused_with_the_fix(tmp_path):
+    import shutil
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF / "base", conf / "base")
+    (conf / "odd").mkdir()
+    (conf / "odd" / "globals.yml").write_text("storage: {kind: s3}\n")
+    with pytest.raises(ValueError, match="storage.kind is 's3'.*local, blob"):
+        settings.CONFIG_LOADER_CLASS(str(conf), env="odd", **settings.CONFIG_LOADER_ARGS)
 
 
 def test_an_environment_parameter_file_overrides_single_keys():

@@ -9,8 +9,11 @@ import urllib.request
 
 import mlflow
 import pytest
+from kedro.io import DatasetError
 
+from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.datasets import MlflowRunsDataset, ModelChoiceDataset, SparkModelDataset
+from aerial_landuse.datasets.mlflow_runs import choose_model
 from aerial_landuse.pipelines.compare.nodes import leaderboard
 from aerial_landuse.tools.processes import free_port, group_alive, stop_groups
 from tests.conftest import parameters
@@ -72,6 +75,20 @@ def test_best_picks_the_top_run_and_records_it(spark, tracking, tmp_path):
     table = leaderboard(MlflowRunsDataset(EXPERIMENT).load(), parameters("compare"))
     assert table["model_name"].tolist() == ["m_random_forest", "m_logistic_regression"]
     assert table["rank"].tolist() == [1, 2]
+
+
+def test_a_run_that_names_a_path_is_never_chosen_as_best(tracking, tmp_path):
+    _log_run("m_logistic_regression", 0.81)
+    planted = _log_run("../../../../elsewhere/x_random_forest", 0.99)  # anyone who can log runs
+    with pytest.raises(UserInputError, match=f"{planted}.*not a plain name") as refused:
+        choose_model("best", EXPERIMENT)  # what the ChosenModel hook asks before the catalog
+    assert "mlflow runs delete" in str(refused.value)
+    with pytest.raises(DatasetError, match=f"{planted}.*not a plain name"):
+        ModelChoiceDataset(path=str(tmp_path), model_name="best", experiment=EXPERIMENT).load()
+    with pytest.raises(DatasetError, match="not a plain name"):
+        ModelChoiceDataset(
+            path=str(tmp_path), model_name="x", chosen="../y", experiment=EXPERIMENT
+        ).load()
 
 
 def test_best_without_history_says_what_to_do(tracking, tmp_path):

@@ -1,13 +1,13 @@
-"""Project settings: hooks, the config loader (a shared blob layer, parameters merged key by key)."""
+"""Project settings: hooks, the config loader (its resolvers; parameters merged key by key)."""
 
 import os
 from pathlib import Path
 
 from aerial_landuse.core.networks.registry import features_name, network_file
-from aerial_landuse.datasets.mlflow_runs import chosen_model_name
-from aerial_landuse.framework.config import LayeredConfigLoader
+from aerial_landuse.framework.config import ProjectConfigLoader
 from aerial_landuse.framework.console import quiet_console
 from aerial_landuse.framework.hooks import (
+    ChosenModel,
     InputChecks,
     OnlyMissingOutputs,
     SparkHooks,
@@ -18,7 +18,14 @@ from aerial_landuse.framework.hooks import (
 # Also a kedro.init entry point (earlier, for the CLI); here for notebooks and KedroSession users.
 quiet_console()
 
-HOOKS = (InputChecks(), SparkHooks(), StorageHooks(), SparkSaveTimer(), OnlyMissingOutputs())
+HOOKS = (
+    InputChecks(),
+    ChosenModel(),
+    SparkHooks(),
+    StorageHooks(),
+    SparkSaveTimer(),
+    OnlyMissingOutputs(),
+)
 
 
 def jars_in(folder: str) -> str:
@@ -37,14 +44,10 @@ def features_of(network: str, tta: int | str) -> str:
     return features_name(network, int(tta))
 
 
-# Environments whose data lives on blob storage share conf/blob (one catalog for all of them).
-BLOB_ENVIRONMENTS = ("azurite", "azure", "hdinsight", "cluster")
-
-CONFIG_LOADER_CLASS = LayeredConfigLoader
+CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    "layers": dict.fromkeys(BLOB_ENVIRONMENTS, "blob"),
     # An environment's or a user's parameter file overrides single keys, not whole blocks.
     "merge_strategy": {"parameters": "soft", "spark": "soft", "globals": "soft"},
     "config_patterns": {
@@ -53,7 +56,6 @@ CONFIG_LOADER_ARGS = {
     "custom_resolvers": {
         "jars_in": jars_in,
         "tracking_uri": tracking_uri,
-        "chosen_model": chosen_model_name,
         "features_of": features_of,
         "network_file": network_file,
     },

@@ -8,7 +8,7 @@ from kedro.io import DatasetError
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from aerial_landuse.datasets import AtomicSparkDataset, FsspecSparkDataset
+from aerial_landuse.datasets import FsspecSparkDataset
 from aerial_landuse.storage.atomic import PREVIOUS_SUFFIX, STAGING_SUFFIX
 
 
@@ -32,13 +32,9 @@ def _values(dataset) -> list[int]:
     return sorted(r["id"] for r in dataset.load().collect())
 
 
-@pytest.fixture(params=["spark", "fsspec"])
-def dataset_at(request, tmp_path):
+@pytest.fixture
+def dataset_at(tmp_path):
     def make(path):
-        if request.param == "spark":
-            return AtomicSparkDataset(
-                filepath=str(path), file_format="parquet", save_args={"mode": "overwrite"}
-            )
         return FsspecSparkDataset(filepath=str(path))
 
     return make
@@ -58,7 +54,7 @@ def test_a_failed_save_leaves_the_previous_output_intact(spark, tmp_path, datase
 def test_a_half_written_folder_is_not_trusted(spark, tmp_path, dataset_at):
     folder = tmp_path / "features.parquet"
     dataset_at(folder).save(_frame(spark, 3))
-    (folder / "_SUCCESS").unlink()  # as a run killed mid-write by an earlier version left it
+    (folder / "_SUCCESS").unlink()  # as a copy killed mid-way leaves it
     dataset = dataset_at(folder)
     assert not dataset.exists()  # so --only-missing-outputs writes it again
     with pytest.raises(DatasetError, match="(incomplete|no complete dataset)"):

@@ -5,12 +5,24 @@ both import what they share from here.
 
 from __future__ import annotations
 
+import re
+
 from pyspark.sql import types as T
 
 from aerial_landuse.core.networks.registry import TTA_VIEWS, features_name, is_network_name
 
 # ---- names users choose with --params (networks: core/networks/registry.py) ---------------
 CLASSIFIER_NAMES = ("logistic_regression", "random_forest", "lightgbm")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")  # +: fused networks
+SAFE_NAME_RULE = (
+    "a plain name (letters, digits, _ . + -; no / or ..): it becomes a folder under the "
+    "project's data"
+)
+
+
+def is_safe_name(value: object) -> bool:
+    """A name that becomes a folder (model, data set): nothing that leaves its parent folder."""
+    return isinstance(value, str) and bool(SAFE_NAME.fullmatch(value)) and ".." not in value
 
 
 def default_model_name(network: str, classifier: str, tta_views: int = 1) -> str:

@@ -5,10 +5,10 @@
 - ``ONNXNetworkDataset``: a pretrained network as an ONNX file with its preprocessing.
 - ``SparkModelDataset``: a Spark ML PipelineModel with its label list and training record.
 - ``FsspecSparkDataset``: a Spark DataFrame as Parquet that executors write and read through
-  fsspec, for object storage that Spark's Hadoop connectors cannot reach (Azurite), and for
-  features (one committed file per task: a stopped featurize resumes part by part).
+  fsspec, on local disk and on object storage that Spark's Hadoop connectors cannot reach
+  (Azurite); one committed file per task, so a stopped featurize resumes part by part.
 - ``StagedRowsDataset``: the ids of the rows a stopped resumable save had finished.
-- ``AtomicSparkDataset``: kedro-datasets' SparkDataset, replaced only by a complete new output.
+- ``TrackedArtifactDataset``: any file or folder dataset, also logged to the MLflow run (any storage).
 - ``GeoPackageDataset``: a GeoDataFrame as a GeoPackage layer (for QGIS), on any filesystem.
 - ``OptionalDataset``: any dataset that may be absent (the score region of a labelled-only user).
 - ``PackageTextDataset``: a text resource of the installed package (the report template).
@@ -16,7 +16,6 @@
   history and model choice (``best``) on MLflow, beside kedro-mlflow's own datasets.
 """
 
-from .atomic_spark import AtomicSparkDataset
 from .fsspec_spark import FsspecSparkDataset, StagedRowsDataset
 from .geopackage import GeoPackageDataset
 from .mlflow_runs import (
@@ -30,9 +29,9 @@ from .optional import OptionalDataset
 from .package_text import PackageTextDataset
 from .spark_model import SparkModelDataset
 from .tile_folder import TileFolderDataset
+from .tracked_artifact import TrackedArtifactDataset
 
 __all__ = [
-    "AtomicSparkDataset",
     "FsspecSparkDataset",
     "GeoPackageDataset",
     "MlflowParamsDataset",
@@ -45,4 +44,5 @@ __all__ = [
     "SparkModelDataset",
     "StagedRowsDataset",
     "TileFolderDataset",
+    "TrackedArtifactDataset",
 ]

@@ -15,7 +15,8 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
 
 from aerial_landuse.core.classifiers.trained import TrainedModel
-from aerial_landuse.core.contracts import DATASET_PARAM, MODEL_PARAM
+from aerial_landuse.core.contracts import DATASET_PARAM, MODEL_PARAM, SAFE_NAME_RULE, is_safe_name
+from aerial_landuse.core.errors import UserInputError
 
 from .missing import MissingInputError
 from .spark_model import SparkModelDataset, missing_model_message
@@ -113,21 +114,23 @@ def choose_model(
             f"'{experiment}' ({mlflow.get_tracking_uri()}): train and evaluate models first."
         )
     top = runs.sort_values([column, "start_time"], ascending=[False, False]).iloc[0]
-    return str(top[f"params.{MODEL_PARAM}"]), str(top["run_id"]), _value(top[column])
-
-
-def chosen_model_name(name: str, experiment: str, dataset: str, metric: str = "accuracy") -> str:
-    """``${chosen_model:...}`` in the catalog: ``best`` resolved to a model name, so that the
-    outputs of a ``model_name=best`` run go where that model's own outputs are."""
-    if name != "best":
-        return name
-    return choose_model(name, experiment, metric, dataset)[0]
+    chosen, run_id = top[f"params.{MODEL_PARAM}"], str(top["run_id"])
+    if not is_safe_name(chosen):
+        raise UserInputError(
+            f"The top MLflow run {run_id} of experiment '{experiment}' records {MODEL_PARAM}="
+            f"{chosen!r}, which is not {SAFE_NAME_RULE}. Delete that run (`mlflow runs delete "
+            f"--run-id {run_id}`) or score a model by name (--params model_name=<name>)."
+        )
+    return str(chosen), run_id, _value(top[column])
 
 
 class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
     """A trained model by name, or ``best``: the model of the top finished run by ``metric``.
 
-    The loaded model's ``info`` records the MLflow run that trained it (``mlflow_run_id``).
+    ``chosen`` is the model a ``best`` request was resolved to before the catalog was made (the
+    ChosenModel hook), so that paths and the loaded model agree; without it, ``best`` is
+    resolved here. The loaded model's ``info`` records the MLflow run that trained it
+    (``mlflow_run_id``) and how it was chosen.
     """
 
     def __init__(
@@ -137,11 +140,13 @@ class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
         experiment: str,
         metric: str = "accuracy",
         dataset: str | None = None,
+        chosen: str | None = None,
         credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._root = path.rstrip("/")  # ``path``: Kedro anchors it to the project root
         self._name = model_name
+        self._chosen = chosen
         self._metric = metric
         self._experiment = experiment
         self._dataset = dataset
@@ -150,7 +155,10 @@ class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
 
     def chosen(self) -> tuple[str, str | None, float | None]:
         """(model name, run id, metric value) of the model this dataset loads."""
-        return choose_model(self._name, self._experiment, self._metric, self._dataset)
+        name = self._chosen or self._name
+        if not (name == "best" or is_safe_name(name)):
+            raise UserInputError(f"model_name {name!r} is not {SAFE_NAME_RULE}.")
+        return choose_model(name, self._experiment, self._metric, self._dataset)
 
     def load(self) -> TrainedModel:
         name, run_id, value = self.chosen()

@@ -1,9 +1,8 @@
-"""The project's config loader: Kedro's OmegaConfigLoader with one shared layer per kind of storage.
+"""The project's config loader: Kedro's OmegaConfigLoader with the project's own resolvers.
 
-``conf/base`` is the embedded default (local disk). Environments that keep their data on blob
-storage (azurite, azure, hdinsight, cluster) all read ``conf/blob`` between base and themselves,
-so there is one blob catalog and each environment states only what differs (its globals: protocol,
-account, endpoint; its Spark settings). Files of the environment override the layer key by key.
+There is one catalog (``conf/base/catalog.yml``) for every environment: where each kind of data
+lives follows ``globals.yml``'s ``storage`` (folders under ``data/``, or one blob container per
+kind of data), which is all that the blob environments change besides their Spark settings.
 """
 
 from __future__ import annotations
@@ -12,41 +11,51 @@ from pathlib import Path
 from typing import Any
 
 from kedro.config import OmegaConfigLoader
-from omegaconf import DictConfig
+from omegaconf import OmegaConf
+
+from aerial_landuse.storage import container_url
+
+STORAGE_KINDS = ("local", "blob")
 
 
-class LayeredConfigLoader(OmegaConfigLoader):
-    """OmegaConfigLoader that reads ``conf/<layer>`` under an environment named in ``layers``."""
+class ProjectConfigLoader(OmegaConfigLoader):
+    """OmegaConfigLoader with ``${project_path:...}`` and ``${place:...}``."""
 
-    def __init__(self, *args: Any, layers: dict[str, str] | None = None, **kwargs: Any) -> None:
-        self._layers = dict(layers or {})  # set first: the parent's __init__ reads globals
-        resolvers = {
-            **(kwargs.pop("custom_resolvers", None) or {}),
-            "project_path": self.project_path,
-        }
-        super().__init__(*args, custom_resolvers=resolvers, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._register_own_resolvers()
+        # read now: globals cannot be loaded while another file resolves
+        self._storage = self._storage_settings()
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        self._register_own_resolvers()  # OmegaConf's resolvers are global: this loader's, now
+        return super().__getitem__(key)
+
+    def _register_own_resolvers(self) -> None:
+        """Like Kedro's ``globals``: registered per loader (each knows its project and storage)."""
+        OmegaConf.register_resolver("project_path", self.project_path, replace=True)
+        OmegaConf.register_resolver("place", self.place, replace=True)
 
     def project_path(self, relative: str = "") -> str:
         """``${project_path:<relative>}``: ``relative`` under the project root (the folder that
         holds ``conf/``), whatever the working directory (a notebook runs in ``notebooks/``)."""
         return str(Path(self.conf_source).resolve().parent / relative)
 
-    @property
-    def layer(self) -> str | None:
-        """The shared layer of the run's environment, if it has one."""
-        return self._layers.get(self.env or self.default_run_env)
+    def place(self, folder: str, container: str) -> str:
+        """``${place:<folder>,<container>}``: where one kind of data lives in this environment,
+        ``folder`` (under the project) on local storage, the blob ``container``'s URL on blob."""
+        storage = self._storage
+        if storage["kind"] == "local":
+            return folder
+        account = self.runtime_params.get("storage_account") or storage["account"]
+        return container_url(storage["scheme"], container, account)
 
-    def _read_raw_config(
-        self, key: str
-    ) -> tuple[dict[Path, DictConfig], dict[Path, DictConfig], str, str, set[Path]]:
-        base, env, base_path, env_path, processed = super()._read_raw_config(key)
-        if self.layer is None:
-            return base, env, base_path, env_path, processed
-        shared = self._read_dir_configs(
-            self._get_conf_env_path(self.layer),
-            self.config_patterns[key],
-            key,
-            processed,
-            key == "credentials",
-        )
-        return base, {**shared, **env}, base_path, env_path, processed
+    def _storage_settings(self) -> dict[str, Any]:
+        """globals.yml's ``storage`` block of this environment."""
+        storage = dict(self["globals"].get("storage") or {})
+        if storage.get("kind") not in STORAGE_KINDS:
+            raise ValueError(
+                f"globals.yml storage.kind is {storage.get('kind')!r} in environment "
+                f"'{self.env}': set it to one of {', '.join(STORAGE_KINDS)}."
+            )
+        return storage

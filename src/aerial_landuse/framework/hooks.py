@@ -18,6 +18,7 @@ from pyspark import SparkConf
 from pyspark.sql import DataFrame, SparkSession
 
 from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.datasets.mlflow_runs import choose_model
 from aerial_landuse.framework.console import print_user_errors_plainly
 from aerial_landuse.framework.parameters import validate_parameters
 from aerial_landuse.storage import (
@@ -144,11 +145,32 @@ class StorageHooks:
             for account, found in accounts.items():
                 check_writable(account, written_containers(found, pipeline.all_outputs()))
             containers = sorted({c for found in accounts.values() for c in found})
-            logger.info(
-                "Outputs go to blob containers %s. MLflow records this run's parameters and "
-                "metrics, not its artifacts (kedro-mlflow logs artifacts from local paths only).",
-                ", ".join(containers),
-            )
+            logger.info("Outputs go to blob containers %s.", ", ".join(containers))
+
+
+CHOSEN_MODEL = "chosen_model"  # the runtime parameter catalog.yml's _model reads first
+
+
+class ChosenModel:
+    """``--params model_name=best``: the top MLflow run's model is chosen once, after
+    kedro-mlflow has set the tracking store and before the catalog is made, so that the
+    catalog's paths and the loaded model name the same model (catalog.yml ``_model``)."""
+
+    @hook_impl(trylast=True)
+    def after_context_created(self, context: KedroContext) -> None:
+        loader = context.config_loader
+        requested = loader.runtime_params
+        if requested.get("model_name") != "best" or not needs_spark():
+            return
+        globals_ = loader["globals"]
+        name, run_id, value = choose_model(
+            "best",
+            globals_["experiment"],
+            requested.get("select_by", "accuracy"),
+            requested.get("dataset", globals_["dataset"]),
+        )
+        requested[CHOSEN_MODEL] = name
+        logger.info("model_name=best: %s (MLflow run %s, %s)", name, run_id, value)
 
 
 class InputChecks:

@@ -9,19 +9,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from aerial_landuse.core.contracts import CLASSIFIER_NAMES
+from aerial_landuse.core.contracts import CLASSIFIER_NAMES, SAFE_NAME_RULE, is_safe_name
 from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.core.networks.registry import BASE_NETWORKS, TTA_VIEWS, is_network_name
 
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")  # +: fused networks
-
 
 def _safe_name(value: str) -> str:
-    if not SAFE_NAME.fullmatch(value) or ".." in value:
-        raise ValueError(
-            "must be a plain name (letters, digits, _ . + -; no / or ..): it becomes a folder "
-            "under the project's data"
-        )
+    if not is_safe_name(value):
+        raise ValueError(f"must be {SAFE_NAME_RULE}")
     return value
 
 

@@ -1,7 +1,8 @@
 """Storage: where a dataset's files live and how driver and executors reach them.
 
-- ``location``: a URL's fsspec filesystem with its credentials (``Storage``, ``storage_location``).
-- ``tile_folder``: a folder of image tiles, listed on the driver, read by path on executors.
+- ``location``: a URL's fsspec filesystem with its credentials (``Storage``, ``storage_location``),
+  and the URL of a blob container (``container_url``, what catalog.yml's ``${place:...}`` gives).
+- ``tile_listing``: a folder of image tiles, listed on the driver, read by path on executors.
 - ``parquet_parts``: Parquet part files that executors write and read through fsspec.
 - ``checks``: the pre-run checks of blob accounts and containers (reachable, credentials
   accepted, containers there, writable where the run writes), with errors that name the fix.
@@ -21,13 +22,14 @@ from .checks import (
     create_containers,
     written_containers,
 )
-from .location import Storage, storage_location
+from .location import Storage, container_url, storage_location
 from .tile_listing import TILE_EXTENSIONS, FolderScan, TileFolder
 
 __all__ = [
     "BlobAccount",
     "TILE_EXTENSIONS",
     "Storage",
+    "container_url",
     "StorageError",
     "FolderScan",
     "TileFolder",

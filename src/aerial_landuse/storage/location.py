@@ -70,3 +70,20 @@ def storage_location(
     else:
         path = fsspec.get_filesystem_class(protocol)._strip_protocol(url)
     return Storage(protocol=protocol, storage_options=options), path.rstrip("/")
+
+
+def container_url(scheme: str, container: str, account: str = "") -> str:
+    """The URL of a blob container: ``abfs://<container>`` (adlfs takes the account from the
+    credentials) or HDInsight's ``wasbs://<container>@<account>.blob.core.windows.net``."""
+    if scheme == "abfs":
+        return f"abfs://{container}"
+    if scheme == "wasbs":
+        if not account:
+            raise ValueError(
+                "A wasbs:// URL names its storage account: set storage.account in the "
+                "environment's globals.yml or run with --params storage_account=<name>."
+            )
+        return f"wasbs://{container}@{account}.blob.core.windows.net"
+    raise ValueError(
+        f"Blob storage is reached over abfs or wasbs, not {scheme!r} (globals.yml storage.scheme)."
+    )
