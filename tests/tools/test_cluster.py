@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from aerial_landuse.tools.processes import group_alive
+from aerial_landuse.tools.processes import group_alive, recorded_groups
 
 
 def cluster(*args: str) -> subprocess.CompletedProcess:
@@ -19,7 +19,7 @@ def test_cluster_up_starts_registered_workers_in_their_own_dirs_and_down_stops_t
     folder = str(tmp_path / "cluster")
     up = cluster("up", "--folder", folder, "--workers", "2", "--port", "0")
     assert up.returncode == 0, up.stderr
-    pids = [int(p) for p in (tmp_path / "cluster" / "pids").read_text().split()]
+    pids = recorded_groups(tmp_path / "cluster" / "pids")[0]
     try:
         assert "with 2 worker(s)" in up.stdout
         assert len(pids) == 3 and all(group_alive(p) for p in pids)

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aerial_landuse.tools import project_root
-from aerial_landuse.tools.processes import free_port, group_alive, stop_groups
+from aerial_landuse.tools.processes import (
+    free_port,
+    record_groups,
+    recorded_groups,
+    stop_groups,
+    write_private,
+)
 
 ACCOUNT = "aerial"
 
@@ -52,9 +58,7 @@ class Azurite:
 def _key(folder: Path) -> str:
     path = folder / "account.key"
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(base64.b64encode(os.urandom(32)).decode())
-        path.chmod(0o600)
+        write_private(path, base64.b64encode(os.urandom(32)).decode())
     return path.read_text().strip()
 
 
@@ -117,15 +121,16 @@ def running_azurite(folder: Path, port: int | None = None) -> Iterator[Azurite]:
 
 def start(folder: Path, port: int) -> None:
     pid_file = folder / "azurite.pid"
-    if pid_file.exists() and group_alive(int(pid_file.read_text())):
-        pid = pid_file.read_text().strip()
+    if pid_file.exists() and recorded_groups(pid_file)[0]:
+        pid = recorded_groups(pid_file)[0][0]
         print(f"Azurite is already running (pid {pid}); `make azurite-stop` stops it.")  # noqa: T201
         return
     server, process = launch(folder, port)
-    pid_file.write_text(str(process.pid))
+    record_groups(pid_file, [process.pid])
     env_file = folder / "connection.env"
-    env_file.write_text(f"export AZURE_STORAGE_CONNECTION_STRING='{server.connection_string}'\n")
-    env_file.chmod(0o600)
+    write_private(
+        env_file, f"export AZURE_STORAGE_CONNECTION_STRING='{server.connection_string}'\n"
+    )
     print(f"Azurite blob service on {server.endpoint} (data in {folder}/blob).")  # noqa: T201
     print(f"Point the azurite environment at it with:  source {env_file}")  # noqa: T201
 
@@ -135,10 +140,13 @@ def stop(folder: Path) -> None:
     if not pid_file.exists():
         print("Azurite is not running (no pid file).")  # noqa: T201
         return
-    pid = int(pid_file.read_text())
-    stop_groups([pid])
+    running, stale = recorded_groups(pid_file)
+    stop_groups(running)
     pid_file.unlink()
-    print(f"Stopped Azurite (pid {pid}).")  # noqa: T201
+    if stale:
+        print(f"Azurite (pid {stale[0]}) had already stopped; nothing else was signalled.")  # noqa: T201
+    for pid in running:
+        print(f"Stopped Azurite (pid {pid}).")  # noqa: T201
 
 
 def main(argv: list[str] | None = None) -> int:

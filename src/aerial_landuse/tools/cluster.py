@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pyspark
 
-from aerial_landuse.tools.processes import free_port, stop_groups
+from aerial_landuse.tools.processes import free_port, record_groups, recorded_groups, stop_groups
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
@@ -136,7 +136,7 @@ def start(
     except BaseException:
         _stop(cluster.processes)
         raise
-    (folder / "pids").write_text("\n".join(str(p.pid) for p in cluster.processes))
+    record_groups(folder / "pids", [p.pid for p in cluster.processes])
     (folder / "master").write_text(f"{cluster.master_url} {cluster.ui_port}\n")
     return cluster
 
@@ -146,10 +146,10 @@ def stop(folder: Path) -> int:
     pid_file = folder / "pids"
     if not pid_file.exists():
         return 0
-    pids = [int(p) for p in pid_file.read_text().split()]
-    stop_groups(pids)
+    running, stale = recorded_groups(pid_file)  # a stale PID may be someone else's process now
+    stop_groups(running)
     pid_file.unlink()
-    return len(pids)
+    return len(running)
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
@@ -182,9 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         stopped = stop(args.folder)
         print(f"Stopped {stopped} Spark process(es)." if stopped else "No cluster is running.")  # noqa: T201
         return 0
-    if (args.folder / "pids").exists():
-        print(f"A cluster is already running ({args.folder}/pids); `make cluster-down` stops it.")  # noqa: T201
+    pid_file = args.folder / "pids"
+    if pid_file.exists() and recorded_groups(pid_file)[0]:
+        print(f"A cluster is already running ({pid_file}); `make cluster-down` stops it.")  # noqa: T201
         return 1
+    pid_file.unlink(missing_ok=True)  # left by a cluster that is gone (a reboot, a kill -9)
     try:
         cluster = start(args.folder, args.workers, args.cores, args.memory, args.port)
     except RuntimeError as exc:

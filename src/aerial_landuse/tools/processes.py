@@ -7,6 +7,9 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
+
+import psutil
 
 
 def free_port() -> int:
@@ -51,3 +54,36 @@ def stop_groups(pgids: list[int], grace: float = 30) -> None:
     for pgid in pgids:
         if group_alive(pgid):
             signal_group(pgid, signal.SIGKILL)
+
+
+def write_private(path: Path, text: str) -> None:
+    """``text`` into ``path`` readable by its owner only, from the first byte (no window in
+    which another user can read a key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode otherwise
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
+def record_groups(path: Path, pids: list[int]) -> None:
+    """The process groups a tool started, each with its start time, so that a later stop never
+    signals a process that merely reuses the PID after a reboot or a crash."""
+    path.write_text("".join(f"{pid} {psutil.Process(pid).create_time():.3f}\n" for pid in pids))
+
+
+def recorded_groups(path: Path) -> tuple[list[int], list[int]]:
+    """(still running, stale) PIDs of ``record_groups``: stale ones have exited or now belong
+    to another process, and must not be signalled."""
+    running, stale = [], []
+    for line in path.read_text().splitlines():
+        pid, _, started = line.partition(" ")
+        (running if _same_process(int(pid), started) else stale).append(int(pid))
+    return running, stale
+
+
+def _same_process(pid: int, started: str) -> bool:
+    try:
+        return bool(started) and abs(psutil.Process(pid).create_time() - float(started)) < 0.01
+    except (psutil.Error, ValueError):
+        return False
