@@ -45,3 +45,30 @@ def test_an_unknown_name_lists_the_known_ones():
     assert not is_network_name("vgg16")
     with pytest.raises(ValueError, match="choose one of .*efficientnet_lite0"):
         network_spec("vgg16")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("image_size", 10**6),
+        ("image_size", 0),
+        ("image_size", "224"),
+        ("feature_dim", -1),
+        ("std", [0, 1, 1]),
+        ("mean", [1, 2]),
+        ("resize", "lanczos"),
+    ],
+)
+def test_a_network_files_spec_out_of_range_is_refused(field, value):
+    import json
+    from dataclasses import asdict
+
+    from aerial_landuse.core.networks.registry import NETWORKS, NetworkSpec
+
+    stored = {**asdict(NETWORKS["efficientnet_lite0"]), field: value}
+    with pytest.raises(ValueError, match=f"out-of-range {field}.*pipelines=pretrained"):
+        NetworkSpec.from_json(json.dumps(stored))
+    assert (
+        NetworkSpec.from_json(NETWORKS["efficientnet_lite0"].to_json())
+        == NETWORKS["efficientnet_lite0"]
+    )

@@ -10,6 +10,7 @@ Imports only the standard library: the lean executor environment and the config 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, replace
 
 IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
@@ -80,8 +81,42 @@ class NetworkSpec:
 
     @classmethod
     def from_json(cls, text: str) -> NetworkSpec:
+        """The spec stored in a network file, checked: the file says how large the images it is
+        fed are and how they are scaled, so those values are bounded before anything uses them."""
         data = json.loads(text)
-        return cls(**{**data, "mean": tuple(data["mean"]), "std": tuple(data["std"])})
+        spec = cls(**{**data, "mean": tuple(data["mean"]), "std": tuple(data["std"])})
+        spec.check()
+        return spec
+
+    def check(self) -> None:
+        """Raises ValueError naming the first value outside what any network here needs."""
+        problems = {
+            "image_size": not _int_within(self.image_size, *IMAGE_SIZE_RANGE),
+            "feature_dim": not _int_within(self.feature_dim, *FEATURE_DIM_RANGE),
+            "mean": not _three_finite(self.mean),
+            "std": not _three_finite(self.std) or min(self.std) <= 0,
+            "resize": self.resize not in RESIZE_METHODS,
+        }
+        wrong = [name for name, bad in problems.items() if bad]
+        if wrong:
+            raise ValueError(
+                f"The network file's spec has an out-of-range {wrong[0]} "
+                f"({getattr(self, wrong[0])!r}); export the network again with "
+                "`kedro run --pipelines=pretrained`."
+            )
+
+
+IMAGE_SIZE_RANGE = (32, 1024)  # pixels a side: the registry's networks take 224-260
+FEATURE_DIM_RANGE = (1, 65536)  # fused networks add their widths
+RESIZE_METHODS = ("bilinear",)
+
+
+def _int_within(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _three_finite(values: tuple) -> bool:
+    return len(values) == 3 and all(isinstance(v, int | float) and math.isfinite(v) for v in values)
 
 
 NETWORKS: dict[str, NetworkSpec] = {  # keyed by BASE_NETWORKS
