@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from kedro.framework.startup import bootstrap_project
-from matplotlib.figure import Figure
 
 from aerial_landuse.core.contracts import CLASSIFIER_NAMES
 from aerial_landuse.core.inference import network_features, new_session
 from aerial_landuse.core.networks.onnx_graphs import ONNXNetwork
 from aerial_landuse.core.networks.registry import FINETUNED_SUFFIX, features_name
 from aerial_landuse.core.tiles.images import decode_tile
+from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.storage import TILE_EXTENSIONS
 from aerial_landuse.tools import project_root
 

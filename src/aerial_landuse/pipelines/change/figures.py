@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.collections import PolyCollection
-from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from PIL import Image
 
 from aerial_landuse.core.tiles.images import thumbnail
+from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.reporting.maps import class_colours, north_up, tile_polygons
 
 UNCHANGED, UNCERTAIN, OUTLINE = "#d9d9d9", "#9e9e9e", "#000000"

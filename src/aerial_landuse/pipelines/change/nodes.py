@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
-from matplotlib.figure import Figure
 from PIL import Image
 from scipy.spatial import cKDTree
 
@@ -30,6 +29,7 @@ from aerial_landuse.core.geometry.footprints import (
     tile_area_km2,
 )
 from aerial_landuse.core.tiles.images import png_data_uri
+from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.reporting.maps import interactive_map, qgis_style
 from aerial_landuse.storage import TileFolder
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from aerial_landuse.core.contracts import DATASET_PARAM
 from aerial_landuse.core.contracts import TRACKED_PARAMS as COLUMNS
 from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.reporting.figure import Figure
 
 
 def leaderboard(runs: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:

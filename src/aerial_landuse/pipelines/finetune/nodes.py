@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 from pyspark.sql import DataFrame
 
 from aerial_landuse.core.contracts import FINETUNE_SPLIT_COLUMNS
@@ -22,6 +21,7 @@ from aerial_landuse.core.networks.registry import (
     network_spec,
 )
 from aerial_landuse.core.tiles.sampling import mark_sample, split_listing, stratified_split
+from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.storage import TileFolder
 
 logger = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.collections import PolyCollection
-from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.reporting.maps import class_colours, north_up, tile_polygons
 
 

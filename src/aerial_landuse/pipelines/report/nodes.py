@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
-from matplotlib.figure import Figure
 from PIL import Image
 
 from aerial_landuse.core.contracts import (
@@ -24,6 +23,7 @@ from aerial_landuse.core.contracts import (
 )
 from aerial_landuse.core.geometry.footprints import feature_collection, geodataframe
 from aerial_landuse.core.tiles.images import png_data_uri, thumbnail
+from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.reporting.maps import class_colours, interactive_map, qgis_style, tile_tip
 from aerial_landuse.storage import TileFolder
 
