@@ -9,6 +9,7 @@
   (Azurite); one committed file per task, so a stopped featurize resumes part by part.
 - ``StagedRowsDataset``: the ids of the rows a stopped resumable save had finished.
 - ``TrackedArtifactDataset``: any file or folder dataset, also logged to the MLflow run (any storage).
+- ``SpreadsheetCSVDataset``: a CSV people open in a spreadsheet; no cell runs as a formula.
 - ``GeoPackageDataset``: a GeoDataFrame as a GeoPackage layer (for QGIS), on any filesystem.
 - ``OptionalDataset``: any dataset that may be absent (the score region of a labelled-only user).
 - ``PackageTextDataset``: a text resource of the installed package (the report template).
@@ -28,6 +29,7 @@ from .onnx_network import ONNXNetworkDataset
 from .optional import OptionalDataset
 from .package_text import PackageTextDataset
 from .spark_model import SparkModelDataset
+from .spreadsheet_csv import SpreadsheetCSVDataset
 from .tile_folder import TileFolderDataset
 from .tracked_artifact import TrackedArtifactDataset
 
@@ -42,6 +44,7 @@ __all__ = [
     "OptionalDataset",
     "PackageTextDataset",
     "SparkModelDataset",
+    "SpreadsheetCSVDataset",
     "StagedRowsDataset",
     "TileFolderDataset",
     "TrackedArtifactDataset",
