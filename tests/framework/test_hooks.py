@@ -44,6 +44,21 @@ def test_a_cluster_master_needs_the_executors_python_from_spark_yml():
     assert conf.get("spark.pyspark.driver.python") == sys.executable
 
 
+def test_the_spark_ui_stays_on_a_loopback_driver_and_kills_nothing(monkeypatch):
+    from tests.test_conf import BLOB_ENVS, loader
+
+    cluster = {"spark.pyspark.python": "./environment/bin/python"}
+    monkeypatch.delenv("SPARK_LOCAL_IP", raising=False)
+    spark_conf({**cluster, "spark.master": "yarn", "spark.driver.bindAddress": "10.0.0.4"})
+    assert "SPARK_LOCAL_IP" not in os.environ  # YARN's proxy must reach the UI
+    spark_conf(
+        {**cluster, "spark.master": "spark://x:7077", "spark.driver.bindAddress": "127.0.0.1"}
+    )
+    assert os.environ["SPARK_LOCAL_IP"] == "127.0.0.1"
+    for env in ["local", *BLOB_ENVS]:
+        assert loader(env)["spark"]["spark.ui.killEnabled"] is False, env
+
+
 def test_unreachable_masters_are_named_with_the_fix(monkeypatch):
     closed = free_port()
     with pytest.raises(ClusterConfigError, match=rf"127\.0\.0\.1:{closed}.*make cluster-up"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import socket
@@ -54,8 +55,22 @@ def spark_conf(settings: dict[str, object]) -> SparkConf:
             "spark.archives: <archive>#environment and set spark.pyspark.python: "
             "./environment/bin/python (see conf/cluster/spark.yml and docs/cluster.md)."
         )
+    _ui_on_the_driver_address(conf)
     os.environ["PYSPARK_PYTHON"] = conf.get("spark.pyspark.python")
     return conf
+
+
+def _ui_on_the_driver_address(conf: SparkConf) -> None:
+    """Spark's UI binds to SPARK_LOCAL_IP, else to every interface: a driver bound to loopback
+    (local, the standalone test cluster) keeps its UI there too. A driver that executors reach
+    over the network (YARN) keeps Spark's default, for YARN's proxy to reach the UI."""
+    bind = conf.get("spark.driver.bindAddress", None)
+    try:
+        loopback = bind is not None and ipaddress.ip_address(bind).is_loopback
+    except ValueError:
+        loopback = bind == "localhost"
+    if loopback:
+        os.environ.setdefault("SPARK_LOCAL_IP", str(bind))
 
 
 def check_master(settings: dict[str, object]) -> None:
