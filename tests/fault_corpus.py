@@ -156,7 +156,14 @@ CASES = [
     Case("WebP image", "Forest/modern.webp", _save(RGB, "WEBP"), "ignored",
          reason="not a tile format: .webp"),
     Case("symlink loop", "Shrub/loop", _link(".."), "ignored",
+         reason="symbolic link to a folder that holds the input folder (a loop)"),
+    Case("symlink to the disk's root", "Shrub/disk", _link("/"), "ignored",
+         reason="symbolic link to a folder that holds the input folder (a loop): /"),
+    Case("symlink to a folder listed twice", "Shrub/again", _link("../Forest/2019"), "ignored",
          reason="symbolic link to a folder already listed"),
+    Case("symlink to a tile outside the folder", "Forest/outside.png",
+         _link("../../elsewhere/linked_0.png"), "quarantined", "ingest",
+         "symbolic link leaves the input folder"),
 ]  # fmt: skip
 
 SYMLINKED_CLASS = "Linked"  # a class folder that is a symbolic link to a real folder elsewhere
@@ -164,7 +171,8 @@ SYMLINKED_CLASS = "Linked"  # a class folder that is a symbolic link to a real f
 
 def write_corpus(root: Path, elsewhere: Path) -> None:
     """The corpus below ``root``: good tiles in GOOD_CLASSES, every case, and a symlinked
-    class folder (``Linked`` -> ``elsewhere``, which holds two good tiles)."""
+    class folder (``Linked`` -> ``elsewhere``, outside ``root``, which holds two good tiles:
+    refused unless ingest.follow_external_links)."""
     for k, label in enumerate(GOOD_CLASSES):
         (root / label).mkdir(parents=True, exist_ok=True)
         for i in range(3):

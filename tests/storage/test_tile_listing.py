@@ -22,3 +22,52 @@ def test_is_read_only_and_hides_credentials(tmp_path):
     with pytest.raises(DatasetError, match="read-only"):
         dataset.save({"tiles": []})
     assert "s3cr3t" not in repr(dataset) and "s3cr3t" not in repr(dataset.load())
+
+
+def _with_links(tmp_path):
+    root = write_labelled_folder(tmp_path / "train", 2, ("Forest",), size=16)
+    write_labelled_folder(tmp_path / "elsewhere", 2, ("Shrub",), size=16)
+    (root / "Shrub").symlink_to(tmp_path / "elsewhere" / "Shrub")  # a class folder kept elsewhere
+    (root / "Forest" / "b.png").symlink_to(tmp_path / "elsewhere" / "Shrub" / "shrub_000.png")
+    (root / "Forest" / "disk").symlink_to("/")
+    (root / "Forest" / "up").symlink_to(tmp_path)  # holds the input folder
+    return root
+
+
+def test_links_that_leave_the_folder_are_refused_with_their_target(tmp_path):
+    root = _with_links(tmp_path)
+    scan = TileFolderDataset(path=str(root)).load().scan()
+    tiles = scan.tiles.set_index("relpath")
+    assert tiles["reason"].isna().sum() == 2 and set(tiles["label"].dropna()) == {"Forest"}
+    outside = str(tmp_path / "elsewhere" / "Shrub" / "shrub_000.png")
+    assert tiles.loc["Forest/b.png", "reason"].endswith(
+        f"-> {outside} (copy the file in, or set ingest.follow_external_links: true to follow "
+        "such links)"
+    )
+    ignored = scan.ignored.set_index("path")["reason"]
+    assert "leaves the input folder" in ignored[str(root / "Shrub")]
+    assert "(a loop): /" in ignored[str(root / "Forest" / "disk")]
+    assert "(a loop)" in ignored[str(root / "Forest" / "up")]
+    upload_listing = TileFolderDataset(path=str(root)).load().list_tiles()  # what upload copies
+    assert not upload_listing["path"].str.contains("Shrub|b.png").any()
+
+
+def test_followed_links_list_their_tiles_and_every_listed_tile_has_a_thumbnail(tmp_path):
+    root = _with_links(tmp_path)
+    folder = TileFolderDataset(path=str(root)).load()
+    scan = folder.scan(follow_external_links=True)
+    used = scan.tiles[scan.tiles["reason"].isna()]
+    assert sorted(used["relpath"]) == [
+        "Forest/b.png",
+        "Forest/forest_000.png",
+        "Forest/forest_001.png",
+        "Shrub/shrub_000.png",
+        "Shrub/shrub_001.png",
+    ]
+    ignored = scan.ignored.set_index("path")["reason"]  # loops stay unwalked even so
+    assert "(a loop)" in ignored[str(root / "Forest" / "disk")]
+    images = folder.image_loaders()
+    assert all(images[relpath]().size == (16, 16) for relpath in used["relpath"])
+    assert sorted(images) == sorted(folder.list_tiles()["relpath"])  # iterating lists the folder
+    with pytest.raises(KeyError):
+        images["../elsewhere/Shrub/shrub_000.png"]

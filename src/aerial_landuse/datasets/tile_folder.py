@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
-from kedro_datasets.partitions import PartitionedDataset
 from pyspark.sql import SparkSession
 
 from aerial_landuse.storage import TILE_EXTENSIONS, Storage, TileFolder, storage_location
@@ -37,11 +36,6 @@ class TileFolderDataset(AbstractDataset[None, TileFolder]):
         self._storage, self._root = (
             storage_location(path, credentials, fs_args) if path else (Storage(), "")
         )
-        self._images = (
-            PartitionedDataset(path=path, dataset="pillow.ImageDataset", credentials=credentials)
-            if path
-            else None
-        )
         self._labelled = labelled
         self._extensions = tuple(e.lower() for e in (extensions or TILE_EXTENSIONS))
         self.metadata = metadata
@@ -53,7 +47,6 @@ class TileFolderDataset(AbstractDataset[None, TileFolder]):
             self._storage,
             self._extensions,
             SparkSession.getActiveSession(),  # the hook's session; None in tools that only list
-            self._images.load if self._images is not None else None,
         )
 
     def save(self, data: None) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from PIL import Image
 
 from aerial_landuse.core.errors import UserInputError
 
@@ -30,15 +33,11 @@ class TileFolder:
     storage: Storage
     extensions: tuple[str, ...] = TILE_EXTENSIONS
     spark: SparkSession | None = field(default=None, compare=False, repr=False)
-    # relpath -> lazy loader of the tile as a Pillow image (the catalog's PartitionedDataset)
-    images: Callable[[], dict[str, Callable[[], Any]]] | None = field(
-        default=None, compare=False, repr=False
-    )
 
-    def image_loaders(self) -> dict[str, Callable[[], Any]]:
+    def image_loaders(self) -> TileImages:
         """Each tile's lazy image loader by relative path; nothing is read until one is called
         (for the few tiles a node looks at: the report's galleries, int8 calibration)."""
-        return self.images() if self.images is not None and self.exists() else {}
+        return TileImages(self)
 
     def spark_frame(self, listing: pd.DataFrame, schema: StructType) -> DataFrame:
         """``listing`` (paths, no pixels) as a Spark DataFrame in the session that reads this folder."""
@@ -56,12 +55,15 @@ class TileFolder:
         listing = self.scan().tiles
         return listing.loc[listing["reason"].isna(), ["path", "relpath", "label"]]
 
-    def scan(self) -> FolderScan:
+    def scan(self, follow_external_links: bool = False) -> FolderScan:
         """Every file below ``root`` accounted for, by the rules of docs/reliability.md: tiles
         (``reason`` None), files refused with a reason (quarantined: a broken symbolic link, a
-        labelled file outside any class folder) and files ignored (hidden and OS files, other
-        formats). Symbolic links are followed. Raises a ValueError that names the folder when it
-        is missing or holds no tile, or (labelled) has a class folder without tiles."""
+        link that leaves the folder, a labelled file outside any class folder) and files ignored
+        (hidden and OS files, other formats). Symbolic links are followed while their target
+        stays inside ``root`` (anywhere with ``follow_external_links``); a link to a folder that
+        holds ``root`` (a loop, ``-> /``) is never walked. Raises a ValueError that names the
+        folder when it is missing or holds no tile, or (labelled) has a class folder without
+        tiles."""
         fs = self.storage.fs
         if not fs.exists(self.root):
             raise UserInputError(
@@ -69,8 +71,9 @@ class TileFolder:
                 "at your tiles, or write the demo set with `kedro run --pipelines=demo_data`."
             )
         root = fs._strip_protocol(self.root).rstrip("/")
+        links = _LinkRule(os.path.realpath(root), follow_external_links)
         tiles, ignored, class_dirs = [], [], set()
-        for relpath, path, kind, reason in self._walk(root, root, set()):
+        for relpath, path, kind, reason in self._walk(root, root, set(), links):
             if kind == "directory":
                 if "/" not in relpath and not _ignored_name(relpath):
                     class_dirs.add(relpath)
@@ -112,7 +115,7 @@ class TileFolder:
         }
 
     def _walk(
-        self, root: str, folder: str, seen: set[str]
+        self, root: str, folder: str, seen: set[str], links: _LinkRule
     ) -> Iterator[tuple[str, str, str, str | None]]:
         """(relpath, path, kind, reason) of every entry below ``folder``; kind is ``file``,
         ``directory`` or ``ignored``. One listing call for the whole tree (fast on blob storage);
@@ -135,7 +138,7 @@ class TileFolder:
             elif info["type"] == "file":
                 yield relpath, path, *self._file_kind(path)
             elif info.get("islink"):
-                yield from self._follow_link(root, path, relpath, seen)
+                yield from self._follow_link(path, relpath, seen, links)
             else:
                 yield relpath, path, "ignored", f"not a regular file: {info['type']}"
 
@@ -146,20 +149,20 @@ class TileFolder:
         return "ignored", f"not a tile format: {suffix} (tiles are {', '.join(self.extensions)})"
 
     def _follow_link(
-        self, root: str, path: str, relpath: str, seen: set[str]
+        self, path: str, relpath: str, seen: set[str], links: _LinkRule
     ) -> Iterator[tuple[str, str, str, str | None]]:
         target = os.path.realpath(path)
-        if not os.path.exists(target):
-            reason = f"broken symbolic link to {os.readlink(path)}"
-            kind = "file" if self._is_tile(path) else "ignored"
-            yield relpath, path, kind, reason
+        refusal = links.refusal(path, target)
+        if refusal is not None:  # a tile is quarantined with the reason, anything else ignored
+            kind = "file" if self._is_tile(path) and not os.path.isdir(target) else "ignored"
+            yield relpath, path, kind, refusal
         elif os.path.isfile(target):
             yield relpath, path, *self._file_kind(path)
         elif target in seen or any(target.startswith(s + os.sep) for s in seen):
             yield relpath, path, "ignored", f"symbolic link to a folder already listed: {target}"
         else:
             yield relpath, path, "directory", None
-            for inner_rel, _, kind, reason in self._walk(target, target, seen):
+            for inner_rel, _, kind, reason in self._walk(target, target, seen, links):
                 yield f"{relpath}/{inner_rel}", f"{path}/{inner_rel}", kind, reason
 
     def _is_tile(self, path: str) -> bool:
@@ -173,6 +176,64 @@ class TileFolder:
                 f"Class folder(s) without tiles: {where}. Add tiles to them or remove them "
                 "(each class folder must hold at least one tile)."
             )
+
+
+@dataclass(frozen=True)
+class _LinkRule:
+    """Which symbolic links a scan follows: those whose target stays inside the input folder
+    (``inside``, resolved), or any with ``follow_external``; never one to a folder that holds
+    the input folder (a loop, ``-> /``: the walk would never end or cover the disk)."""
+
+    inside: str
+    follow_external: bool
+
+    def refusal(self, path: str, target: str) -> str | None:
+        """Why the link at ``path`` is not followed, or None."""
+        if not os.path.exists(target):
+            return f"broken symbolic link to {os.readlink(path)}"
+        if self.inside == target or self.inside.startswith(target.rstrip(os.sep) + os.sep):
+            return f"symbolic link to a folder that holds the input folder (a loop): {target}"
+        if self.follow_external or target.startswith(self.inside + os.sep):
+            return None
+        return (
+            f"symbolic link leaves the input folder {self.inside}: -> {target} (copy the file "
+            "in, or set ingest.follow_external_links: true to follow such links)"
+        )
+
+
+class TileImages(Mapping[str, Callable[[], Image.Image]]):
+    """A folder's tiles as lazy Pillow images by relative path. Looking one up reads nothing
+    and walks nothing (the report's galleries ask for the few tiles they show, through symbolic
+    links too); iterating lists the folder (``scan``)."""
+
+    def __init__(self, folder: TileFolder) -> None:
+        self._folder = folder
+        self._listed: list[str] | None = None
+
+    def __getitem__(self, relpath: str) -> Callable[[], Image.Image]:
+        if not relpath or relpath.startswith("/") or ".." in relpath.split("/"):
+            raise KeyError(relpath)
+        path = f"{self._folder.root}/{relpath}"
+        return partial(_open_image, self._folder.storage, path)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._relpaths())
+
+    def __len__(self) -> int:
+        return len(self._relpaths())
+
+    def _relpaths(self) -> list[str]:
+        if self._listed is None:
+            self._listed = (
+                self._folder.list_tiles()["relpath"].tolist() if self._folder.exists() else []
+            )
+        return self._listed
+
+
+def _open_image(storage: Storage, path: str) -> Image.Image:
+    image = Image.open(io.BytesIO(storage.read_bytes(path)))
+    image.load()
+    return image
 
 
 IGNORED_NAMES = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini", "$RECYCLE.BIN"})

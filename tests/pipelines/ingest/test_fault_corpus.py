@@ -70,14 +70,16 @@ def test_each_case_gets_the_outcome_of_its_rule(corpus, case):
         assert decoded.shape == (224, 224, 3) and indexed[path] == case.label
 
 
-def test_symlinked_class_folder_is_followed_and_counts_reconcile(corpus):
+def test_a_class_folder_linked_from_outside_is_refused_and_counts_reconcile(corpus):
     root, _, indexed, quarantined, ignored, summary = corpus
-    linked = [p for p in indexed.index if f"/{SYMLINKED_CLASS}/" in p]
-    assert len(linked) == 2 and set(indexed[linked]) == {SYMLINKED_CLASS}
+    assert not [p for p in indexed.index if f"/{SYMLINKED_CLASS}/" in p]
+    reasons = ignored.set_index("path")["reason"]
+    assert "symbolic link leaves the input folder" in reasons[str(root / SYMLINKED_CLASS)]
+    assert "elsewhere" in reasons[str(root / SYMLINKED_CLASS)]  # the target is the reason
     expected = Counter(c.outcome if c.stage != "ingest" else "ingest" for c in CASES)
-    good = 3 * len(GOOD_CLASSES) + 2
+    good = 3 * len(GOOD_CLASSES)
     row = summary["train"]
-    assert row["ignored"] == expected["ignored"] == len(ignored)
+    assert row["ignored"] == expected["ignored"] + 1 == len(ignored)
     assert row["quarantined"] == expected["ingest"] == len(quarantined)
     assert row["indexed"] == good + expected["tile"] + expected["quarantined"] == len(indexed)
     assert row["listed"] == row["quarantined"] + row["indexed"] + row["sampled_out"]

@@ -47,9 +47,10 @@ def list_labelled_tiles(
     split or the sample never needs the tiles again; every listed tile is probed and featurized.
     Files refused by a listing rule carry their ``reason`` (quarantined at ingest); ignored files
     (hidden, OS, other formats) are the second output."""
-    scans = {"train": train_tiles.scan()}
+    links = bool(params["follow_external_links"])
+    scans = {"train": train_tiles.scan(links)}
     if params["test_fraction"] is None:
-        scans["test"] = test_tiles.scan()
+        scans["test"] = test_tiles.scan(links)
     listing = pd.concat(
         [scan.tiles.assign(split=s) for s, scan in scans.items()], ignore_index=True
     )
@@ -116,7 +117,7 @@ def list_score_tiles(
             "tile_summaries.csv: add one (filename, llcrnrlat, llcrnrlon, urcrnrlat, urcrnrlon, "
             "decimal degrees) or point the tile_summaries catalog entry at it."
         )
-    scan = score_tiles.scan()
+    scan = score_tiles.scan(bool(params["follow_external_links"]))
     listing = _with_ids(scan.tiles.assign(split="score", label=None), prefix_split=False)
     summaries = _checked_summaries(tile_summaries, score_tiles)
     key, keyed = _summaries_to_join(listing, summaries, score_tiles)
