@@ -134,6 +134,8 @@ CASES = [
          "quarantined", "ingest", "too small: 20x20"),
     Case("huge (49 MP)", "Forest/huge.png", _save(Image.new("L", (7000, 7000)), "PNG"),
          "quarantined", "ingest", "too large: 7000x7000"),
+    Case("PNG with 3 MB appended", "Forest/padded.png", _bytes(PNG + b"\0" * 3_000_000),
+         "quarantined", "ingest", "too large: 3.0 MB on storage (ingest.max_tile_bytes is 2.0 MB)"),
     Case("multi-page TIFF", "Forest/pages.tif", _multipage_tiff, "quarantined", "ingest",
          "multi-page image (3 pages)"),
     Case("animated GIF named .png", "Forest/anim.png", _animated_gif, "quarantined", "ingest",

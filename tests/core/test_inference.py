@@ -21,6 +21,7 @@ from aerial_landuse.core.inference import (
     network_features,
     new_session,
 )
+from aerial_landuse.core.tiles.images import TileLimits
 from aerial_landuse.storage import Storage
 
 
@@ -97,7 +98,12 @@ def test_featurize_batches_keeps_every_row_in_order(tmp_path, mean_colour_model)
             key="mean-colour-test",
             image_size=8,
             settings=FeaturizeSettings(
-                batch_size=2, onnx_threads=1, decode_threads=1, decode_ahead=1, tta_views=1
+                batch_size=2,
+                onnx_threads=1,
+                decode_threads=1,
+                decode_ahead=1,
+                tta_views=1,
+                limits=TileLimits(1, 1, 1 << 20),
             ),
         )
     )

@@ -60,15 +60,18 @@ def test_the_retries_are_bounded_and_lasting_errors_are_not_retried():
 def test_an_outage_is_not_blamed_on_the_tile(tmp_path):
     """A read that fails because the storage is down fails the task instead of quarantining."""
     from aerial_landuse.core.inference import read_and_decode
+    from aerial_landuse.core.tiles.images import TileLimits
     from aerial_landuse.storage import Storage
 
+    limits = TileLimits(32, 40, 1 << 20)
+
     class Down(Storage):
-        def read_bytes(self, path: str) -> bytes:
+        def read_bytes(self, path: str, limit: int | None = None) -> bytes:
             raise ConnectionRefusedError(f"Cannot connect to host 127.0.0.1:10000 ({path})")
 
     with pytest.raises(ConnectionRefusedError):
-        read_and_decode(Down(), "abfs://train/Forest/x.png", 224)
+        read_and_decode(Down(), "abfs://train/Forest/x.png", 224, limits)
     (tmp_path / "x.png").write_bytes(b"not a png")  # a bad tile is still quarantined
-    assert read_and_decode(Storage(), str(tmp_path / "x.png"), 224).startswith(
+    assert read_and_decode(Storage(), str(tmp_path / "x.png"), 224, limits).startswith(
         "UnidentifiedImageError"
     )

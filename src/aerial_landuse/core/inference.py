@@ -26,7 +26,14 @@ import pyarrow as pa
 
 from aerial_landuse.core.errors import raise_if_outage
 from aerial_landuse.core.networks.onnx_graphs import INPUT_NAME, ONNXNetwork
-from aerial_landuse.core.tiles.images import TileLimits, decode_tile, failure_reason, probe_image
+from aerial_landuse.core.tiles.images import (
+    TileLimits,
+    TileRuleError,
+    decode_tile,
+    failure_reason,
+    probe_image,
+    too_many_bytes,
+)
 from aerial_landuse.core.tiles.source import TileSource
 
 logger = logging.getLogger(__name__)
@@ -53,14 +60,18 @@ def probe_partition(
 
 
 def read_bytes_partition(
-    batches: Iterator[pd.DataFrame], storage: TileSource
+    batches: Iterator[pd.DataFrame], storage: TileSource, limits: TileLimits
 ) -> Iterator[pd.DataFrame]:
-    """mapInPandas body: each tile's bytes (``content``), or why they could not be read (``error``)."""
+    """mapInPandas body: each tile's bytes (``content``), or why they could not be read
+    (``error``); no more than ``limits.max_bytes`` are read of any tile."""
     for pdf in batches:
         contents, errors = [], []
         for path in pdf["path"]:
             try:
-                contents.append(storage.read_bytes(path))
+                content = storage.read_bytes(path, limits.max_bytes)
+                if len(content) > limits.max_bytes:
+                    raise TileRuleError(too_many_bytes(len(content), limits))
+                contents.append(content)
                 errors.append(None)
             except Exception as exc:  # unreadable: quarantined, never the batch
                 raise_if_outage(exc)
@@ -102,16 +113,18 @@ class FeaturizeSettings:
     decode_threads: int
     decode_ahead: int  # batches decoded ahead of the one being inferred
     tta_views: int  # dihedral views of each tile whose features are averaged
+    limits: TileLimits  # checked again as each tile is read and decoded
 
 
 Decoded = np.ndarray | str  # pixels, or why the tile could not be read or decoded
 
 
-def read_and_decode(storage: TileSource, path: str, size: int) -> Decoded:
+def read_and_decode(storage: TileSource, path: str, size: int, limits: TileLimits) -> Decoded:
     """One tile's pixels, or its quarantine reason (a failure of the tile stops this tile, never
-    the batch; a storage outage stops the task: the tile is not to blame)."""
+    the batch; a storage outage stops the task: the tile is not to blame). No more than
+    ``limits.max_bytes`` are read, and the header is checked against ``limits`` before decoding."""
     try:
-        return decode_tile(storage.read_bytes(path), size)
+        return decode_tile(storage.read_bytes(path, limits.max_bytes), size, limits)
     except Exception as exc:
         raise_if_outage(exc)
         return failure_reason(exc, path)
@@ -203,7 +216,7 @@ def featurize_batches(
     session = onnx_session(network_bytes, key, settings.onnx_threads)
 
     def decode(path: str) -> Decoded:
-        return read_and_decode(storage, path, image_size)
+        return read_and_decode(storage, path, image_size, settings.limits)
 
     pool = ThreadPoolExecutor(settings.decode_threads)
     try:

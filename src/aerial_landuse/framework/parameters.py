@@ -91,6 +91,7 @@ class IngestParameters(_Block):
     max_quarantined_share: Annotated[float, Field(ge=0, le=1)]
     min_tile_side: Count
     max_tile_megapixels: Annotated[float, Field(gt=0)]
+    max_tile_bytes: Count
     follow_external_links: bool
     rows_per_partition: Count
 

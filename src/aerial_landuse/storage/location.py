@@ -36,11 +36,18 @@ class Storage:
     def fs(self) -> fsspec.AbstractFileSystem:
         return _filesystem(self.protocol, _freeze(self.storage_options))
 
-    def read_bytes(self, path: str) -> bytes:
-        """The file's bytes; on object storage a transient fault is retried (retry.py)."""
+    def read_bytes(self, path: str, limit: int | None = None) -> bytes:
+        """The file's bytes, or with ``limit`` at most ``limit + 1`` of them (so a caller sees
+        that a file is larger without loading all of it); on object storage a transient fault
+        is retried (retry.py)."""
+        end = None if limit is None else limit + 1
+
+        def read() -> bytes:
+            return self.fs.cat_file(path, start=0 if end else None, end=end)
+
         if self.protocol == "file":
-            return self.fs.cat_file(path)
-        return with_retries(lambda: self.fs.cat_file(path), f"Reading {self.uri(path)}")
+            return read()
+        return with_retries(read, f"Reading {self.uri(path)}")
 
     def uri(self, path: str) -> str:
         """``path`` as users see it: with its protocol unless it is local."""

@@ -14,6 +14,7 @@ import pandas as pd
 from PIL import Image
 
 from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.core.tiles.images import TileLimits, too_many_bytes
 
 from .location import Storage
 
@@ -55,13 +56,16 @@ class TileFolder:
         listing = self.scan().tiles
         return listing.loc[listing["reason"].isna(), ["path", "relpath", "label"]]
 
-    def scan(self, follow_external_links: bool = False) -> FolderScan:
+    def scan(
+        self, follow_external_links: bool = False, limits: TileLimits | None = None
+    ) -> FolderScan:
         """Every file below ``root`` accounted for, by the rules of docs/reliability.md: tiles
         (``reason`` None), files refused with a reason (quarantined: a broken symbolic link, a
         link that leaves the folder, a labelled file outside any class folder) and files ignored
         (hidden and OS files, other formats). Symbolic links are followed while their target
         stays inside ``root`` (anywhere with ``follow_external_links``); a link to a folder that
-        holds ``root`` (a loop, ``-> /``) is never walked. Raises a ValueError that names the
+        holds ``root`` (a loop, ``-> /``) is never walked. With ``limits``, a file larger than
+        ``limits.max_bytes`` (its size from the listing) is quarantined unopened. Raises a ValueError that names the
         folder when it is missing or holds no tile, or (labelled) has a class folder without
         tiles."""
         fs = self.storage.fs
@@ -71,7 +75,7 @@ class TileFolder:
                 "at your tiles, or write the demo set with `kedro run --pipelines=demo_data`."
             )
         root = fs._strip_protocol(self.root).rstrip("/")
-        links = _LinkRule(os.path.realpath(root), follow_external_links)
+        links = _ListingRules(os.path.realpath(root), follow_external_links, limits)
         tiles, ignored, class_dirs = [], [], set()
         for relpath, path, kind, reason in self._walk(root, root, set(), links):
             if kind == "directory":
@@ -115,7 +119,7 @@ class TileFolder:
         }
 
     def _walk(
-        self, root: str, folder: str, seen: set[str], links: _LinkRule
+        self, root: str, folder: str, seen: set[str], links: _ListingRules
     ) -> Iterator[tuple[str, str, str, str | None]]:
         """(relpath, path, kind, reason) of every entry below ``folder``; kind is ``file``,
         ``directory`` or ``ignored``. One listing call for the whole tree (fast on blob storage);
@@ -136,20 +140,22 @@ class TileFolder:
             if info["type"] == "directory":
                 yield relpath, path, "directory", None
             elif info["type"] == "file":
-                yield relpath, path, *self._file_kind(path)
+                yield relpath, path, *self._file_kind(path, info.get("size"), links)
             elif info.get("islink"):
                 yield from self._follow_link(path, relpath, seen, links)
             else:
                 yield relpath, path, "ignored", f"not a regular file: {info['type']}"
 
-    def _file_kind(self, path: str) -> tuple[str, str | None]:
+    def _file_kind(
+        self, path: str, size: int | None, links: _ListingRules
+    ) -> tuple[str, str | None]:
         if self._is_tile(path):
-            return "file", None
+            return "file", links.size_refusal(size)
         suffix = PurePosixPath(path).suffix or "(no extension)"
         return "ignored", f"not a tile format: {suffix} (tiles are {', '.join(self.extensions)})"
 
     def _follow_link(
-        self, path: str, relpath: str, seen: set[str], links: _LinkRule
+        self, path: str, relpath: str, seen: set[str], links: _ListingRules
     ) -> Iterator[tuple[str, str, str, str | None]]:
         target = os.path.realpath(path)
         refusal = links.refusal(path, target)
@@ -157,7 +163,7 @@ class TileFolder:
             kind = "file" if self._is_tile(path) and not os.path.isdir(target) else "ignored"
             yield relpath, path, kind, refusal
         elif os.path.isfile(target):
-            yield relpath, path, *self._file_kind(path)
+            yield relpath, path, *self._file_kind(path, os.path.getsize(target), links)
         elif target in seen or any(target.startswith(s + os.sep) for s in seen):
             yield relpath, path, "ignored", f"symbolic link to a folder already listed: {target}"
         else:
@@ -179,13 +185,21 @@ class TileFolder:
 
 
 @dataclass(frozen=True)
-class _LinkRule:
+class _ListingRules:
     """Which symbolic links a scan follows: those whose target stays inside the input folder
     (``inside``, resolved), or any with ``follow_external``; never one to a folder that holds
-    the input folder (a loop, ``-> /``: the walk would never end or cover the disk)."""
+    the input folder (a loop, ``-> /``: the walk would never end or cover the disk). And which
+    files are too large to be read whole (``limits``)."""
 
     inside: str
     follow_external: bool
+    limits: TileLimits | None
+
+    def size_refusal(self, size: int | None) -> str | None:
+        """Why a tile of ``size`` bytes is too large to be read whole, or None."""
+        if self.limits is None or size is None or size <= self.limits.max_bytes:
+            return None
+        return too_many_bytes(int(size), self.limits)
 
     def refusal(self, path: str, target: str) -> str | None:
         """Why the link at ``path`` is not followed, or None."""

@@ -64,7 +64,7 @@ def test_quarantine_reason_names_the_file_not_the_file_object(tmp_path):
     path.write_bytes(b"not a png at all")
     with fsspec.filesystem("file").open(str(path), "rb") as handle:
         with pytest.raises(Exception) as raised:
-            probe_image(handle, TileLimits(min_side=32, max_megapixels=40))
+            probe_image(handle, TileLimits(min_side=32, max_megapixels=40, max_bytes=1 << 26))
     reason = failure_reason(raised.value, str(path))
     assert reason.startswith("UnidentifiedImageError: cannot identify image file")
     assert "broken.png" in reason and " object at 0x" not in reason
@@ -96,4 +96,28 @@ def test_tiles_outside_the_size_limits_are_refused_with_the_rule(size, words):
     Image.new("L", size).save(buffer, format="PNG")
     buffer.seek(0)
     with pytest.raises(TileRuleError, match=words):
-        probe_image(buffer, TileLimits(min_side=32, max_megapixels=40))
+        probe_image(buffer, TileLimits(min_side=32, max_megapixels=40, max_bytes=1 << 26))
+
+
+def test_decode_checks_a_swapped_tile_against_the_limits_before_decoding_it():
+    from aerial_landuse.core.tiles.images import TileRuleError
+
+    limits = TileLimits(min_side=32, max_megapixels=40, max_bytes=1 << 20)
+    huge = io.BytesIO()
+    Image.new("L", (8000, 6000)).save(huge, format="PNG")  # 48 MP, a few hundred kB
+    with pytest.raises(TileRuleError, match="too large: 8000x6000"):
+        decode_tile(huge.getvalue(), 224, limits)
+    with pytest.raises(TileRuleError, match="max_tile_bytes.*changed since ingest"):
+        decode_tile(b"\x89PNG\r\n\x1a\n" + b"\0" * (1 << 20), 224, limits)
+    tiny = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(tiny, format="PNG")
+    with pytest.raises(TileRuleError, match="too small: 8x8"):
+        decode_tile(tiny.getvalue(), 8, limits)  # the fast PNG path checks too
+
+
+def test_reads_stop_one_byte_past_the_limit(tmp_path):
+    from aerial_landuse.storage import Storage
+
+    (tmp_path / "big.png").write_bytes(b"x" * 5000)
+    assert len(Storage().read_bytes(str(tmp_path / "big.png"), 1000)) == 1001
+    assert len(Storage().read_bytes(str(tmp_path / "big.png"))) == 5000

@@ -37,7 +37,7 @@ FEATURIZE = parameters("featurize") | {
 
 def featurize_labelled(index, tiles, network, params, tmp_path=None):
     """The two featurize nodes as the pipeline runs them: features written, then accounted for."""
-    featurized = featurize_tiles(index, tiles, network, params)
+    featurized = featurize_tiles(index, tiles, network, params, INGEST)
     if tmp_path is not None:  # as the catalog does: write, read back
         path = str(tmp_path / "features.parquet")
         featurized.write.mode("overwrite").parquet(path)
@@ -145,7 +145,7 @@ def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
     index, _, _ = split_index_and_quarantine(
         probe_tiles(listing, tiles, INGEST), listing, ignored, INGEST
     )
-    featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE)
+    featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE, INGEST)
     quarantine, summary = quarantine_and_count_featurized(index, featurized, lite0_network)
     row = usable_features(featurized).collect()[0]
     assert (row["llcrnrlat"], row["urcrnrlon"]) == (1.0, 2.1) and len(quarantine) == 0
@@ -195,5 +195,9 @@ def test_tta_runs_in_the_onnxruntime_backend_only(labelled_index, lite0_network)
     tiles, index, _ = labelled_index
     with pytest.raises(ValueError, match="onnxruntime backend"):
         featurize_tiles(
-            index, tiles, lite0_network, {**FEATURIZE, "tta_views": 2, "backend": "synapseml"}
+            index,
+            tiles,
+            lite0_network,
+            {**FEATURIZE, "tta_views": 2, "backend": "synapseml"},
+            INGEST,
         )

@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from aerial_landuse.core.inference import read_and_decode
+from aerial_landuse.core.tiles.images import TileLimits
 from aerial_landuse.pipelines.ingest.nodes import (
     list_labelled_tiles,
     probe_tiles,
@@ -25,6 +26,7 @@ PARAMS = parameters("ingest") | {
     "max_quarantined_share": 1.0,  # the corpus is mostly bad on purpose
     "min_tile_side": 32,
     "max_tile_megapixels": 40,
+    "max_tile_bytes": 2_000_000,
 }
 
 
@@ -62,7 +64,7 @@ def test_each_case_gets_the_outcome_of_its_rule(corpus, case):
         assert case.reason in quarantined[path]
         return
     assert path in indexed.index, f"{case.name} was not indexed: {quarantined.get(path)}"
-    decoded = read_and_decode(tiles.storage, path, 224)
+    decoded = read_and_decode(tiles.storage, path, 224, TileLimits.of(PARAMS))
     if case.outcome == "quarantined":  # at decode: featurize quarantines it with the reason
         assert isinstance(decoded, str) and case.reason in decoded
     else:

@@ -9,7 +9,7 @@ import base64
 import io
 import re
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import imagecodecs
 import numpy as np
@@ -27,12 +27,23 @@ def failure_reason(exc: BaseException, path: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class TileLimits:
-    """What a tile must be to be used (ingest.min_tile_side, ingest.max_tile_megapixels): tiny
-    tiles would be stretched to the network's input, huge ones decoded whole; both are refused
-    at ingest with the reason, as are multi-page images (which page is the tile?)."""
+    """What a tile must be to be used (ingest.min_tile_side, max_tile_megapixels,
+    max_tile_bytes): tiny tiles would be stretched to the network's input, huge ones decoded
+    whole; both are refused at ingest with the reason, as are multi-page images (which page is
+    the tile?), and checked again when the tile is decoded (a file swapped after ingest)."""
 
     min_side: int
     max_megapixels: float
+    max_bytes: int
+
+    @classmethod
+    def of(cls, ingest: dict[str, Any]) -> TileLimits:
+        """The limits the ingest parameters set."""
+        return cls(
+            int(ingest["min_tile_side"]),
+            float(ingest["max_tile_megapixels"]),
+            int(ingest["max_tile_bytes"]),
+        )
 
 
 class TileRuleError(ValueError):
@@ -54,7 +65,15 @@ def probe_image(handle: BinaryIO, limits: TileLimits) -> tuple[int, int, str, st
 
 
 def _check_limits(img: Image.Image, limits: TileLimits) -> None:
-    width, height = img.size
+    _check_dimensions(*img.size, limits)
+    pages = getattr(img, "n_frames", 1)
+    if pages > 1:
+        raise TileRuleError(
+            f"multi-page image ({pages} pages): one tile per file, split the pages into files"
+        )
+
+
+def _check_dimensions(width: int, height: int, limits: TileLimits) -> None:
     if min(width, height) < limits.min_side:
         raise TileRuleError(
             f"too small: {width}x{height} px (ingest.min_tile_side is {limits.min_side} px)"
@@ -63,11 +82,6 @@ def _check_limits(img: Image.Image, limits: TileLimits) -> None:
         raise TileRuleError(
             f"too large: {width}x{height} px = {width * height / 1e6:.0f} MP (ingest."
             f"max_tile_megapixels is {limits.max_megapixels:g}): cut it into tiles first"
-        )
-    pages = getattr(img, "n_frames", 1)
-    if pages > 1:
-        raise TileRuleError(
-            f"multi-page image ({pages} pages): one tile per file, split the pages into files"
         )
 
 
@@ -93,19 +107,45 @@ def to_rgb(img: Image.Image) -> Image.Image:
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def decode_tile(data: bytes, size: int) -> np.ndarray:
-    """Decode image bytes to a ``size`` x ``size`` RGB uint8 array (bilinear resize)."""
-    if data.startswith(PNG_SIGNATURE):
+def decode_tile(data: bytes, size: int, limits: TileLimits | None = None) -> np.ndarray:
+    """Decode image bytes to a ``size`` x ``size`` RGB uint8 array (bilinear resize). With
+    ``limits`` (featurize), the header is checked against them before any pixel is decoded."""
+    if limits is not None and len(data) > limits.max_bytes:  # the read stops one byte past it
+        raise TileRuleError(
+            f"too large: more than ingest.max_tile_bytes ({limits.max_bytes / 1e6:.1f} MB) on "
+            "storage, so it changed since ingest: run ingest again"
+        )
+    side = _png_side(data) if data.startswith(PNG_SIGNATURE) else None
+    if side is not None and limits is not None:
+        _check_dimensions(*side, limits)
+    if side == (size, size):
         pixels = _fast_png(data, size)
         if pixels is not None:
             return pixels
     with Image.open(io.BytesIO(data)) as img:
+        if limits is not None:
+            _check_limits(img, limits)
         if img.format == "JPEG":
             img.draft("RGB", (size, size))
         rgb = to_rgb(upright(img))
         if rgb.size != (size, size):
             rgb = rgb.resize((size, size), Image.BILINEAR)
         return np.asarray(rgb, dtype=np.uint8)
+
+
+def _png_side(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR chunk, read before decoding (no pixel touched)."""
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def too_many_bytes(found: int, limits: TileLimits) -> str:
+    """The quarantine reason of a file of ``found`` bytes, more than ``limits.max_bytes``."""
+    return (
+        f"too large: {found / 1e6:.1f} MB on storage (ingest.max_tile_bytes is "
+        f"{limits.max_bytes / 1e6:.1f} MB): cut it into tiles first"
+    )
 
 
 def _fast_png(data: bytes, size: int) -> np.ndarray | None:

@@ -14,6 +14,7 @@ class TileSource(Protocol):
         """The fsspec filesystem that opens the location's URLs."""
         ...
 
-    def read_bytes(self, path: str) -> bytes:
-        """The bytes of the file at ``path`` (a storage URL)."""
+    def read_bytes(self, path: str, limit: int | None = None) -> bytes:
+        """The bytes of the file at ``path`` (a storage URL); with ``limit``, at most
+        ``limit + 1`` of them."""
         ...

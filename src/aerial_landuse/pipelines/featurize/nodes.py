@@ -29,18 +29,20 @@ from aerial_landuse.core.spark_frames import (
     stable_digest,
     with_resume_key,
 )
+from aerial_landuse.core.tiles.images import TileLimits
 from aerial_landuse.storage import TileFolder
 
 logger = logging.getLogger(__name__)
 
 
-def _settings(params: dict[str, Any]) -> FeaturizeSettings:
+def _settings(params: dict[str, Any], ingest: dict[str, Any]) -> FeaturizeSettings:
     return FeaturizeSettings(
         batch_size=int(params["batch_size"]),
         onnx_threads=int(params["onnx_threads"]),
         decode_threads=int(params["decode_threads"]),
         decode_ahead=int(params["decode_ahead"]),
         tta_views=int(params["tta_views"]),
+        limits=TileLimits.of(ingest),
     )
 
 
@@ -49,9 +51,11 @@ def featurize_tiles(
     tiles: TileFolder,
     network: ONNXNetwork,
     params: dict[str, Any],
+    ingest: dict[str, Any],
     progress: Progress | None = None,
 ) -> DataFrame:
     """Every indexed tile with its ``features`` (array<float>), or the ``error`` that stopped it.
+    ``ingest``'s tile limits are checked again as each tile is read (a file swapped since).
 
     Lazy: the catalog's write runs the network, once, from tile files straight to Parquet (no
     cache, no second pass), so executor memory stays flat however many tiles there are.
@@ -85,7 +89,8 @@ def featurize_tiles(
         partitions,
     )
     kept = progress.part_names if progress is not None and progress.key == key else ()
-    return with_resume_key(_run_network(frame, tiles, network, params, backend), key, kept)
+    running = _run_network(frame, tiles, network, _settings(params, ingest), backend)
+    return with_resume_key(running, key, kept)
 
 
 def _not_yet_featurized(
@@ -112,11 +117,11 @@ def _run_network(
     frame: DataFrame,
     tiles: TileFolder,
     network: ONNXNetwork,
-    params: dict[str, Any],
+    settings: FeaturizeSettings,
     backend: str,
 ) -> DataFrame:
     if backend == "synapseml":
-        return _run_network_synapseml(frame, tiles, network, params)
+        return _run_network_synapseml(frame, tiles, network, settings)
     broadcast = frame.sparkSession.sparkContext.broadcast(network.uint8_bytes)
     body = partial(
         featurize_batches,
@@ -124,14 +129,14 @@ def _run_network(
         network_bytes=lambda: broadcast.value,
         key=model_key(network),
         image_size=network.spec.image_size,
-        settings=_settings(params),
+        settings=settings,
     )
     schema = T.StructType(frame.schema.fields + FEATURE_FIELDS)
     return frame.mapInArrow(body, schema)
 
 
 def _run_network_synapseml(
-    frame: DataFrame, tiles: TileFolder, network: ONNXNetwork, params: dict[str, Any]
+    frame: DataFrame, tiles: TileFolder, network: ONNXNetwork, settings: FeaturizeSettings
 ) -> DataFrame:
     """SynapseML backend: ImageTransformer (OpenCV) decodes and resizes, ONNXModel infers.
 
@@ -141,7 +146,7 @@ def _run_network_synapseml(
     columns, spec = frame.columns, network.spec
     extra = [T.StructField("content", T.BinaryType()), T.StructField("error", T.StringType())]
     raw = frame.mapInPandas(
-        partial(read_bytes_partition, storage=tiles.storage),
+        partial(read_bytes_partition, storage=tiles.storage, limits=settings.limits),
         T.StructType(frame.schema.fields + extra),
     )
     tensors = image_tensors(raw, "content", spec.image_size, spec.mean, spec.std)
@@ -157,7 +162,7 @@ def _run_network_synapseml(
         F.coalesce("tensor", zeros).alias("tensor"),
     )
     scored = onnx_features(
-        tensors, network.onnx_bytes, NETWORK_INPUT, OUTPUT_NAME, int(params["batch_size"])
+        tensors, network.onnx_bytes, NETWORK_INPUT, OUTPUT_NAME, settings.batch_size
     )
     features = F.when(F.col("error").isNull(), F.col("features").cast(T.ArrayType(T.FloatType())))
     return scored.select(*columns, features.alias("features"), "error")

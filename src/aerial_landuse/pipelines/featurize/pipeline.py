@@ -16,6 +16,7 @@ def _featurize(tile_set: str, tiles: str) -> Pipeline:
                     tiles,
                     "pretrained_network",
                     "params:featurize",
+                    "params:ingest",  # the tile limits, checked again at decode
                     f"{tile_set}_features_progress",  # a stopped run's finished parts
                 ],
                 f"{tile_set}_features",

@@ -38,6 +38,11 @@ def _with_ids(listing: pd.DataFrame, prefix_split: bool) -> pd.DataFrame:
     return listing.assign(id=ids, filename=filenames)
 
 
+def _scan(tiles: TileFolder, params: dict[str, Any]) -> FolderScan:
+    """The folder listed by the ingest rules: links, and files too large to be a tile."""
+    return tiles.scan(bool(params["follow_external_links"]), TileLimits.of(params))
+
+
 def list_labelled_tiles(
     train_tiles: TileFolder, test_tiles: TileFolder, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -47,10 +52,9 @@ def list_labelled_tiles(
     split or the sample never needs the tiles again; every listed tile is probed and featurized.
     Files refused by a listing rule carry their ``reason`` (quarantined at ingest); ignored files
     (hidden, OS, other formats) are the second output."""
-    links = bool(params["follow_external_links"])
-    scans = {"train": train_tiles.scan(links)}
+    scans = {"train": _scan(train_tiles, params)}
     if params["test_fraction"] is None:
-        scans["test"] = test_tiles.scan(links)
+        scans["test"] = _scan(test_tiles, params)
     listing = pd.concat(
         [scan.tiles.assign(split=s) for s, scan in scans.items()], ignore_index=True
     )
@@ -117,7 +121,7 @@ def list_score_tiles(
             "tile_summaries.csv: add one (filename, llcrnrlat, llcrnrlon, urcrnrlat, urcrnrlon, "
             "decimal degrees) or point the tile_summaries catalog entry at it."
         )
-    scan = score_tiles.scan(bool(params["follow_external_links"]))
+    scan = _scan(score_tiles, params)
     listing = _with_ids(scan.tiles.assign(split="score", label=None), prefix_split=False)
     summaries = _checked_summaries(tile_summaries, score_tiles)
     key, keyed = _summaries_to_join(listing, summaries, score_tiles)
@@ -226,7 +230,7 @@ def probe_tiles(listing: pd.DataFrame, tiles: TileFolder, params: dict[str, Any]
         partitions_for(frame, len(sampled), int(params["rows_per_partition"]))
     )
     schema = T.StructType(LISTING_SCHEMA.fields + PROBE_FIELDS)
-    limits = TileLimits(int(params["min_tile_side"]), float(params["max_tile_megapixels"]))
+    limits = TileLimits.of(params)
     return frame.mapInPandas(partial(probe_partition, storage=tiles.storage, limits=limits), schema)
 
 
