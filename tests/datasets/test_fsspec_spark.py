@@ -160,3 +160,15 @@ def test_parts_staged_by_another_job_are_never_kept(spark, tmp_path):
     dataset = FsspecSparkDataset(filepath=path)
     dataset.save(with_resume_key(_frame(spark, 10), "new"))
     assert sorted(r["id"] for r in dataset.load().collect()) == sorted(f"id{i}" for i in range(10))
+
+
+def test_a_frame_without_rows_keeps_its_columns_for_every_reader(spark, tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "score_predictions.parquet"
+    empty = spark.createDataFrame([], "id string, label string, confidence double")
+    FsspecSparkDataset(filepath=str(path)).save(empty)
+    loaded = FsspecSparkDataset(filepath=str(path)).load()
+    assert loaded.count() == 0 and loaded.columns == ["id", "label", "confidence"]
+    read_by_pandas = pd.read_parquet(path)  # the report reads a region's scores this way
+    assert list(read_by_pandas.columns) == ["id", "label", "confidence"] and read_by_pandas.empty

@@ -27,6 +27,7 @@ from pyspark.ml.functions import array_to_vector, vector_to_array
 from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from aerial_landuse.core.spark_frames import (
     RESUME_KEY,
@@ -43,7 +44,13 @@ from aerial_landuse.storage.atomic import (
     is_complete,
     publish,
 )
-from aerial_landuse.storage.parquet_parts import read_parts, rows_in, whole_parts, write_part
+from aerial_landuse.storage.parquet_parts import (
+    read_parts,
+    rows_in,
+    whole_parts,
+    write_empty_part,
+    write_part,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +88,14 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
             data = data.withColumn(name, vector_to_array(name, dtype="float32"))
         fs = self._storage.fs
         staging, kept = _staging_for(fs, self._path, resume_tag_of(data))
+        run = uuid.uuid4().hex[:12]
         written = data.mapInArrow(
-            partial(write_part, storage=self._storage, folder=staging, run=uuid.uuid4().hex[:12]),
+            partial(write_part, storage=self._storage, folder=staging, run=run),
             "path string, rows long",
         ).collect()
         new = {r["path"].rsplit("/", 1)[-1]: r["rows"] for r in written if r["path"]}
+        if not new and not kept:  # no row at all: the columns still reach pandas readers
+            new[write_empty_part(self._storage, staging, run, to_arrow_schema(data.schema))] = 0
         record = {
             "schema": _schema_without_resume_key(data.schema),
             "vectors": vectors,

@@ -60,6 +60,15 @@ def write_part(
     yield pa.RecordBatch.from_pydict({"path": [path if rows else None], "rows": [rows]})
 
 
+def write_empty_part(storage: Storage, folder: str, run: str, schema: pa.Schema) -> str:
+    """Driver side, for a frame with no rows: one Parquet file with the columns and no row, so
+    that readers of the folder (pandas, pyarrow) still see its schema. Returns its name."""
+    name = part_name(run, 0)
+    with storage.fs.open(f"{folder}/{name}", "wb") as handle:
+        pq.write_table(schema.empty_table(), handle, compression="zstd")
+    return name
+
+
 def whole_parts(fs: Any, folder: str) -> list[str]:
     """The part files in ``folder`` (complete by construction), by name."""
     if not fs.exists(folder):
