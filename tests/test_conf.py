@@ -77,7 +77,9 @@ def test_reading_the_configuration_asks_mlflow_nothing(monkeypatch):
     catalog = loader("local", model_name="best")["catalog"]
     assert catalog["scoring_model"]["model_name"] == "best"  # resolved by the ChosenModel hook
     assert catalog["metrics"]["dataset"]["filepath"].endswith("/best/metrics.json")
-    chosen = loader("local", model_name="best", chosen_model="m_lightgbm")["catalog"]
+    chosen_loader = loader("local", model_name="best")
+    chosen_loader.choose_model("m_lightgbm")  # what the ChosenModel hook does
+    chosen = chosen_loader["catalog"]
     assert chosen["metrics"]["dataset"]["filepath"].endswith("/m_lightgbm/metrics.json")
     assert chosen["scoring_model"]["chosen"] == "m_lightgbm"
 

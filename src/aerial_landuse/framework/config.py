@@ -19,9 +19,11 @@ STORAGE_KINDS = ("local", "blob")
 
 
 class ProjectConfigLoader(OmegaConfigLoader):
-    """OmegaConfigLoader with ``${project_path:...}`` and ``${place:...}``."""
+    """OmegaConfigLoader with ``${project_path:...}``, ``${place:...}`` and
+    ``${chosen_model:...}``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._chosen_model: str | None = None
         super().__init__(*args, **kwargs)
         self._register_own_resolvers()
         # read now: globals cannot be loaded while another file resolves
@@ -35,6 +37,16 @@ class ProjectConfigLoader(OmegaConfigLoader):
         """Like Kedro's ``globals``: registered per loader (each knows its project and storage)."""
         OmegaConf.register_resolver("project_path", self.project_path, replace=True)
         OmegaConf.register_resolver("place", self.place, replace=True)
+        OmegaConf.register_resolver("chosen_model", self.chosen_model, replace=True)
+
+    def choose_model(self, name: str) -> None:
+        """The model ``model_name=best`` stands for in this run (the ChosenModel hook says it
+        once, before the catalog is made; configuration loading itself asks MLflow nothing)."""
+        self._chosen_model = name
+
+    def chosen_model(self, requested: str) -> str:
+        """``${chosen_model:<model_name>}``: the chosen model for ``best``, else the name."""
+        return self._chosen_model if requested == "best" and self._chosen_model else requested
 
     def project_path(self, relative: str = "") -> str:
         """``${project_path:<relative>}``: ``relative`` under the project root (the folder that

@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.datasets.mlflow_runs import choose_model
+from aerial_landuse.framework.config import ProjectConfigLoader
 from aerial_landuse.framework.console import print_user_errors_plainly
 from aerial_landuse.framework.parameters import validate_parameters
 from aerial_landuse.storage import (
@@ -163,9 +164,6 @@ class StorageHooks:
             logger.info("Outputs go to blob containers %s.", ", ".join(containers))
 
 
-CHOSEN_MODEL = "chosen_model"  # the runtime parameter catalog.yml's _model reads first
-
-
 class ChosenModel:
     """``--params model_name=best``: the top MLflow run's model is chosen once, after
     kedro-mlflow has set the tracking store and before the catalog is made, so that the
@@ -184,7 +182,8 @@ class ChosenModel:
             requested.get("select_by", "accuracy"),
             requested.get("dataset", globals_["dataset"]),
         )
-        requested[CHOSEN_MODEL] = name
+        if isinstance(loader, ProjectConfigLoader):
+            loader.choose_model(name)
         logger.info("model_name=best: %s (MLflow run %s, %s)", name, run_id, value)
 
 
