@@ -187,3 +187,13 @@ def azurite(tmp_path_factory) -> Iterator[Azurite]:
     """A real Azurite blob server on a free port, with a random account key; stopped at the end."""
     with running_azurite(tmp_path_factory.mktemp("azurite")) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _tracking_store_left_as_found():
+    """mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI, which every later `kedro run`
+    subprocess inherits (their runs then go to another store): a test must put it back."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    after = os.environ.get("MLFLOW_TRACKING_URI")
+    assert after == before, f"MLFLOW_TRACKING_URI left as {after!r} (use monkeypatch.setenv)"

@@ -23,9 +23,10 @@ EXPERIMENT = "aerial-landuse"  # conf/base/globals.yml
 
 
 @pytest.fixture
-def tracking(tmp_path):
+def tracking(tmp_path, monkeypatch):
     previous = mlflow.get_tracking_uri()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # set_tracking_uri sets it: put back after
     mlflow.set_tracking_uri(uri)
     yield uri
     mlflow.set_tracking_uri(previous)
