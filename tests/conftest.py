@@ -193,7 +193,7 @@ def azurite(tmp_path_factory) -> Iterator[Azurite]:
 def _tracking_store_left_as_found():
     """mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI, which every later `kedro run`
     subprocess inherits (their runs then go to another store): a test must put it back."""
-    before = os.environ.get("MLFLOW_TRACKING_URI")
+    before = os.environ.get("MLFLOW_TRACKING_URI") or None  # set_tracking_uri("") leaves ""
     yield
-    after = os.environ.get("MLFLOW_TRACKING_URI")
+    after = os.environ.get("MLFLOW_TRACKING_URI") or None
     assert after == before, f"MLFLOW_TRACKING_URI left as {after!r} (use monkeypatch.setenv)"
