@@ -8,9 +8,9 @@ import pytest
 from kedro.io import DatasetError
 from pyspark.ml.linalg import Vectors, VectorUDT
 
-from aerial_landuse.core.spark_frames import resume_key_of, with_resume_key
+from aerial_landuse.core.spark_frames import ResumableRows
 from aerial_landuse.datasets import FsspecSparkDataset, SparkModelDataset, StagedRowsDataset
-from aerial_landuse.storage.atomic import STAGING_SUFFIX
+from aerial_landuse.storage.atomic import staging_folders
 from tests.pipelines.train.test_nodes import LABELS, clustered_features, params, train
 
 
@@ -84,6 +84,15 @@ def test_trained_model_round_trips_through_blob_storage(spark, azurite):
     assert azurite.key not in repr(dataset)
 
 
+def test_a_model_changed_outside_the_project_is_refused(spark, tmp_path):
+    dataset = SparkModelDataset(path=str(tmp_path / "m"))
+    dataset.save(train(clustered_features(spark), params("logistic_regression")))
+    stored = tmp_path / "m" / "spark_model.bin"
+    stored.write_bytes(stored.read_bytes()[:-1] + b"x")  # not what the record's SHA-256 says
+    with pytest.raises(DatasetError, match="SHA-256"):
+        dataset.load()
+
+
 def _failing_from_partition(frame, first_failing: int):
     """``frame`` whose tasks from partition ``first_failing`` on fail (a run that stops)."""
     from pyspark import TaskContext
@@ -102,7 +111,7 @@ def _stop_a_save_after_two_partitions(spark, path: str, key: str):
     frame = _frame(spark, 60).repartition(6)
     with pytest.raises(Exception, match="planted failure"):
         FsspecSparkDataset(filepath=path).save(
-            with_resume_key(_failing_from_partition(frame, 2), key)
+            ResumableRows(_failing_from_partition(frame, 2), key)
         )
     _wait_until_no_task_runs(spark)
     return frame
@@ -128,10 +137,10 @@ def test_a_stopped_resumable_save_keeps_its_finished_parts_for_the_same_job(spar
 
     rest = frame.join(progress.done, "id", "left_anti").select(*frame.columns)
     dataset = FsspecSparkDataset(filepath=path)
-    dataset.save(with_resume_key(rest, "job-1", progress.part_names))
+    dataset.save(ResumableRows(rest, "job-1", progress.part_names))
     loaded = dataset.load()
     assert sorted(r["id"] for r in loaded.collect()) == sorted(f"id{i}" for i in range(60))
-    assert resume_key_of(loaded) is None  # the key is not part of the stored schema
+    assert all(not field.metadata for field in loaded.schema)  # the job is not in the schema
     assert StagedRowsDataset(filepath=path).load().key is None  # nothing staged any more
 
 
@@ -142,14 +151,14 @@ def test_a_part_finished_after_the_node_looked_is_not_kept_twice(spark, tmp_path
     frame = _stop_a_save_after_two_partitions(spark, path, "job-1")
     progress = StagedRowsDataset(filepath=path).load()
     rest = frame.join(progress.done, "id", "left_anti").select(*frame.columns)
-    staging = Path(path + STAGING_SUFFIX)
+    (staging,) = map(Path, staging_folders(FsspecSparkDataset(filepath=path)._storage.fs, path))
     part = pq.read_table(next(staging.glob("part-*.parquet")))
     ids = [r["id"] for r in rest.select("id").limit(part.num_rows).collect()]
     late = part.slice(0, len(ids)).set_column(0, "id", pa.array(ids))  # rows ``rest`` holds too
     pq.write_table(late, staging / "part-late-00009.parquet")
 
     dataset = FsspecSparkDataset(filepath=path)
-    dataset.save(with_resume_key(rest, "job-1", progress.part_names))
+    dataset.save(ResumableRows(rest, "job-1", progress.part_names))
     ids = [r["id"] for r in dataset.load().collect()]
     assert sorted(ids) == sorted(f"id{i}" for i in range(60))  # once each
 
@@ -158,8 +167,22 @@ def test_parts_staged_by_another_job_are_never_kept(spark, tmp_path):
     path = str(tmp_path / "f.parquet")
     _stop_a_save_after_two_partitions(spark, path, "old")
     dataset = FsspecSparkDataset(filepath=path)
-    dataset.save(with_resume_key(_frame(spark, 10), "new"))
+    dataset.save(ResumableRows(_frame(spark, 10), "new"))
     assert sorted(r["id"] for r in dataset.load().collect()) == sorted(f"id{i}" for i in range(10))
+    assert staging_folders(dataset._storage.fs, path) == []  # the old job's staging is gone
+
+
+def test_rows_left_out_for_parts_that_are_gone_are_refused(spark, tmp_path):
+    """Another run of the output removed the stopped run's staging: the rows the node left out
+    would be lost, so the save stops and says how to go on."""
+    path = str(tmp_path / "f.parquet")
+    frame = _stop_a_save_after_two_partitions(spark, path, "job-1")
+    progress = StagedRowsDataset(filepath=path).load()
+    FsspecSparkDataset(filepath=path).save(_frame(spark, 3))  # another writer of the same output
+    rest = frame.join(progress.done, "id", "left_anti").select(*frame.columns)
+    with pytest.raises(DatasetError, match="only-missing-outputs"):
+        FsspecSparkDataset(filepath=path).save(ResumableRows(rest, "job-1", progress.part_names))
+    assert FsspecSparkDataset(filepath=path).load().count() == 3  # the whole other version
 
 
 def test_a_frame_without_rows_keeps_its_columns_for_every_reader(spark, tmp_path):

@@ -1,15 +1,30 @@
 """Outputs are replaced only by complete ones: a failed save leaves the previous output intact,
-a half-written folder is not trusted, and a run stopped mid-switch is repaired."""
+a half-written folder is not trusted, a run stopped mid-switch is read from its previous version
+and repaired by the next writer, and concurrent writers take turns under a lock."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import fsspec
 import pytest
 from kedro.io import DatasetError
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from aerial_landuse.datasets import FsspecSparkDataset
-from aerial_landuse.storage.atomic import PREVIOUS_SUFFIX, STAGING_SUFFIX
+from aerial_landuse.storage.atomic import (
+    LOCK_SUFFIX,
+    PREVIOUS_SUFFIX,
+    STAGING_SUFFIX,
+    SUCCESS_FILE,
+    OutputLockTimeout,
+    complete_version,
+    output_lock,
+    read_one_version,
+    writing_folder,
+)
 
 
 def _frame(spark, rows: int):
@@ -48,7 +63,7 @@ def test_a_failed_save_leaves_the_previous_output_intact(spark, tmp_path, datase
     assert dataset.exists() and _values(dataset) == list(range(10))
     dataset.save(_frame(spark, 5))  # the next save clears what the failed one left
     assert _values(dataset) == list(range(5))
-    assert not (tmp_path / f"features.parquet{STAGING_SUFFIX}").exists()
+    assert not list(tmp_path.glob(f"features.parquet{STAGING_SUFFIX}*"))
 
 
 def test_a_half_written_folder_is_not_trusted(spark, tmp_path, dataset_at):
@@ -59,14 +74,6 @@ def test_a_half_written_folder_is_not_trusted(spark, tmp_path, dataset_at):
     assert not dataset.exists()  # so --only-missing-outputs writes it again
     with pytest.raises(DatasetError, match="(incomplete|no complete dataset)"):
         dataset.load()
-
-
-def test_a_run_stopped_between_the_two_moves_is_repaired(spark, tmp_path, dataset_at):
-    folder = tmp_path / "features.parquet"
-    dataset_at(folder).save(_frame(spark, 4))
-    folder.rename(tmp_path / f"features.parquet{PREVIOUS_SUFFIX}")
-    dataset = dataset_at(folder)
-    assert dataset.exists() and _values(dataset) == list(range(4))
 
 
 def test_a_failed_save_on_blob_storage_leaves_the_previous_output(spark, azurite):
@@ -81,3 +88,90 @@ def test_a_failed_save_on_blob_storage_leaves_the_previous_output(spark, azurite
     assert _values(dataset) == list(range(6))
     dataset.save(_frame(spark, 2))
     assert _values(dataset) == [0, 1]
+
+
+def test_a_reader_never_changes_storage(spark, tmp_path, dataset_at):
+    folder = tmp_path / "features.parquet"
+    dataset_at(folder).save(_frame(spark, 4))
+    folder.rename(tmp_path / f"features.parquet{PREVIOUS_SUFFIX}")  # a writer between its moves
+    before = sorted(p.name for p in tmp_path.iterdir())
+    dataset = dataset_at(folder)
+    assert dataset.exists() and _values(dataset) == list(range(4))  # the previous version
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    dataset.save(_frame(spark, 2))  # the next writer repairs, under the lock
+    assert (
+        _values(dataset) == [0, 1]
+        and not (tmp_path / f"features.parquet{PREVIOUS_SUFFIX}").exists()
+    )
+
+
+def _version_writer(fs, path: str, version: int, rounds: int) -> None:
+    for _ in range(rounds):
+        with writing_folder(fs, path) as staging:
+            for name in ("a", "b", "c"):
+                fs.pipe_file(f"{staging}/{name}", str(version).encode())
+                time.sleep(0.01)
+
+
+def _read_whole(fs, path: str) -> set[str]:
+    def read(folder: str) -> set[str]:
+        return {fs.cat_file(f"{folder}/{name}").decode() for name in ("a", "b", "c")}
+
+    return read_one_version(fs, path, read) or set()
+
+
+def _two_writers_and_a_reader(fs, path: str, rounds: int) -> list[set[str]]:
+    with ThreadPoolExecutor(3) as pool:
+        writers = [pool.submit(_version_writer, fs, path, v, rounds) for v in (1, 2)]
+        seen = []
+        while not all(w.done() for w in writers):
+            seen.append(_read_whole(fs, path))
+        for writer in writers:
+            writer.result()
+    seen.append(_read_whole(fs, path))
+    return seen
+
+
+def test_two_writers_and_a_reader_at_once_always_find_one_whole_version(tmp_path):
+    fs = fsspec.filesystem("file")
+    path = str(tmp_path / "model")
+    seen = _two_writers_and_a_reader(fs, path, rounds=15)
+    assert all(len(files) <= 1 for files in seen) and seen[-1] in ({"1"}, {"2"})
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    assert leftovers == ["model", f"model{LOCK_SUFFIX}"]  # no staging, no previous version
+
+
+def test_two_writers_on_blob_storage_take_turns_under_a_lease(azurite):
+    from aerial_landuse.storage import BlobAccount, create_containers
+
+    credentials = {"connection_string": azurite.connection_string}
+    create_containers({BlobAccount("t", credentials): {"leased": ["x"]}})
+    fs = fsspec.filesystem("abfs", skip_instance_cache=True, **credentials)
+    seen = _two_writers_and_a_reader(fs, "leased/model", rounds=3)
+    assert all(len(files) <= 1 for files in seen) and seen[-1] in ({"1"}, {"2"})
+    assert not fs.glob(f"leased/model{STAGING_SUFFIX}*") and not fs.exists(
+        f"leased/model{PREVIOUS_SUFFIX}"
+    )
+
+
+def test_a_writer_waits_for_the_lock_and_says_whose_it_is(tmp_path):
+    fs = fsspec.filesystem("file")
+    path = str(tmp_path / "out")
+    with output_lock(fs, path), pytest.raises(OutputLockTimeout, match=r"out\.__lock__"):
+        with output_lock(fs, path, wait_s=0.5):
+            pass
+    with output_lock(fs, path, wait_s=0.5):  # released: the next writer takes it at once
+        pass
+
+
+def test_a_folder_copied_without_its_marker_is_not_trusted_on_blob(azurite):
+    from aerial_landuse.storage import BlobAccount, create_containers
+
+    credentials = {"connection_string": azurite.connection_string}
+    create_containers({BlobAccount("t", credentials): {"marker": ["x"]}})
+    fs = fsspec.filesystem("abfs", skip_instance_cache=True, **credentials)
+    with writing_folder(fs, "marker/out") as staging:
+        fs.pipe_file(f"{staging}/part", b"1")
+    assert complete_version(fs, "marker/out") == "marker/out"
+    fs.rm(f"marker/out/{SUCCESS_FILE}")  # as a kill mid-copy leaves it: the marker comes last
+    assert complete_version(fs, "marker/out") is None

@@ -44,7 +44,7 @@ def test_outage_mid_featurize_then_restart_and_resume(e2e_project, tmp_path):
         try:
             deadline = time.monotonic() + 600
             while run.poll() is None and time.monotonic() < deadline:
-                if fs.exists(FEATURES + STAGING_SUFFIX):
+                if fs.glob(f"{FEATURES}{STAGING_SUFFIX}-*"):
                     break
                 time.sleep(0.2)
             assert run.poll() is None, "the run ended before featurize wrote anything"

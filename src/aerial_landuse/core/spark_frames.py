@@ -25,10 +25,6 @@ def count_by(df: DataFrame, *columns: str) -> dict[str, int]:
 
 
 # ---- resumable writes: which job a half-written output belongs to ------------------------------
-RESUME_KEY = "aerial_landuse.resume_key"  # Spark column metadata, read by FsspecSparkDataset
-RESUME_PARTS = "aerial_landuse.resume_parts"  # the staged parts whose rows the frame leaves out
-
-
 @dataclass(frozen=True)
 class Progress:
     """What a stopped write of an output had finished: the job it belonged to (its resume key),
@@ -44,10 +40,13 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class ResumeTag:
-    """The job a frame belongs to and the staged parts of a stopped run of it that it leaves out
-    (only those are kept: a part that a dying task finished later holds rows the frame has too)."""
+class ResumableRows:
+    """What a resumable node returns: the rows still to write, the job they belong to (``key``)
+    and the staged parts of a stopped run of that job whose rows ``frame`` leaves out (only those
+    are kept: a part that a dying task finished later holds rows the frame has too). The
+    dataset that writes it (``FsspecSparkDataset``) keeps those parts and adds the rows."""
 
+    frame: DataFrame
     key: str
     kept_parts: tuple[str, ...] = ()
 
@@ -57,30 +56,6 @@ def count_and_fingerprint(frame: DataFrame) -> tuple[int, str]:
     hashed = F.xxhash64(*frame.columns).cast("decimal(38,0)")
     row = frame.agg(F.count(F.lit(1)).alias("n"), F.sum(hashed).alias("h")).first()
     return int(row["n"]), f"{row['n']}:{row['h']}"
-
-
-def with_resume_key(frame: DataFrame, key: str, kept_parts: tuple[str, ...] = ()) -> DataFrame:
-    """``frame`` tagged (in its first column's metadata) with the job it belongs to and the staged
-    parts of a stopped run of that job whose rows it leaves out, so that a resumable dataset keeps
-    exactly those parts."""
-    first = frame.columns[0]
-    metadata = {**frame.schema[first].metadata, RESUME_KEY: key, RESUME_PARTS: list(kept_parts)}
-    return frame.withMetadata(first, metadata)
-
-
-def resume_tag_of(frame: DataFrame) -> ResumeTag | None:
-    """The job ``frame`` belongs to and the parts it keeps (``with_resume_key``), or None."""
-    for field in frame.schema:
-        if RESUME_KEY in field.metadata:
-            parts = field.metadata.get(RESUME_PARTS) or []
-            return ResumeTag(field.metadata[RESUME_KEY], tuple(parts))
-    return None
-
-
-def resume_key_of(frame: DataFrame) -> str | None:
-    """The job ``frame`` belongs to (``with_resume_key``), or None."""
-    tag = resume_tag_of(frame)
-    return tag.key if tag else None
 
 
 def stable_digest(*parts: object) -> str:

@@ -10,6 +10,7 @@
 - ``StagedRowsDataset``: the ids of the rows a stopped resumable save had finished.
 - ``TrackedArtifactDataset``: any file or folder dataset, also logged to the MLflow run (any storage).
 - ``SpreadsheetCSVDataset``: a CSV people open in a spreadsheet; no cell runs as a formula.
+- ``WholeFileDataset``: any single-file dataset, saved whole (a temporary file moved in) under a lock.
 - ``GeoPackageDataset``: a GeoDataFrame as a GeoPackage layer (for QGIS), on any filesystem.
 - ``OptionalDataset``: any dataset that may be absent (the score region of a labelled-only user).
 - ``PackageTextDataset``: a text resource of the installed package (the report template).
@@ -32,6 +33,7 @@ from .spark_model import SparkModelDataset
 from .spreadsheet_csv import SpreadsheetCSVDataset
 from .tile_folder import TileFolderDataset
 from .tracked_artifact import TrackedArtifactDataset
+from .whole_file import WholeFileDataset
 
 __all__ = [
     "FsspecSparkDataset",
@@ -48,4 +50,5 @@ __all__ = [
     "StagedRowsDataset",
     "TileFolderDataset",
     "TrackedArtifactDataset",
+    "WholeFileDataset",
 ]

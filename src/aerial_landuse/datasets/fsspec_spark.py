@@ -1,5 +1,5 @@
 """``FsspecSparkDataset``: a Spark DataFrame as Parquet files on any fsspec filesystem, replaced
-only when the new files are complete (storage/atomic.py).
+only when the new files are complete, one writer at a time (storage/atomic.py).
 
 Spark reaches object storage only through Hadoop connectors (hadoop-azure for ``abfs://``), and
 hadoop-azure's ABFS driver needs the ADLS Gen2 endpoint that Azurite does not serve. Here the
@@ -29,20 +29,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from aerial_landuse.core.spark_frames import (
-    RESUME_KEY,
-    RESUME_PARTS,
-    Progress,
-    ResumeTag,
-    resume_tag_of,
-)
+from aerial_landuse.core.spark_frames import Progress, ResumableRows
 from aerial_landuse.storage import Storage, storage_location
 from aerial_landuse.storage.atomic import (
-    STAGING_SUFFIX,
     SUCCESS_FILE,
-    fresh_staging,
+    complete_version,
     is_complete,
-    publish,
+    staging_folders,
+    writing_folder,
 )
 from aerial_landuse.storage.parquet_parts import (
     read_parts,
@@ -61,11 +55,10 @@ RESUME_FILE = "_resume.json"  # the job a staged, resumable output belongs to
 class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
     """A folder ``<filepath>/`` of ``part-*.parquet`` files plus the Spark schema.
 
-    Vector columns (Spark ML features) are stored as float arrays and restored on load. A
-    DataFrame tagged with a resume key (``spark_utils.with_resume_key``) is written resumably:
-    the parts that a stopped save of the same job completed, and that the frame says it leaves
-    out, are kept, and only the new rows are added (``StagedRowsDataset`` tells the node which
-    rows and parts those are).
+    Vector columns (Spark ML features) are stored as float arrays and restored on load. Saving
+    ``ResumableRows`` (a frame with its job's key) is resumable: the parts that a stopped save of
+    the same job completed, and that the rows leave out, are kept, and only the new rows are
+    added (``StagedRowsDataset`` tells the node which rows and parts those are).
     """
 
     def __init__(
@@ -82,40 +75,42 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
     def _uri(self) -> str:
         return self._storage.uri(self._path)
 
-    def save(self, data: DataFrame) -> None:
-        vectors = [f.name for f in data.schema.fields if isinstance(f.dataType, VectorUDT)]
+    def save(self, data: DataFrame | ResumableRows) -> None:
+        resumable = data if isinstance(data, ResumableRows) else None
+        frame = resumable.frame if resumable else data
+        vectors = [f.name for f in frame.schema.fields if isinstance(f.dataType, VectorUDT)]
         for name in vectors:
-            data = data.withColumn(name, vector_to_array(name, dtype="float32"))
+            frame = frame.withColumn(name, vector_to_array(name, dtype="float32"))
         fs = self._storage.fs
-        staging, kept = _staging_for(fs, self._path, resume_tag_of(data))
-        run = uuid.uuid4().hex[:12]
-        written = data.mapInArrow(
-            partial(write_part, storage=self._storage, folder=staging, run=run),
-            "path string, rows long",
-        ).collect()
-        new = {r["path"].rsplit("/", 1)[-1]: r["rows"] for r in written if r["path"]}
-        if not new and not kept:  # no row at all: the columns still reach pandas readers
-            new[write_empty_part(self._storage, staging, run, to_arrow_schema(data.schema))] = 0
-        record = {
-            "schema": _schema_without_resume_key(data.schema),
-            "vectors": vectors,
-            "rows": sum(new.values()) + sum(rows_in(fs, f"{staging}/{n}") for n in kept),
-            "parts": sorted({*kept, *new}),  # committed tasks' files (not a retry's leftovers)
-        }
-        _remove_all_but(fs, staging, record["parts"])  # e.g. a failed earlier attempt's part
-        fs.pipe_file(f"{staging}/{SCHEMA_FILE}", json.dumps(record).encode())
-        fs.pipe_file(f"{staging}/{SUCCESS_FILE}", b"")
-        publish(fs, staging, self._path)
+        with writing_folder(fs, self._path, reuse=_resumes(fs, resumable)) as staging:
+            kept = _start_staging(fs, self._path, staging, resumable)
+            run = uuid.uuid4().hex[:12]
+            written = frame.mapInArrow(
+                partial(write_part, storage=self._storage, folder=staging, run=run),
+                "path string, rows long",
+            ).collect()
+            new = {r["path"].rsplit("/", 1)[-1]: r["rows"] for r in written if r["path"]}
+            if not new and not kept:  # no row at all: the columns still reach pandas readers
+                schema = to_arrow_schema(frame.schema)
+                new[write_empty_part(self._storage, staging, run, schema)] = 0
+            record = {
+                "schema": json.loads(frame.schema.json()),
+                "vectors": vectors,
+                "rows": sum(new.values()) + sum(rows_in(fs, f"{staging}/{n}") for n in kept),
+                "parts": sorted({*kept, *new}),  # committed tasks' files (not a retry's leftovers)
+            }
+            _remove_all_but(fs, staging, record["parts"])  # e.g. a failed earlier attempt's part
+            fs.pipe_file(f"{staging}/{SCHEMA_FILE}", json.dumps(record).encode())
 
     def load(self) -> DataFrame:
-        fs = self._storage.fs
-        if not is_complete(fs, self._path):
+        folder = complete_version(self._storage.fs, self._path)
+        if folder is None:
             raise DatasetError(
                 f"{self._uri} holds no complete dataset (no {SUCCESS_FILE}): run the node that writes it."
             )
-        record = json.loads(fs.cat_file(f"{self._path}/{SCHEMA_FILE}"))
+        record = json.loads(self._storage.fs.cat_file(f"{folder}/{SCHEMA_FILE}"))
         schema = T.StructType.fromJson(record["schema"])
-        files = [f"{self._path}/{name}" for name in record["parts"]]
+        files = [f"{folder}/{name}" for name in record["parts"]]
         frame = parts_frame(self._storage, files, schema)
         for name in record["vectors"]:
             frame = frame.withColumn(name, array_to_vector(name))
@@ -141,18 +136,19 @@ class StagedRowsDataset(AbstractDataset[None, Progress]):
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self._storage, path = storage_location(filepath, credentials, fs_args)
-        self._staging = path + STAGING_SUFFIX
+        self._storage, self._path = storage_location(filepath, credentials, fs_args)
         self._columns = columns or ["id"]
         self.metadata = metadata
 
     def load(self) -> Progress:
         fs = self._storage.fs
-        key, parts = _recorded_key(fs, self._staging), whole_parts(fs, self._staging)
+        staging = _most_advanced_staging(fs, self._path)
+        key = _recorded_key(fs, staging) if staging else None
+        parts = whole_parts(fs, staging) if staging else []
         if key is None or not parts:
             return Progress(key=key)
         schema = T.StructType([T.StructField(c, T.StringType()) for c in self._columns])
-        files = [f"{self._staging}/{name}" for name in parts]
+        files = [f"{staging}/{name}" for name in parts]
         done = parts_frame(self._storage, files, schema)
         return Progress(key=key, done=done, part_names=tuple(parts))
 
@@ -163,7 +159,7 @@ class StagedRowsDataset(AbstractDataset[None, Progress]):
         return True
 
     def _describe(self) -> dict[str, Any]:
-        return {"staging": self._storage.uri(self._staging), "columns": self._columns}
+        return {"filepath": self._storage.uri(self._path), "columns": self._columns}
 
 
 def parts_frame(storage: Storage, files: list[str], schema: T.StructType) -> DataFrame:
@@ -185,26 +181,45 @@ def _recorded_key(fs: Any, staging: str) -> str | None:
     return json.loads(fs.cat_file(marker))["key"] if fs.exists(marker) else None
 
 
-def _staging_for(fs: Any, path: str, tag: ResumeTag | None) -> tuple[str, list[str]]:
-    """(staging folder, parts kept in it): the parts a stopped save of the same job completed and
-    the frame leaves out (``tag.kept_parts``) are kept; anything else staged is removed, such as
-    a part that a task of the stopped save finished after the node looked."""
-    staging = path.rstrip("/") + STAGING_SUFFIX
-    if tag is not None and _recorded_key(fs, staging) == tag.key:
-        staged = whole_parts(fs, staging)
-        kept = [name for name in staged if name in tag.kept_parts]
-        _remove_all_but(fs, staging, [*kept, RESUME_FILE])
-        logger.info("Resuming %s: keeping the %d parts a stopped run finished", path, len(kept))
-        if len(kept) < len(staged):
-            logger.info(
-                "Discarded %d staged parts the resumed rows include", len(staged) - len(kept)
+def _most_advanced_staging(fs: Any, path: str) -> str | None:
+    """The staging of a stopped resumable save of ``path`` with the most finished parts."""
+    resumable = [s for s in staging_folders(fs, path) if _recorded_key(fs, s) is not None]
+    return max(resumable, key=lambda s: len(whole_parts(fs, s)), default=None)
+
+
+def _resumes(fs: Any, rows: ResumableRows | None) -> Any:
+    """Whether a staging folder is the stopped run of ``rows``' job, with every part they keep."""
+    if rows is None:
+        return None
+
+    def same_job(staging: str) -> bool:
+        staged = set(whole_parts(fs, staging))
+        return _recorded_key(fs, staging) == rows.key and staged >= set(rows.kept_parts)
+
+    return same_job
+
+
+def _start_staging(fs: Any, path: str, staging: str, rows: ResumableRows | None) -> list[str]:
+    """The parts kept in ``staging`` (a stopped run's, taken over), after removing the rest, such
+    as a part that a task of the stopped save finished after the node looked. A fresh staging of a
+    resumable save records its job."""
+    if rows is None:
+        return []
+    if _recorded_key(fs, staging) != rows.key:
+        if rows.kept_parts:  # the node left those rows out: they must still be there
+            raise DatasetError(
+                f"The parts that a stopped run had staged for {path} are gone (another run of the "
+                "same output removed them): run `kedro run --only-missing-outputs` again."
             )
-        return staging, kept
-    staging = fresh_staging(fs, path)
-    fs.makedirs(staging, exist_ok=True)
-    if tag is not None:
-        fs.pipe_file(f"{staging}/{RESUME_FILE}", json.dumps({"key": tag.key}).encode())
-    return staging, []
+        fs.pipe_file(f"{staging}/{RESUME_FILE}", json.dumps({"key": rows.key}).encode())
+        return []
+    staged = whole_parts(fs, staging)
+    kept = [name for name in staged if name in rows.kept_parts]
+    _remove_all_but(fs, staging, [*kept, RESUME_FILE])
+    logger.info("Resuming %s: keeping the %d parts a stopped run finished", path, len(kept))
+    if len(kept) < len(staged):
+        logger.info("Discarded %d staged parts the resumed rows include", len(staged) - len(kept))
+    return kept
 
 
 def _remove_all_but(fs: Any, folder: str, names: list[str]) -> None:
@@ -213,14 +228,6 @@ def _remove_all_but(fs: Any, folder: str, names: list[str]) -> None:
         if entry.rstrip("/").rsplit("/", 1)[-1] not in names:
             with contextlib.suppress(FileNotFoundError):  # a dying task renamed its temporary
                 fs.rm(entry, recursive=True)
-
-
-def _schema_without_resume_key(schema: T.StructType) -> dict[str, Any]:
-    record = json.loads(schema.json())
-    for field in record["fields"]:
-        field["metadata"].pop(RESUME_KEY, None)
-        field["metadata"].pop(RESUME_PARTS, None)
-    return record
 
 
 def _arrow_schema(schema: T.StructType) -> pa.Schema:

@@ -1,19 +1,22 @@
 """``GeoPackageDataset``: a GeoDataFrame as one layer of a GeoPackage, on any fsspec filesystem.
 
-Written by geopandas (pyogrio) to a local temporary file and then copied to its place in one
-call (kedro-datasets' geopandas.GenericDataset hands pyogrio an open file handle, which pyogrio
-cannot write a GeoPackage to).
+Written by geopandas (pyogrio) to a local temporary file and then copied to its place whole
+(storage/atomic.py: never overwritten in place); kedro-datasets' geopandas.GenericDataset hands
+pyogrio an open file handle, which pyogrio cannot write a GeoPackage to.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset
 
 from aerial_landuse.storage import storage_location
+from aerial_landuse.storage.atomic import write_file
 
 
 class GeoPackageDataset(AbstractDataset[Any, Any]):
@@ -33,7 +36,8 @@ class GeoPackageDataset(AbstractDataset[Any, Any]):
         with tempfile.TemporaryDirectory() as folder:
             local = Path(folder) / "layer.gpkg"
             data.to_file(local, driver="GPKG", layer=self._layer, engine="pyogrio")
-            self._storage.fs.put_file(str(local), self._path)
+            with local.open("rb") as written:
+                write_file(self._storage.fs, self._path, partial(shutil.copyfileobj, written))
 
     def load(self) -> Any:
         import geopandas as gpd

@@ -11,6 +11,7 @@ from kedro.io import AbstractDataset
 from aerial_landuse.core.networks.onnx_graphs import ONNXNetwork, read_onnx_network
 from aerial_landuse.core.networks.registry import is_finetuned
 from aerial_landuse.storage import storage_location
+from aerial_landuse.storage.atomic import write_file
 
 from .missing import MissingInputError
 
@@ -46,12 +47,10 @@ class ONNXNetworkDataset(AbstractDataset[ONNXNetwork, ONNXNetwork]):
         return read_onnx_network(self._fs.cat_file(self._path))
 
     def save(self, data: ONNXNetwork) -> None:
-        """Write the file whole (a temporary name, then a rename or a blob commit); a network
+        """Write the file whole (storage/atomic.py: under its lock, a unique temporary name, then a
+        rename or a blob commit); a network
         with a lineage (fine-tuned) is also logged and registered in MLflow when a run is open."""
-        staging = f"{self._path}.partial"
-        with self._fs.open(staging, "wb") as handle:
-            handle.write(data.onnx_bytes)
-        self._fs.mv(staging, self._path)
+        write_file(self._fs, self._path, lambda handle: handle.write(data.onnx_bytes))
         if data.lineage and mlflow.active_run() is not None:
             register_network(data)
 

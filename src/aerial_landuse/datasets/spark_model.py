@@ -11,6 +11,7 @@ version, which ``model.json`` records; loading under another version says so.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -21,7 +22,7 @@ from pyspark.ml import PipelineModel
 from aerial_landuse.core.classifiers.trained import TrainedModel
 from aerial_landuse.core.contracts import train_command
 from aerial_landuse.storage import storage_location
-from aerial_landuse.storage.atomic import fresh_staging, publish, recover
+from aerial_landuse.storage.atomic import complete_version, read_one_version, writing_folder
 
 from .missing import MissingInputError
 
@@ -77,14 +78,31 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
         self.metadata = metadata
 
     def load(self) -> TrainedModel:
-        record_path = f"{self._path}/{RECORD_FILE}"
-        recover(self._fs, self._path)
-        if not self._fs.exists(record_path):
-            raise MissingInputError(missing_model_message(self._storage.uri(self._path)))
-        record = json.loads(self._fs.cat_file(record_path))
-        return TrainedModel(self._pipeline(record), list(record["labels"]), record["info"])
+        record, model_bytes = self._read_one_version()
+        pipeline = self._pipeline(record, model_bytes)
+        return TrainedModel(pipeline, list(record["labels"]), record["info"])
 
-    def _pipeline(self, record: dict[str, Any]) -> PipelineModel:
+    def _read_one_version(self) -> tuple[dict[str, Any], bytes]:
+        """``model.json`` and the model bytes of one version, the bytes checked against the
+        SHA-256 the record holds."""
+
+        def read(folder: str) -> tuple[dict[str, Any], bytes]:
+            record = json.loads(self._fs.cat_file(f"{folder}/{RECORD_FILE}"))
+            return record, self._fs.cat_file(f"{folder}/{MODEL_FILE}")
+
+        found = read_one_version(self._fs, self._path, read)
+        if found is None:
+            raise MissingInputError(missing_model_message(self._storage.uri(self._path)))
+        record, model_bytes = found
+        if hashlib.sha256(model_bytes).hexdigest() != record.get("sha256"):
+            raise DatasetError(
+                f"{self._storage.uri(self._path)}/{MODEL_FILE} does not match the SHA-256 in its "
+                f"{RECORD_FILE}: the model was changed outside this project. Train it again "
+                "(`kedro run --pipelines=train,evaluate`)."
+            )
+        return record, model_bytes
+
+    def _pipeline(self, record: dict[str, Any], model_bytes: bytes) -> PipelineModel:
         # SynapseML's stages (LightGBM) map back to their Python classes only with its patch of
         # JavaParams._from_java loaded; a fresh session (score only) has not imported it yet.
         import synapse.ml.core.serialize.java_params_patch  # noqa: F401
@@ -96,26 +114,25 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
                 f"{record.get('spark_version')}; this is Spark {running}. Train it again here "
                 "(`kedro run --pipelines=train,evaluate`)."
             )
-        return deserialize_pipeline(self._fs.cat_file(f"{self._path}/{MODEL_FILE}"))
+        return deserialize_pipeline(model_bytes)
 
     def save(self, data: TrainedModel) -> None:
+        model_bytes = serialize_pipeline(data.pipeline)
         record = {
             "format": FORMAT,
+            "sha256": hashlib.sha256(model_bytes).hexdigest(),
             "spark_version": _spark_context().version,
             "labels": data.labels,
             "info": data.info,
         }
-        staging = fresh_staging(self._fs, self._path)  # the old model stays until this is whole
-        self._fs.makedirs(staging, exist_ok=True)
-        self._fs.pipe_file(f"{staging}/{MODEL_FILE}", serialize_pipeline(data.pipeline))
-        self._fs.pipe_file(
-            f"{staging}/{RECORD_FILE}", json.dumps(record, indent=2, default=str).encode()
-        )
-        publish(self._fs, staging, self._path)
+        with writing_folder(self._fs, self._path) as staging:  # the old model stays till then
+            self._fs.pipe_file(f"{staging}/{MODEL_FILE}", model_bytes)
+            self._fs.pipe_file(
+                f"{staging}/{RECORD_FILE}", json.dumps(record, indent=2, default=str).encode()
+            )
 
     def _exists(self) -> bool:
-        recover(self._fs, self._path)
-        return self._fs.exists(f"{self._path}/{RECORD_FILE}")
+        return complete_version(self._fs, self._path) is not None
 
     def _describe(self) -> dict[str, Any]:
         return {"path": self._storage.uri(self._path)}

@@ -6,7 +6,8 @@
 - ``parquet_parts``: Parquet part files that executors write and read through fsspec.
 - ``checks``: the pre-run checks of blob accounts and containers (reachable, credentials
   accepted, containers there, writable where the run writes), with errors that name the fix.
-- ``atomic``: outputs replaced only by complete ones (staging folder, ``_SUCCESS``, recovery).
+- ``atomic``: every output written whole, one writer at a time (a lock per output, a unique
+  staging name, ``_SUCCESS`` last), readers that never change storage.
 - ``wasbs``: ``wasbs://container@account.blob.core.windows.net`` for fsspec, registered through
   the ``fsspec.specs`` entry point of this package (pyproject.toml), so every process has it.
 

@@ -10,6 +10,7 @@ import difflib
 import logging
 import re
 import socket
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,7 +192,7 @@ def check_writable(account: BlobAccount, containers: Iterable[str]) -> None:
 
     fs = fsspec.filesystem("abfs", skip_instance_cache=True, **account.options)
     for container in sorted(set(containers)):
-        probe = f"{container}/{WRITE_PROBE}"
+        probe = f"{container}/{WRITE_PROBE}-{uuid.uuid4().hex[:12]}"  # concurrent runs each own one
         try:
             fs.pipe_file(probe, b"ok")
             fs.rm(probe)

@@ -25,6 +25,7 @@ from aerial_landuse.pipelines.ingest.nodes import (
     split_index_and_quarantine,
 )
 from aerial_landuse.pipelines.train.nodes import split_labelled_tiles
+from aerial_landuse.storage.atomic import STAGING_SUFFIX
 from tests.conftest import folder, parameters, write_labelled_folder
 
 torch = pytest.importorskip("torch", reason="the torch extra is not installed")
@@ -230,4 +231,4 @@ def test_a_fine_tuned_network_is_registered_in_mlflow_with_its_lineage(
         assert len(MlflowClient().search_registered_models()) == 1
     finally:
         mlflow.set_tracking_uri("")
-    assert not list(tmp_path.rglob("*.partial"))
+    assert not list(tmp_path.rglob(f"*{STAGING_SUFFIX}*"))

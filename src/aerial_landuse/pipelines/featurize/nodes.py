@@ -23,11 +23,11 @@ from aerial_landuse.core.inference import (
 from aerial_landuse.core.networks.onnx_graphs import NETWORK_INPUT, OUTPUT_NAME, ONNXNetwork
 from aerial_landuse.core.spark_frames import (
     Progress,
+    ResumableRows,
     count_and_fingerprint,
     count_by,
     partitions_for,
     stable_digest,
-    with_resume_key,
 )
 from aerial_landuse.core.tiles.images import TileLimits
 from aerial_landuse.storage import TileFolder
@@ -53,13 +53,13 @@ def featurize_tiles(
     params: dict[str, Any],
     ingest: dict[str, Any],
     progress: Progress | None = None,
-) -> DataFrame:
+) -> ResumableRows:
     """Every indexed tile with its ``features`` (array<float>), or the ``error`` that stopped it.
     ``ingest``'s tile limits are checked again as each tile is read (a file swapped since).
 
     Lazy: the catalog's write runs the network, once, from tile files straight to Parquet (no
     cache, no second pass), so executor memory stays flat however many tiles there are.
-    Resumable: the result is tagged with its job (tile index, network, backend); when
+    Resumable: the rows come with their job (tile index, network, backend); when
     ``progress`` shows a stopped run of the same job, only the tiles it did not finish are
     featurized and the catalog keeps its finished parts.
     """
@@ -90,7 +90,7 @@ def featurize_tiles(
     )
     kept = progress.part_names if progress is not None and progress.key == key else ()
     running = _run_network(frame, tiles, network, _settings(params, ingest), backend)
-    return with_resume_key(running, key, kept)
+    return ResumableRows(running, key, kept)
 
 
 def _not_yet_featurized(
