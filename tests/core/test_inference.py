@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import onnx
@@ -20,6 +21,7 @@ from aerial_landuse.core.inference import (
     featurize_batches,
     network_features,
     new_session,
+    tile_decoder,
 )
 from aerial_landuse.core.tiles.images import TileLimits
 from aerial_landuse.storage import Storage
@@ -93,10 +95,9 @@ def test_featurize_batches_keeps_every_row_in_order(tmp_path, mean_colour_model)
     out = pa.Table.from_batches(
         featurize_batches(
             iter([batch.slice(0, 3), batch.slice(3)]),
-            storage=Storage(),
+            decoder=partial(tile_decoder, Storage(), 8, TileLimits(1, 1, 1 << 20)),
             network_bytes=lambda: mean_colour_model,
             key="mean-colour-test",
-            image_size=8,
             settings=FeaturizeSettings(
                 batch_size=2,
                 onnx_threads=1,

@@ -203,21 +203,30 @@ def features_column(
     return features, errors
 
 
+def tile_decoder(
+    storage: TileSource, image_size: int, limits: TileLimits
+) -> Callable[[str], Decoded]:
+    """decode(path) of a tile file: its pixels at ``image_size``, or why it could not be read."""
+
+    def decode(path: str) -> Decoded:
+        return read_and_decode(storage, path, image_size, limits)
+
+    return decode
+
+
 def featurize_batches(
     batches: Iterator[pa.RecordBatch],
     *,
-    storage: TileSource,
+    decoder: Callable[[], Callable[[str], Decoded]],
     network_bytes: Callable[[], bytes],
     key: str,
-    image_size: int,
     settings: FeaturizeSettings,
 ) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: each input row gains ``features`` (list<float>) and ``error``."""
+    """mapInArrow body: each input row gains ``features`` (list<float>) and ``error``. Its
+    ``path`` is what ``decoder()``'s function reads: a tile file (``tile_decoder``) or a raster
+    cell (``raster_cells.cell_decoder``)."""
     session = onnx_session(network_bytes, key, settings.onnx_threads)
-
-    def decode(path: str) -> Decoded:
-        return read_and_decode(storage, path, image_size, settings.limits)
-
+    decode = decoder()
     pool = ThreadPoolExecutor(settings.decode_threads)
     try:
         chunks = _slices(batches, settings.batch_size)

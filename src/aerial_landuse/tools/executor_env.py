@@ -2,9 +2,10 @@
 
     python -m aerial_landuse.tools.executor_env [--output dist/executor-env.tar.gz]
 
-Executors only decode tiles, run onnxruntime and read/write through fsspec: they need numpy,
-pandas, pyarrow, Pillow, imagecodecs, onnxruntime, fsspec/adlfs and this project's wheel, not
-torch (used on the driver, once, to export a network), MLflow, Kedro or Jupyter. pyspark itself
+Executors only decode tiles (or read raster cells), run onnxruntime and read/write through
+fsspec: they need numpy, pandas, pyarrow, Pillow, imagecodecs, rasterio, pyproj, onnxruntime,
+fsspec/adlfs and this project's wheel, not torch (used on the driver, once, to export a
+network), MLflow, Kedro or Jupyter. pyspark itself
 comes from the cluster's Spark (its ``python/lib/pyspark.zip``). Versions follow
 requirements-lock.txt. The venv is packed with venv-pack; as with any venv, the target nodes need
 the same Python (3.11) at the same path, which YARN images and HDInsight provide with their own
@@ -37,6 +38,8 @@ EXECUTOR_PACKAGES = [
     "onnxruntime",
     "fsspec",
     "adlfs",
+    "rasterio",  # raster regions: cells read by window where they are processed
+    "pyproj",
 ]
 
 

@@ -19,6 +19,7 @@ from aerial_landuse.core.inference import (
     featurize_batches,
     model_key,
     read_bytes_partition,
+    tile_decoder,
 )
 from aerial_landuse.core.networks.onnx_graphs import NETWORK_INPUT, OUTPUT_NAME, ONNXNetwork
 from aerial_landuse.core.spark_frames import (
@@ -125,10 +126,9 @@ def _run_network(
     broadcast = frame.sparkSession.sparkContext.broadcast(network.uint8_bytes)
     body = partial(
         featurize_batches,
-        storage=tiles.storage,
+        decoder=partial(tile_decoder, tiles.storage, network.spec.image_size, settings.limits),
         network_bytes=lambda: broadcast.value,
         key=model_key(network),
-        image_size=network.spec.image_size,
         settings=settings,
     )
     schema = T.StructType(frame.schema.fields + FEATURE_FIELDS)
