@@ -8,6 +8,7 @@
   accepted, containers there, writable where the run writes), with errors that name the fix.
 - ``atomic``: every output written whole, one writer at a time (a lock per output, a unique
   staging name, ``_SUCCESS`` last), readers that never change storage.
+- ``stac``: the GeoTIFF/COG files of a region listed by a STAC ItemCollection or static catalog.
 - ``wasbs``: ``wasbs://container@account.blob.core.windows.net`` for fsspec, registered through
   the ``fsspec.specs`` entry point of this package (pyproject.toml), so every process has it.
 

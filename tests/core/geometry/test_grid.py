@@ -57,3 +57,16 @@ def test_gaussian_and_uniform_weights():
     assert {w for *_, w in neighbourhood(1, "uniform", 1.0)} == {1.0}
     corner = dict(((dr, dc), w) for dr, dc, w in neighbourhood(1, "gaussian", 1.0))[(1, 1)]
     assert corner == pytest.approx(math.exp(-1))
+
+
+def test_the_split_goes_by_spatial_blocks_and_is_the_same_every_run():
+    from aerial_landuse.core.geometry.cell_grid import split_of
+
+    sides = {(c, r): split_of(c, r, 4, 0.3, seed=7) for c in range(40) for r in range(40)}
+    for (c, r), side in sides.items():  # every cell of a 4 x 4 block on the same side
+        assert side == sides[(c // 4 * 4, r // 4 * 4)]
+    share = sum(s == "test" for s in sides.values()) / len(sides)
+    assert 0.15 < share < 0.45 and sides == {
+        (c, r): split_of(c, r, 4, 0.3, seed=7) for c in range(40) for r in range(40)
+    }
+    assert sides != {(c, r): split_of(c, r, 4, 0.3, seed=8) for c in range(40) for r in range(40)}

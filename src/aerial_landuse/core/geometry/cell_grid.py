@@ -8,9 +8,11 @@ rasters' own pixel grids are; its id names the CRS and both indices, e.g. ``3261
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from pyproj import CRS
 
@@ -65,10 +67,30 @@ class CellGrid:
     def cell_id(self, col: int, row: int) -> str:
         return cell_id(self.epsg, col, row)
 
+    def transform(self) -> Any:
+        """The affine transform of a raster with one pixel per cell (north up)."""
+        from rasterio.transform import from_origin
+
+        size = self.cell_size
+        return from_origin(self.col_min * size, (self.row_max + 1) * size, size, size)
+
+    def pixel(self, col: int, row: int) -> tuple[int, int]:
+        """(raster row, raster column) of cell ``(col, row)`` in that raster (row 0 is north)."""
+        return self.row_max - row, col - self.col_min
+
 
 def cell_id(epsg: int, col: int, row: int) -> str:
     """The id of a cell: the same for the same ground square in every year and region."""
     return f"{epsg}_{col}_{row}"
+
+
+def split_of(col: int, row: int, block_cells: int, test_share: float, seed: int) -> str:
+    """ "train" or "test" for a cell, by its spatial block of ``block_cells`` x ``block_cells``
+    cells: neighbouring cells (whose imagery overlaps in content) never sit on both sides. The
+    block's side is drawn from a hash of (seed, block), so the split is the same in every run."""
+    block = (col // block_cells, row // block_cells)
+    digest = hashlib.sha256(f"{seed}:{block[0]}:{block[1]}".encode()).digest()
+    return "test" if int.from_bytes(digest[:8], "big") / 2**64 < test_share else "train"
 
 
 def grid_crs(sources: list[RasterSource], epsg: int | None = None) -> str:

@@ -7,10 +7,13 @@ quads; rio-cogeo does the COG layout (tiles, overviews, header first), not this 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from aerial_landuse.core.geometry.cell_grid import CellGrid
 
 
 def write_cog(
@@ -22,9 +25,10 @@ def write_cog(
     colormap: dict[int, tuple[int, int, int, int]] | None = None,
     band_names: list[str] | None = None,
     overview_resampling: str = "average",
+    band_tags: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``pixels`` (bands x rows x cols) as a deflate-compressed COG at ``path``; a
-    ``colormap`` (value -> RGBA) goes into the file for a one-band class raster."""
+    ``colormap`` (value -> RGBA) and ``band_tags`` go into the file for a one-band class raster."""
     from rasterio.io import MemoryFile
     from rio_cogeo.cogeo import cog_translate
     from rio_cogeo.errors import NodataAlphaMaskWarning
@@ -46,6 +50,8 @@ def write_cog(
             staged.write(pixels)
             for index, name in enumerate(band_names or [], start=1):
                 staged.set_band_description(index, name)
+            if band_tags:
+                staged.update_tags(1, **band_tags)
         with memory.open() as source, warnings.catch_warnings():
             # GDAL reports a nodata mask of an in-memory file as a per-dataset one; nodata rules
             warnings.simplefilter("ignore", NodataAlphaMaskWarning)
@@ -57,8 +63,49 @@ def write_cog(
                 colormap=colormap,
                 in_memory=True,
                 quiet=True,
+                forward_band_tags=True,
             )
     return path
+
+
+CLASS_NODATA = 0  # class rasters: codes 1..n, 0 where a cell was not scored
+PROBABILITY_NODATA = -1.0
+
+
+def write_class_cog(
+    path: Path,
+    grid: CellGrid,
+    cells: Iterable[tuple[int, int, str]],
+    classes: list[str],
+    colours: Mapping[str, str],
+) -> Path:
+    """One pixel per cell of ``grid``: the code (1-based index in ``classes``) of each cell's class,
+    ``CLASS_NODATA`` elsewhere; the colour table holds ``colours`` (hex), the tags the names."""
+    codes = np.full((1, grid.rows, grid.cols), CLASS_NODATA, np.uint8)
+    number = {name: code for code, name in enumerate(classes, start=1)}
+    for col, row, label in cells:
+        codes[(0, *grid.pixel(col, row))] = number[label]
+    palette = {code: (*_rgb(colours[name]), 255) for name, code in number.items()}
+    palette[CLASS_NODATA] = (0, 0, 0, 0)
+    names = {f"CLASS_{code}": name for name, code in number.items()}
+    return write_cog(path, codes, grid.crs, grid.transform(), CLASS_NODATA, palette, ["land use"],
+                     overview_resampling="mode", band_tags=names)  # fmt: skip
+
+
+def write_probability_cog(
+    path: Path, grid: CellGrid, cells: Iterable[tuple[int, int, list[float]]], classes: list[str]
+) -> Path:
+    """One pixel per cell, one float32 band per class (named): each cell's class probabilities,
+    ``PROBABILITY_NODATA`` where it was not scored."""
+    bands = np.full((len(classes), grid.rows, grid.cols), PROBABILITY_NODATA, np.float32)
+    for col, row, probabilities in cells:
+        bands[(slice(None), *grid.pixel(col, row))] = probabilities
+    return write_cog(path, bands, grid.crs, grid.transform(), PROBABILITY_NODATA, None, classes)
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    value = colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
 
 
 def is_valid_cog(path: Path) -> bool:

@@ -105,49 +105,57 @@ def read_source_header(url: str, opener: Callable[..., Any] | None = None) -> Ra
         raise ValueError(f"{url} is not a raster GDAL can read ({exc}).") from None
 
 
-class CellReader:
-    """Reads cells of ``grid`` from ``sources``, each file opened once (on first use) for the
-    reader's life: use one per task, with ``with``."""
+class FileError(Exception):
+    """A file of the region could not be read for a cell (named, with GDAL's reason)."""
+
+
+class RasterFiles:
+    """The files of a region, seen in one CRS: each opened once (on first use) for the object's
+    life, so use one per task or thread, with ``with``."""
 
     def __init__(
-        self,
-        grid: CellGrid,
-        sources: list[RasterSource],
-        settings: ChipSettings,
-        opener: Callable[..., Any] | None = None,
+        self, sources: list[RasterSource], crs: str, opener: Callable[..., Any] | None = None
     ) -> None:
-        self._grid, self._sources, self._settings = grid, sources, settings
-        self._opener = opener
+        self._sources, self._crs, self._opener = sources, crs, opener
         self._open: dict[str, Any] = {}
-        self._footprints = {s.url: footprint_in(s, grid.crs) for s in sources}
+        self._footprints = {s.url: footprint_in(s, crs) for s in sources}
         self._stack = contextlib.ExitStack()
 
-    def __enter__(self) -> CellReader:
+    def __enter__(self) -> RasterFiles:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
-    def read(self, col: int, row: int) -> Chip:
-        """The chip of cell ``(col, row)``."""
-        bounds = self._grid.bounds(col, row)
-        size = self._settings.size
-        pixels = np.zeros((3, size, size), dtype=np.uint8)
-        valid = np.zeros((size, size), dtype=bool)
+    def warp(
+        self,
+        bounds: tuple[float, float, float, float],
+        size: int,
+        bands: tuple[int, ...],
+        resampling: str,
+        dtype: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(bands x size x size values, size x size valid) of the square ``bounds``, each pixel
+        from the first file that has it; a ``FileError`` when a file cannot give it (or is not
+        of ``dtype``)."""
+        data = valid = None
         for source in self._overlapping(bounds):
+            try:
+                if dtype is not None and source.dtype != dtype:
+                    raise ValueError(_depth_message(source.dtype))
+                values, mask = self._warp_one(source, bounds, size, bands, resampling)
+            except Exception as exc:
+                raise FileError(f"{source.url}: {exc}") from exc
+            if data is None:
+                data, valid = np.zeros_like(values), np.zeros((size, size), dtype=bool)
+            take = mask & ~valid
+            data[:, take] = values[:, take]
+            valid |= mask
             if valid.all():
                 break
-            try:
-                data, mask = self._warp(source, bounds)
-            except Exception as exc:  # noqa: BLE001 - a broken file stops its cells, not the task
-                return Chip(None, 1.0, f"unreadable: {source.url}: {exc}")
-            take = mask & ~valid
-            pixels[:, take] = data[:, take]
-            valid |= mask
-        share = 1.0 - float(valid.mean())
-        if share > self._settings.max_nodata_share:
-            return Chip(None, share, f"{NODATA_REASON}: {share:.0%} of the cell has no data")
-        return Chip(np.ascontiguousarray(pixels.transpose(1, 2, 0)), share)
+        if data is None:  # no file overlaps the square
+            return np.zeros((len(bands), size, size), np.uint8), np.zeros((size, size), bool)
+        return data, valid
 
     def _overlapping(self, bounds: tuple[float, float, float, float]) -> Iterator[RasterSource]:
         left, bottom, right, top = bounds
@@ -156,33 +164,36 @@ class CellReader:
             if f_left < right and f_right > left and f_bottom < top and f_top > bottom:
                 yield source
 
-    def _warp(
-        self, source: RasterSource, bounds: tuple[float, float, float, float]
+    def _warp_one(
+        self,
+        source: RasterSource,
+        bounds: tuple[float, float, float, float],
+        size: int,
+        bands: tuple[int, ...],
+        resampling: str,
     ) -> tuple[np.ndarray, np.ndarray]:
         from rasterio.enums import MaskFlags, Resampling
         from rasterio.errors import NodataShadowWarning
         from rasterio.transform import from_bounds
         from rasterio.vrt import WarpedVRT
 
-        size, bands = self._settings.size, self._settings.bands
         if max(bands) > source.band_count:
             raise ValueError(f"bands {list(bands)} need {max(bands)}, it has {source.band_count}")
         dataset = self._dataset(source)
         has_alpha = any(MaskFlags.alpha in flags for flags in dataset.mask_flag_enums)
         with WarpedVRT(
             dataset,
-            crs=self._grid.crs,
+            crs=self._crs,
             transform=from_bounds(*bounds, size, size),
             width=size,
             height=size,
-            resampling=Resampling[self._settings.resampling],
+            resampling=Resampling[resampling],
             add_alpha=dataset.nodata is None and not has_alpha,  # else nodata marks the void
         ) as vrt:
             with warnings.catch_warnings():  # a nodata file's VRT: nodata is the mask, as meant
                 warnings.simplefilter("ignore", NodataShadowWarning)
                 data = vrt.read(indexes=list(bands), masked=True)  # the void: nodata or alpha 0
-        valid = ~np.ma.getmaskarray(data).any(axis=0)
-        return _as_uint8(np.ma.getdata(data), source.dtype), valid
+        return np.ma.getdata(data), ~np.ma.getmaskarray(data).any(axis=0)
 
     def _dataset(self, source: RasterSource) -> Any:
         if source.url not in self._open:
@@ -193,10 +204,46 @@ class CellReader:
         return self._open[source.url]
 
 
-def _as_uint8(data: np.ndarray, dtype: str) -> np.ndarray:
-    if dtype != "uint8":
-        raise ValueError(
-            f"its pixels are {dtype}; 8-bit imagery (NAIP's) is read as is: convert other depths "
-            "with `gdal_translate -ot Byte -scale`"
-        )
-    return data
+class CellReader:
+    """Reads the chips of ``grid``'s cells from ``sources`` (``RasterFiles``: use with ``with``)."""
+
+    def __init__(
+        self,
+        grid: CellGrid,
+        sources: list[RasterSource],
+        settings: ChipSettings,
+        opener: Callable[..., Any] | None = None,
+    ) -> None:
+        self._grid, self._settings = grid, settings
+        self._files = RasterFiles(sources, grid.crs, opener)
+
+    def __enter__(self) -> CellReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._files.__exit__(*exc)
+
+    def read(self, col: int, row: int) -> Chip:
+        """The chip of cell ``(col, row)``."""
+        settings = self._settings
+        try:
+            pixels, valid = self._files.warp(
+                self._grid.bounds(col, row),
+                settings.size,
+                settings.bands,
+                settings.resampling,
+                dtype="uint8",
+            )
+        except FileError as exc:  # a broken file stops its cells, not the task
+            return Chip(None, 1.0, f"unreadable: {exc}")
+        share = 1.0 - float(valid.mean())
+        if share > settings.max_nodata_share:
+            return Chip(None, share, f"{NODATA_REASON}: {share:.0%} of the cell has no data")
+        return Chip(np.ascontiguousarray(pixels.transpose(1, 2, 0)), share)
+
+
+def _depth_message(dtype: str) -> str:
+    return (
+        f"its pixels are {dtype}; 8-bit imagery (NAIP's) is read as is: convert other depths "
+        "with `gdal_translate -ot Byte -scale`"
+    )

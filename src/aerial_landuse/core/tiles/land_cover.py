@@ -1,0 +1,98 @@
+"""Labels of raster cells from a land-cover raster (NLCD, 30 m, in its own projection), the way
+the scenario's training set was made: each cell takes the land-use class that covers most of it.
+
+The land-cover raster is read by window and warped onto the cell (nearest neighbour, at
+``samples`` x ``samples`` points, so each code's share of the cell is measured to 1/``samples``
+of a side), its codes mapped to land-use classes by the class table. Codes the table maps to
+nothing (water, wetlands) or does not list are no class. A cell is labelled only when one class
+covers at least ``min_purity`` of it; every other cell gets the reason it was left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aerial_landuse.core.geometry.cell_grid import CellGrid, RasterSource
+from aerial_landuse.core.tiles.raster_cells import FileError, RasterFiles
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """Land-cover code -> land-use class (None: excluded, such as water and wetlands)."""
+
+    classes: Mapping[int, str | None]
+    min_purity: float = 0.5
+    samples: int = 64
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_purity <= 1.0:
+            raise ValueError(f"min_label_purity must lie in (0, 1], not {self.min_purity}")
+
+
+@dataclass(frozen=True)
+class CellLabel:
+    """A cell's land-use ``label`` and the share of the cell it covers (``purity``); or, with no
+    label, the ``reason``."""
+
+    label: str | None
+    purity: float
+    reason: str | None = None
+
+
+class LandCoverLabeller:
+    """Labels ``grid``'s cells from the land-cover ``sources`` (use with ``with``)."""
+
+    def __init__(
+        self,
+        grid: CellGrid,
+        sources: list[RasterSource],
+        rule: LabelRule,
+        opener: Callable[..., Any] | None = None,
+    ) -> None:
+        self._grid, self._rule = grid, rule
+        self._files = RasterFiles(sources, grid.crs, opener)
+
+    def __enter__(self) -> LandCoverLabeller:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._files.__exit__(*exc)
+
+    def label(self, col: int, row: int) -> CellLabel:
+        rule = self._rule
+        try:
+            codes, valid = self._files.warp(
+                self._grid.bounds(col, row), rule.samples, (1,), "nearest"
+            )
+        except FileError as exc:
+            return CellLabel(None, 0.0, f"unreadable land cover: {exc}")
+        return label_of(codes[0][valid], rule, total=valid.size)
+
+
+def label_of(codes: np.ndarray, rule: LabelRule, total: int) -> CellLabel:
+    """The label of a cell whose ``total`` sample points include the land-cover ``codes``."""
+    if codes.size == 0:
+        return CellLabel(None, 0.0, "no land cover: the cell lies outside the land-cover raster")
+    values, counts = np.unique(codes.astype(np.int64), return_counts=True)
+    shares: dict[str | None, float] = {}
+    for code, count in zip(values.tolist(), counts.tolist(), strict=True):
+        name = rule.classes.get(code)
+        shares[name] = shares.get(name, 0.0) + count / total
+    named = {name: share for name, share in shares.items() if name is not None}
+    if not named:
+        top = int(values[np.argmax(counts)])
+        listed = "excluded by" if top in rule.classes else "not in"
+        return CellLabel(
+            None, 0.0, f"no land-use class: land-cover code {top} is {listed} the class table"
+        )
+    label, purity = max(named.items(), key=lambda item: item[1])
+    if purity < rule.min_purity:
+        return CellLabel(
+            None, purity,
+            f"mixed: {label} covers {purity:.0%} of the cell, under min_label_purity {rule.min_purity:.0%}",
+        )  # fmt: skip
+    return CellLabel(label, purity)
