@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +119,7 @@ class RasterFiles:
         self._sources, self._crs, self._opener = sources, crs, opener
         self._open: dict[str, Any] = {}
         self._footprints = {s.url: footprint_in(s, crs) for s in sources}
+        self._same_crs: dict[str, bool] = {}
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> RasterFiles:
@@ -146,23 +147,29 @@ class RasterFiles:
                 values, mask = self._warp_one(source, bounds, size, bands, resampling)
             except Exception as exc:
                 raise FileError(f"{source.url}: {exc}") from exc
-            if data is None:
-                data, valid = np.zeros_like(values), np.zeros((size, size), dtype=bool)
-            take = mask & ~valid
-            data[:, take] = values[:, take]
-            valid |= mask
+            if data is None:  # the first file's pixels as they are
+                data, valid = values, mask
+            else:  # the pixels the files before did not have
+                np.copyto(data, values, where=mask & ~valid)
+                valid |= mask
             if valid.all():
                 break
         if data is None:  # no file overlaps the square
             return np.zeros((len(bands), size, size), np.uint8), np.zeros((size, size), bool)
         return data, valid
 
-    def _overlapping(self, bounds: tuple[float, float, float, float]) -> Iterator[RasterSource]:
+    def _overlapping(self, bounds: tuple[float, float, float, float]) -> list[RasterSource]:
+        """The files that overlap ``bounds``, the one the square lies deepest inside first: it
+        most likely has every pixel (a file's edges are where its nodata collar is)."""
         left, bottom, right, top = bounds
+        x, y = (left + right) / 2, (bottom + top) / 2
+        depth = {}
         for source in self._sources:
             f_left, f_bottom, f_right, f_top = self._footprints[source.url]
             if f_left < right and f_right > left and f_bottom < top and f_top > bottom:
-                yield source
+                depth[source.url] = min(x - f_left, f_right - x, y - f_bottom, f_top - y)
+        chosen = [s for s in self._sources if s.url in depth]
+        return sorted(chosen, key=lambda s: -depth[s.url])
 
     def _warp_one(
         self,
@@ -172,28 +179,23 @@ class RasterFiles:
         bands: tuple[int, ...],
         resampling: str,
     ) -> tuple[np.ndarray, np.ndarray]:
-        from rasterio.enums import MaskFlags, Resampling
-        from rasterio.errors import NodataShadowWarning
-        from rasterio.transform import from_bounds
-        from rasterio.vrt import WarpedVRT
-
         if max(bands) > source.band_count:
             raise ValueError(f"bands {list(bands)} need {max(bands)}, it has {source.band_count}")
         dataset = self._dataset(source)
-        has_alpha = any(MaskFlags.alpha in flags for flags in dataset.mask_flag_enums)
-        with WarpedVRT(
-            dataset,
-            crs=self._crs,
-            transform=from_bounds(*bounds, size, size),
-            width=size,
-            height=size,
-            resampling=Resampling[resampling],
-            add_alpha=dataset.nodata is None and not has_alpha,  # else nodata marks the void
-        ) as vrt:
-            with warnings.catch_warnings():  # a nodata file's VRT: nodata is the mask, as meant
-                warnings.simplefilter("ignore", NodataShadowWarning)
-                data = vrt.read(indexes=list(bands), masked=True)  # the void: nodata or alpha 0
-        return np.ma.getdata(data), ~np.ma.getmaskarray(data).any(axis=0)
+        with warnings.catch_warnings():  # a nodata file: nodata is the mask, as meant
+            warnings.simplefilter("ignore", _nodata_shadow_warning())
+            if self._on_grid_crs(source, dataset):
+                return _windowed_read(dataset, bounds, size, bands, resampling)
+            return _warped_read(dataset, self._crs, bounds, size, bands, resampling)
+
+    def _on_grid_crs(self, source: RasterSource, dataset: Any) -> bool:
+        """Whether the file is north-up in the grid's CRS: a plain windowed read then does."""
+        if source.url not in self._same_crs:
+            from rasterio.crs import CRS
+
+            north_up = dataset.transform.b == 0 and dataset.transform.d == 0
+            self._same_crs[source.url] = north_up and dataset.crs == CRS.from_string(self._crs)
+        return self._same_crs[source.url]
 
     def _dataset(self, source: RasterSource) -> Any:
         if source.url not in self._open:
@@ -202,6 +204,73 @@ class RasterFiles:
             dataset = rasterio.open(source.url, opener=self._opener)
             self._open[source.url] = self._stack.enter_context(dataset)
         return self._open[source.url]
+
+
+def _nodata_shadow_warning() -> type[Warning]:
+    from rasterio.errors import NodataShadowWarning
+
+    return NodataShadowWarning
+
+
+def _windowed_read(
+    dataset: Any, bounds: tuple[float, float, float, float], size: int, bands: tuple[int, ...],
+    resampling: str,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The square ``bounds`` of a file in the grid's CRS: only the part inside the file is read
+    (GDAL resamples it to its share of ``size``), the rest is no data."""
+    from rasterio.enums import Resampling
+    from rasterio.windows import Window, from_bounds
+
+    data = np.zeros((len(bands), size, size), dtype=dataset.dtypes[0])
+    valid = np.zeros((size, size), dtype=bool)
+    cell = from_bounds(*bounds, transform=dataset.transform)
+    try:
+        inside = cell.intersection(Window(0, 0, dataset.width, dataset.height))
+    except Exception:  # noqa: BLE001 - rasterio's WindowError: the square misses the file
+        return data, valid
+    scale_x, scale_y = size / cell.width, size / cell.height
+    x0 = round((inside.col_off - cell.col_off) * scale_x)
+    y0 = round((inside.row_off - cell.row_off) * scale_y)
+    x1 = min(size, round((inside.col_off + inside.width - cell.col_off) * scale_x))
+    y1 = min(size, round((inside.row_off + inside.height - cell.row_off) * scale_y))
+    if x1 <= x0 or y1 <= y0:
+        return data, valid
+    shape = (len(bands), y1 - y0, x1 - x0)
+    nodata = dataset.nodata
+    part = dataset.read(
+        indexes=list(bands), window=inside, out_shape=shape, resampling=Resampling[resampling],
+        masked=nodata is None,  # an internal mask or alpha band; else nodata, below
+    )  # fmt: skip
+    data[:, y0:y1, x0:x1] = np.ma.getdata(part)
+    if nodata is None:
+        valid[y0:y1, x0:x1] = ~np.ma.getmaskarray(part).any(axis=0)
+    else:  # no data where every band read holds the nodata value (a dark pixel is still data)
+        valid[y0:y1, x0:x1] = ~(part == nodata).all(axis=0)
+    return data, valid
+
+
+def _warped_read(
+    dataset: Any, crs: str, bounds: tuple[float, float, float, float], size: int,
+    bands: tuple[int, ...], resampling: str,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The square ``bounds`` of a file in another CRS (another UTM zone): one GDAL warp of the
+    file's windows onto the square, reprojecting and resampling at once."""
+    from rasterio.enums import MaskFlags, Resampling
+    from rasterio.transform import from_bounds
+    from rasterio.vrt import WarpedVRT
+
+    has_alpha = any(MaskFlags.alpha in flags for flags in dataset.mask_flag_enums)
+    with WarpedVRT(
+        dataset,
+        crs=crs,
+        transform=from_bounds(*bounds, size, size),
+        width=size,
+        height=size,
+        resampling=Resampling[resampling],
+        add_alpha=dataset.nodata is None and not has_alpha,  # else nodata marks the void
+    ) as vrt:
+        data = vrt.read(indexes=list(bands), masked=True)  # the void: nodata or alpha 0
+    return np.ma.getdata(data), ~np.ma.getmaskarray(data).any(axis=0)
 
 
 class CellReader:
