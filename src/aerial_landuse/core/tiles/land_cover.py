@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from aerial_landuse.core.geometry.cell_grid import CellGrid, RasterSource
-from aerial_landuse.core.tiles.raster_cells import FileError, RasterFiles
+from aerial_landuse.core.tiles.raster_cells import FileError, RasterFiles, ReadsRasterFiles
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class CellLabel:
     reason: str | None = None
 
 
-class LandCoverLabeller:
+class LandCoverLabeller(ReadsRasterFiles):
     """Labels ``grid``'s cells from the land-cover ``sources`` (use with ``with``)."""
 
     def __init__(
@@ -55,12 +55,6 @@ class LandCoverLabeller:
     ) -> None:
         self._grid, self._rule = grid, rule
         self._files = RasterFiles(sources, grid.crs, opener)
-
-    def __enter__(self) -> LandCoverLabeller:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._files.__exit__(*exc)
 
     def label(self, col: int, row: int) -> CellLabel:
         rule = self._rule

@@ -17,7 +17,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -273,8 +273,20 @@ def _warped_read(
     return np.ma.getdata(data), ~np.ma.getmaskarray(data).any(axis=0)
 
 
-class CellReader:
-    """Reads the chips of ``grid``'s cells from ``sources`` (``RasterFiles``: use with ``with``)."""
+class ReadsRasterFiles:
+    """A reader over a region's ``RasterFiles``, closed with them (use with ``with``)."""
+
+    _files: RasterFiles
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._files.__exit__(*exc)
+
+
+class CellReader(ReadsRasterFiles):
+    """Reads the chips of ``grid``'s cells from ``sources``."""
 
     def __init__(
         self,
@@ -285,12 +297,6 @@ class CellReader:
     ) -> None:
         self._grid, self._settings = grid, settings
         self._files = RasterFiles(sources, grid.crs, opener)
-
-    def __enter__(self) -> CellReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._files.__exit__(*exc)
 
     def read(self, col: int, row: int) -> Chip:
         """The chip of cell ``(col, row)``."""
