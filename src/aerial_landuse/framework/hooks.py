@@ -179,7 +179,7 @@ class ChosenModel:
         name, run_id, value = choose_model(
             "best",
             globals_["experiment"],
-            requested.get("select_by", "accuracy"),
+            requested.get("select_by", globals_["select_by"]),
             requested.get("dataset", globals_["dataset"]),
         )
         if isinstance(loader, ProjectConfigLoader):
