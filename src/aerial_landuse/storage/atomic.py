@@ -109,7 +109,7 @@ def write_file(fs: Any, path: str, write: Callable[[Any], None]) -> None:
 
 
 def staging_folders(fs: Any, path: str) -> list[str]:
-    """The staging folders of ``path`` that writers left or are filling, oldest name first."""
+    """The staging folders of ``path`` that writers left or are filling, by name."""
     pattern = f"{path.rstrip('/')}{STAGING_SUFFIX}-*"
     return sorted(p.rstrip("/") for p in fs.glob(pattern) if fs.isdir(p))
 
