@@ -110,10 +110,8 @@ MLFLOW_PORT ?= 5000
 mlflow-ui: install  ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port $(MLFLOW_PORT)
 
-# Two pytest workers (pytest-xdist; tests/conftest.py keeps what shares a fixture on one); TEST_WORKERS=0: one process.
-TEST_WORKERS ?= 2
 test: install install-torch azurite-install executor-env  ## Run the test suite (real Spark, onnxruntime, Azurite, a standalone cluster)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest
 
 lint:  install ## ruff (check + format) and the layer contracts (import-linter)
 	$(BIN)/ruff check src tests

@@ -39,29 +39,6 @@ SMALL_DEMO = (
 )
 
 
-# The slowest modules, started first when `make test` runs them on two workers (pytest-xdist).
-SLOW_FIRST = ("tests/tools/test_quality.py",)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """For `pytest -n 2 --dist loadgroup`: a module's tests run on one worker (its module fixtures
-    are made once), and every module that uses the shared ``e2e_project`` runs on the same worker,
-    first, in file order; then the slowest modules; the rest go to whichever worker is free."""
-    shared = {item.path for item in items if "e2e_project" in getattr(item, "fixturenames", ())}
-
-    def group(item: pytest.Item) -> str:
-        return "e2e_project" if item.path in shared else str(item.path.relative_to(ROOT))
-
-    def rank(item: pytest.Item) -> int:
-        name = group(item)
-        return 0 if name == "e2e_project" else 1 if name in SLOW_FIRST else 2
-
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group(item)))
-    items.sort(key=rank)  # stable: file order within each rank
-
-
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     conf = spark_conf(
