@@ -31,21 +31,17 @@ def main() -> None:
         index, tiles, network = (
             catalog.load(n) for n in ("labelled_tile_index", "train_tiles", "pretrained_network")
         )
-        params = context.params["featurize"]
+        params, ingest = context.params["featurize"], context.params["ingest"]
         rows = index.count()
         # the registered pipeline's node, run without its catalog write (no pipeline import)
         (node,) = [n for n in pipelines["featurize"].nodes if n.name == "featurize_labelled_tiles"]
         results: dict[str, list[float]] = {"onnxruntime": [], "synapseml": []}
         for _ in range(args.rounds):
             for backend, rates in results.items():
-                inputs = dict(
-                    zip(
-                        node.inputs,
-                        (index, tiles, network, {**params, "backend": backend}),
-                        strict=True,
-                    )
-                )
-                (frame,) = node.run(inputs).values()
+                given = (index, tiles, network, {**params, "backend": backend}, ingest, None)
+                inputs = dict(zip(node.inputs, given, strict=True))  # None: nothing to resume
+                (rows,) = node.run(inputs).values()
+                frame = rows.frame
                 start = time.perf_counter()
                 done = frame.where("error IS NULL").count()
                 rates.append(done / (time.perf_counter() - start))

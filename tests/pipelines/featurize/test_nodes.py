@@ -37,7 +37,7 @@ FEATURIZE = parameters("featurize") | {
 
 def featurize_labelled(index, tiles, network, params, tmp_path=None):
     """The two featurize nodes as the pipeline runs them: features written, then accounted for."""
-    featurized = featurize_tiles(index, tiles, network, params, INGEST)
+    featurized = featurize_tiles(index, tiles, network, params, INGEST).frame  # rows + their job
     if tmp_path is not None:  # as the catalog does: write, read back
         path = str(tmp_path / "features.parquet")
         featurized.write.mode("overwrite").parquet(path)
@@ -145,7 +145,7 @@ def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
     index, _, _ = split_index_and_quarantine(
         probe_tiles(listing, tiles, INGEST), listing, ignored, INGEST
     )
-    featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE, INGEST)
+    featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE, INGEST).frame
     quarantine, summary = quarantine_and_count_featurized(index, featurized, lite0_network)
     row = usable_features(featurized).collect()[0]
     assert (row["llcrnrlat"], row["urcrnrlon"]) == (1.0, 2.1) and len(quarantine) == 0
