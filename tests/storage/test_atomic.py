@@ -15,7 +15,6 @@ from pyspark.sql import types as T
 
 from aerial_landuse.datasets import FsspecSparkDataset
 from aerial_landuse.storage.atomic import (
-    LOCK_SUFFIX,
     PREVIOUS_SUFFIX,
     STAGING_SUFFIX,
     SUCCESS_FILE,
@@ -138,7 +137,7 @@ def test_two_writers_and_a_reader_at_once_always_find_one_whole_version(tmp_path
     seen = _two_writers_and_a_reader(fs, path, rounds=15)
     assert all(len(files) <= 1 for files in seen) and seen[-1] in ({"1"}, {"2"})
     leftovers = sorted(p.name for p in tmp_path.iterdir())
-    assert leftovers == ["model", f"model{LOCK_SUFFIX}"]  # no staging, no previous version
+    assert leftovers == ["model"]  # no staging, no previous version, no lock file in the folder
 
 
 def test_two_writers_on_blob_storage_take_turns_under_a_lease(azurite):
@@ -157,7 +156,7 @@ def test_two_writers_on_blob_storage_take_turns_under_a_lease(azurite):
 def test_a_writer_waits_for_the_lock_and_says_whose_it_is(tmp_path):
     fs = fsspec.filesystem("file")
     path = str(tmp_path / "out")
-    with output_lock(fs, path), pytest.raises(OutputLockTimeout, match=r"out\.__lock__"):
+    with output_lock(fs, path), pytest.raises(OutputLockTimeout, match=r"aerial-landuse-locks"):
         with output_lock(fs, path, wait_s=0.5):
             pass
     with output_lock(fs, path, wait_s=0.5):  # released: the next writer takes it at once

@@ -2,8 +2,8 @@
 at a time, readers that never change storage.
 
 - **One writer per output**: a writer holds the output's lock while it writes and publishes (a
-  ``flock`` on ``<path>.__lock__`` locally; a 60 s lease, renewed while held, on the
-  ``<path>.__lock__`` blob elsewhere). Both end with the process: a killed run never leaves a
+  ``flock`` on a lock file in the machine's temporary folder, named by the output's path,
+  locally; a 60 s lease, renewed while held, on the ``<path>.__lock__`` blob elsewhere). Both end with the process: a killed run never leaves a
   lock behind. A second writer waits, saying who it waits for.
 - **Staged under a unique name**: ``<path>.__writing__-<token>``; a resumable writer may take
   over the staging of a stopped run of the same job (``reuse``); the writer removes the others.
@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
+import tempfile
 import threading
 import time
 import uuid
@@ -213,10 +215,14 @@ def _move_file(fs: Any, source: str, target: str) -> None:
 
 
 class _LocalLock:
-    """``flock`` on ``<path>.__lock__``: the kernel releases it when the process ends."""
+    """``flock`` on a lock file named by the output's absolute path, in the machine's temporary
+    folder (none lands in data/, where a tile folder would list it): the kernel releases it when
+    the process ends."""
 
     def __init__(self, path: str) -> None:
-        self._path = path.rstrip("/").removeprefix("file://") + LOCK_SUFFIX
+        absolute = os.path.abspath(path.rstrip("/").removeprefix("file://"))
+        name = hashlib.sha256(absolute.encode()).hexdigest()[:32] + ".lock"
+        self._path = os.path.join(tempfile.gettempdir(), "aerial-landuse-locks", name)
         self._fd: int | None = None
 
     def acquire(self, wait_s: float) -> None:
