@@ -15,6 +15,7 @@ untouched; the tiles (synthetic, from the demo textures) are generated once and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -309,8 +310,13 @@ def kedro_phase(project: Path, pipeline: str, tags: list[str] | None, params: di
     return {"seconds": seconds, "peak_memory_mb": memory.megabytes()}
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
+def catalog_entries(project: Path, params: dict, names: list[str]) -> list[Any]:
+    """Catalog entries as the runs wrote them: their paths are the catalog's, not the benchmark's."""
+    from kedro.framework.session import KedroSession
+
+    with KedroSession.create(project_path=project, runtime_params=params) as session:
+        catalog = session.load_context().catalog
+        return [catalog.load(name) for name in names]
 
 
 def pipeline_phases(project: Path, network: str, n: int) -> dict[str, Any]:
@@ -318,17 +324,17 @@ def pipeline_phases(project: Path, network: str, n: int) -> dict[str, Any]:
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(project)
-    os.chdir(project)
     params = {"ingest": {"test_fraction": 0.25}, "pretrained_model": network}
-    kedro_phase(project, "ingest", ["labelled"], params)
-    featurize = kedro_phase(project, "featurize", ["labelled"], params)
-    kedro_phase(project, "train", None, params)
-    score = kedro_phase(project, "score", None, params)
-    features = project / "data" / "04_feature" / "demo" / network
-    counts = read_json(features / "summary_labelled.json")
-    scored = read_json(features / "summary_score.json")["score"]
+    with contextlib.chdir(project):  # back in the caller's folder for the next N
+        kedro_phase(project, "ingest", ["labelled"], params)
+        featurize = kedro_phase(project, "featurize", ["labelled"], params)
+        kedro_phase(project, "train", None, params)
+        score = kedro_phase(project, "score", None, params)
+        counts, scored = catalog_entries(
+            project, params, ["featurize_summary_labelled", "featurize_summary_score"]
+        )
     labelled = sum(row["featurized"] for row in counts.values() if isinstance(row, dict))
-    if labelled != n or scored["featurized"] != n:
+    if labelled != n or scored["score"]["featurized"] != n:
         raise RuntimeError(f"Benchmark runs lost tiles: {counts}, {scored}")
     return {
         "featurize": {**featurize, "images_per_second": n / featurize["seconds"]},
