@@ -182,9 +182,10 @@ def e2e_project(tmp_path_factory) -> Path:
     return project
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def azurite(tmp_path_factory) -> Iterator[Azurite]:
-    """A real Azurite blob server on a free port, with a random account key; stopped at the end."""
+    """A real Azurite blob server, fresh for each test module that uses it: on the storage
+    emulator's port, where Spark's Hadoop client reaches it (one at a time, so per module)."""
     with running_azurite(tmp_path_factory.mktemp("azurite")) as server:
         yield server
 

@@ -160,7 +160,8 @@ def test_every_classifier_trains_and_evaluates_on_the_cluster(cluster_run):
             fs.cat_file(f"predictions/demo/efficientnet_lite0_{classifier}/metrics.json")
         )
         assert metrics["accuracy"] > 0.5, classifier
-        assert fs.exists(f"trainedmodels/demo/efficientnet_lite0_{classifier}/spark_model.bin")
+        stored = "classifier.txt" if classifier == "lightgbm" else "pipeline/metadata/part-00000"
+        assert fs.exists(f"trainedmodels/demo/efficientnet_lite0_{classifier}/{stored}")
 
 
 def test_a_model_saved_on_the_cluster_loads_in_a_fresh_session(cluster_run):

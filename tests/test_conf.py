@@ -215,8 +215,11 @@ def test_a_local_parameter_file_with_one_key_keeps_the_others(tmp_path):
 def test_outputs_are_kept_apart_per_data_set_name():
     catalog = loader("local", dataset="rsscn7")["catalog"]
     assert "/rsscn7/" in catalog["{tile_set}_features"]["filepath"]
-    assert catalog["trained_model"]["dataset"]["path"].endswith(
+    assert catalog["trained_model"]["path"].endswith(
         "trained/rsscn7/efficientnet_lite0_finetuned_logistic_regression"
+    )
+    assert catalog["trained_model"]["network"].endswith(
+        "/finetuned/rsscn7/efficientnet_lite0_finetuned.onnx"
     )
     assert loader("local")["parameters"]["dataset"] == "demo"
 

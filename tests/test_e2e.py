@@ -265,7 +265,7 @@ def test_missing_model_error_suggests_a_command_that_trains_it(project):
     )
     assert metrics["model"]["classifier"] == "lightgbm" and metrics["accuracy"] > 0.5
     assert (
-        project / "data" / "06_models" / "trained" / "demo" / model / "spark_model.bin"
+        project / "data" / "06_models" / "trained" / "demo" / model / "classifier.txt"
     ).is_file()
     kedro(project, *score)
 
@@ -303,7 +303,14 @@ def test_the_run_is_in_mlflow_with_params_metrics_and_artifacts(project):
         assert "metrics.f1.Forest" in run
         client = mlflow.MlflowClient()
         artifacts = {a.path for a in client.list_artifacts(run["run_id"])}
-        assert {"metrics.json", "report.html", "figures", "model"} <= artifacts
+        assert {"metrics.json", "report.html", "figures", "classifier"} <= artifacts
+        model = {a.path for a in client.list_artifacts(run["run_id"], "classifier")}
+        assert {"classifier/MLmodel", "classifier/sparkml", "classifier/model.json"} <= model
+        assert "classifier/network/efficientnet_lite0.onnx" in {
+            a.path for a in client.list_artifacts(run["run_id"], "classifier/network")
+        }
+        flavors = mlflow.models.get_model_info(f"runs:/{run['run_id']}/classifier").flavors
+        assert "spark" in flavors
         assert "figures/confusion_matrix.png" in {
             a.path for a in client.list_artifacts(run["run_id"], "figures")
         }

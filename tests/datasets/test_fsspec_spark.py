@@ -1,3 +1,4 @@
+import json
 import time
 from pathlib import Path
 
@@ -87,9 +88,36 @@ def test_trained_model_round_trips_through_blob_storage(spark, azurite):
 def test_a_model_changed_outside_the_project_is_refused(spark, tmp_path):
     dataset = SparkModelDataset(path=str(tmp_path / "m"))
     dataset.save(train(clustered_features(spark), params("logistic_regression")))
-    stored = tmp_path / "m" / "spark_model.bin"
+    stored = next((tmp_path / "m" / "pipeline" / "stages").glob("0_*/data/*.parquet"))
     stored.write_bytes(stored.read_bytes()[:-1] + b"x")  # not what the record's SHA-256 says
     with pytest.raises(DatasetError, match="SHA-256"):
+        dataset.load()
+
+
+def test_a_record_naming_another_class_is_refused_before_spark_reads_it(spark, tmp_path):
+    dataset = SparkModelDataset(path=str(tmp_path / "m"))
+    dataset.save(train(clustered_features(spark), params("logistic_regression")))
+    record_file = tmp_path / "m" / "model.json"
+    record = json.loads(record_file.read_text())
+    record["classifier"]["class"] = "PipelineModel"  # would load whatever the folder names
+    record_file.write_text(json.dumps(record))
+    with pytest.raises(DatasetError, match="names a classifier this project does not load"):
+        dataset.load()
+
+
+def test_a_pipeline_naming_another_class_is_refused_even_with_matching_sums(spark, tmp_path):
+    """Who can rewrite model.json can also rewrite its sums: the classes are checked anyway."""
+    dataset = SparkModelDataset(path=str(tmp_path / "m"))
+    dataset.save(train(clustered_features(spark), params("logistic_regression")))
+    metadata = next((tmp_path / "m" / "pipeline" / "stages").glob("1_*/metadata/part-00000"))
+    metadata.write_text(
+        metadata.read_text().replace("org.apache.spark.ml.feature.IndexToString", "org.evil.X")
+    )
+    record_file = tmp_path / "m" / "model.json"
+    record = json.loads(record_file.read_text())
+    record["files"] = dataset._files(str(tmp_path / "m"))
+    record_file.write_text(json.dumps(record))
+    with pytest.raises(DatasetError, match=r"names Spark ML classes .*org\.evil\.X"):
         dataset.load()
 
 

@@ -64,7 +64,7 @@ def test_every_output_lands_in_its_container(azurite_run):
         f"features/regions/{REGION}/{NETWORK}/features.parquet/_SUCCESS",
         f"intermediate/regions/{REGION}/tile_index.parquet/_SUCCESS",
         f"trainedmodels/demo/{MODEL}/model.json",
-        f"trainedmodels/demo/{MODEL}/spark_model.bin",
+        f"trainedmodels/demo/{MODEL}/pipeline/metadata/part-00000",  # Spark ML's format
         f"predictions/demo/{MODEL}/metrics.json",
         f"predictions/demo/{MODEL}/test_predictions.csv",
         f"predictions/demo/{MODEL}/{REGION}/score_predictions.csv",

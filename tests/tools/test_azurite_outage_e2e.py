@@ -14,8 +14,9 @@ import fsspec
 import pytest
 
 from aerial_landuse.storage.atomic import STAGING_SUFFIX
+from aerial_landuse.storage.hadoop import EMULATOR_PORT
 from aerial_landuse.tools.azurite import launch
-from aerial_landuse.tools.processes import free_port, stop_groups
+from aerial_landuse.tools.processes import stop_groups
 from tests.conftest import MODEL, kedro
 from tests.tools.test_azurite_e2e import upload
 
@@ -24,7 +25,7 @@ FEATURES = "features/demo/efficientnet_lite0/labelled.parquet"
 
 @pytest.mark.e2e
 def test_outage_mid_featurize_then_restart_and_resume(e2e_project, tmp_path):
-    folder, port = tmp_path / "azurite", free_port()
+    folder, port = tmp_path / "azurite", EMULATOR_PORT  # where Spark's Hadoop client reaches it
     server, process = launch(folder, port)
     env = {"AZURE_STORAGE_CONNECTION_STRING": server.connection_string}
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import re
 import socket
 import uuid
 from collections.abc import Iterable, Mapping
@@ -20,9 +19,10 @@ import fsspec
 
 from aerial_landuse.core.errors import UserInputError
 
+from .location import BLOB_PROTOCOLS, connection_string_fields
+
 logger = logging.getLogger(__name__)
 
-BLOB_PROTOCOLS = ("abfs", "abfss", "az", "wasbs", "wasb")
 PATH_KEYS = ("filepath", "path")
 
 
@@ -40,31 +40,24 @@ class BlobAccount:
     @property
     def endpoint(self) -> tuple[str, int, str]:
         """(host, port, display URL) of the blob endpoint, without any secret."""
-        conn = self.options.get("connection_string") or ""
-        match = re.search(r"BlobEndpoint=([^;]+)", conn)
-        if match:
-            url = urlparse(match.group(1))
+        endpoint = self._connection_fields.get("BlobEndpoint")
+        if endpoint:
+            url = urlparse(endpoint)
             return (
                 url.hostname or "",
                 url.port or (443 if url.scheme == "https" else 80),
-                match.group(1),
+                endpoint,
             )
-        name = self.options.get("account_name") or _conn_value(conn, "AccountName") or "?"
-        host = self.options.get("account_host") or f"{name}.blob.core.windows.net"
+        host = self.options.get("account_host") or f"{self.name}.blob.core.windows.net"
         return host, 443, f"https://{host}"
 
     @property
     def name(self) -> str:
-        return (
-            self.options.get("account_name")
-            or _conn_value(self.options.get("connection_string") or "", "AccountName")
-            or "?"
-        )
+        return self.options.get("account_name") or self._connection_fields.get("AccountName") or "?"
 
-
-def _conn_value(conn: str, key: str) -> str | None:
-    match = re.search(rf"{key}=([^;]+)", conn)
-    return match.group(1) if match else None
+    @property
+    def _connection_fields(self) -> dict[str, str]:
+        return connection_string_fields(self.options.get("connection_string") or "")
 
 
 def blob_containers(

@@ -79,6 +79,15 @@ def storage_location(
     return Storage(protocol=protocol, storage_options=options), path.rstrip("/")
 
 
+BLOB_PROTOCOLS = ("abfs", "abfss", "az", "wasbs", "wasb")  # Azure Blob Storage URLs
+
+
+def connection_string_fields(connection_string: str) -> dict[str, str]:
+    """``Key=Value;...`` of an Azure Storage connection string as a dict."""
+    pairs = (part.split("=", 1) for part in connection_string.split(";") if "=" in part)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
 def container_url(scheme: str, container: str, account: str = "") -> str:
     """The URL of a blob container: ``abfs://<container>`` (adlfs takes the account from the
     credentials) or HDInsight's ``wasbs://<container>@<account>.blob.core.windows.net``."""

@@ -3,15 +3,16 @@
     python -m aerial_landuse.tools.azurite start [--port 10000] [--folder .azurite]
     python -m aerial_landuse.tools.azurite stop  [--folder .azurite]
 
-Azurite comes from npm (tools/azurite, pinned). Each folder gets its own storage account with a
-random key (AZURITE_ACCOUNTS), written with the connection string to ``<folder>/connection.env``
-(mode 600, git-ignored); nothing secret is committed or printed.
+Azurite comes from npm (tools/azurite, pinned). It serves the storage emulator's account,
+``devstoreaccount1`` with the emulator's published key (the same on every machine, reachable from
+127.0.0.1 only), on port 10000: that is the only place Spark's Hadoop client reaches a local blob
+server (storage/hadoop.py), and Spark writes trained models there. The connection string goes to
+``<folder>/connection.env`` (mode 600, git-ignored).
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import socket
 import subprocess
@@ -22,16 +23,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from azure.storage.blob._shared.parser import DEVSTORE_ACCOUNT_KEY
+
+from aerial_landuse.storage.hadoop import EMULATOR_ACCOUNT, EMULATOR_PORT
 from aerial_landuse.tools import project_root
 from aerial_landuse.tools.processes import (
-    free_port,
     record_groups,
     recorded_groups,
     stop_groups,
     write_private,
 )
 
-ACCOUNT = "aerial"
+ACCOUNT = EMULATOR_ACCOUNT
+# The storage emulator's well-known key, published by Microsoft (not a secret: it opens only an
+# emulator); taken from the Azure SDK, which holds it for its UseDevelopmentStorage=true strings.
+EMULATOR_KEY = DEVSTORE_ACCOUNT_KEY
 
 
 def azurite_bin() -> Path:
@@ -55,13 +61,6 @@ class Azurite:
         return f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={self.key};BlobEndpoint={self.endpoint};"
 
 
-def _key(folder: Path) -> str:
-    path = folder / "account.key"
-    if not path.exists():
-        write_private(path, base64.b64encode(os.urandom(32)).decode())
-    return path.read_text().strip()
-
-
 def _wait_for(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -82,7 +81,8 @@ def launch(folder: Path, port: int) -> tuple[Azurite, subprocess.Popen]:
     binary = azurite_bin()
     if not binary.exists():
         raise RuntimeError(f"Azurite is not installed at {binary}: run `make azurite-install`.")
-    server = Azurite(port, _key(folder), folder.resolve())
+    _check_free(port)
+    server = Azurite(port, EMULATOR_KEY, folder.resolve())
     (folder / "blob").mkdir(parents=True, exist_ok=True)
     log = open(folder / "azurite.log", "ab")  # noqa: SIM115 - the server outlives this function
     process = subprocess.Popen(
@@ -99,7 +99,7 @@ def launch(folder: Path, port: int) -> tuple[Azurite, subprocess.Popen]:
             "--disableTelemetry",
             "--silent",
         ],
-        env={**os.environ, "AZURITE_ACCOUNTS": f"{ACCOUNT}:{server.key}"},
+        env={k: v for k, v in os.environ.items() if k != "AZURITE_ACCOUNTS"},
         stdout=log,
         stderr=log,
         start_new_session=True,
@@ -108,10 +108,20 @@ def launch(folder: Path, port: int) -> tuple[Azurite, subprocess.Popen]:
     return server, process
 
 
+def _check_free(port: int) -> None:
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(
+                f"127.0.0.1:{port} is already in use. Azurite serves there because Spark's Hadoop "
+                "client reaches a local blob server only on the storage emulator's port: stop "
+                "what listens there (an Azurite of `make azurite`: `make azurite-stop`)."
+            )
+
+
 @contextmanager
-def running_azurite(folder: Path, port: int | None = None) -> Iterator[Azurite]:
+def running_azurite(folder: Path, port: int = EMULATOR_PORT) -> Iterator[Azurite]:
     """Azurite for the duration of the block (tests)."""
-    server, process = launch(folder, port or free_port())
+    server, process = launch(folder, port)
     try:
         yield server
     finally:
@@ -153,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Start or stop the project's Azurite.")
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("--folder", type=Path, default=Path(".azurite"))
-    parser.add_argument("--port", type=int, default=10000)
+    parser.add_argument("--port", type=int, default=EMULATOR_PORT)
     args = parser.parse_args(argv)
     try:
         start(args.folder, args.port) if args.action == "start" else stop(args.folder)

@@ -82,10 +82,10 @@ def test_missing_model_says_how_to_train_it(tmp_path):
 
 
 def test_lightgbm_trains_through_synapseml_train_classifier_and_round_trips(spark, tmp_path):
-    from synapse.ml.train import TrainedClassifierModel
+    from synapse.ml.lightgbm import LightGBMClassificationModel
 
     model = train(clustered_features(spark), params("lightgbm"))
-    assert isinstance(model.pipeline.stages[0], TrainedClassifierModel)
+    assert isinstance(model.pipeline.stages[0], LightGBMClassificationModel)  # TrainClassifier's
     dataset = SparkModelDataset(path=str(tmp_path / "lightgbm"))
     dataset.save(model)
     loaded = dataset.load()
@@ -93,6 +93,33 @@ def test_lightgbm_trains_through_synapseml_train_classifier_and_round_trips(spar
     scored = loaded.predict(features).select("pred_label", "probability").collect()
     assert {r["pred_label"] for r in scored} == set(LABELS)
     assert all(abs(sum(r["probability"]) - 1) < 1e-6 for r in scored)
+    before = model.predict(features).select("pred_label", "probability").collect()
+    assert [r["pred_label"] for r in scored] == [r["pred_label"] for r in before]
+    native = (tmp_path / "lightgbm" / "classifier.txt").read_text()
+    assert (
+        native.startswith("tree") and f"num_class={len(LABELS)}" in native
+    )  # LightGBM's own model text
+
+
+@pytest.mark.parametrize("classifier", ["logistic_regression", "random_forest", "lightgbm"])
+def test_no_stored_model_file_is_java_serialized(spark, tmp_path, classifier):
+    SparkModelDataset(path=str(tmp_path / "m")).save(
+        train(clustered_features(spark), params(classifier))
+    )
+    stored = [p for p in (tmp_path / "m").rglob("*") if p.is_file()]
+    assert stored and not [p for p in stored if p.read_bytes()[:2] == b"\xac\xed"]
+
+
+def test_a_spark_ml_model_is_read_by_plain_pipeline_model_load(spark, tmp_path):
+    from pyspark.ml import PipelineModel
+
+    model = train(clustered_features(spark), params("logistic_regression"))
+    SparkModelDataset(path=str(tmp_path / "m")).save(model)
+    pipeline = PipelineModel.load(str(tmp_path / "m" / "pipeline"))
+    assert pipeline.stages[0].numClasses == len(LABELS)
+    features = clustered_features(spark, 4, seed=1)
+    labels = [r["pred_label"] for r in pipeline.transform(features).orderBy("id").collect()]
+    assert labels == [r["pred_label"] for r in model.predict(features).orderBy("id").collect()]
 
 
 def tuned(classifier, grid, **tuning):

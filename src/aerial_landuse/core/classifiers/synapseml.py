@@ -46,7 +46,8 @@ def lightgbm_classifier(
 def train_lightgbm(
     train_features: DataFrame, hyperparameters: dict[str, Any]
 ) -> tuple[Any, list[str]]:
-    """LightGBM through SynapseML's TrainClassifier, as the seed trained; (model, class labels)."""
+    """LightGBM through SynapseML's TrainClassifier, as the seed trained; (its LightGBM model,
+    class labels)."""
     from synapse.ml.train import TrainClassifier
 
     estimator = lightgbm_classifier(train_features.sparkSession, hyperparameters)
@@ -54,7 +55,16 @@ def train_lightgbm(
         model=estimator, labelCol="label", featuresCol="train_classifier_features"
     )
     fitted = trainer.fit(train_features.select("label", "features"))
-    return fitted, list(fitted.getLevels())
+    return lightgbm_stage(fitted), list(fitted.getLevels())
+
+
+def lightgbm_stage(fitted: Any) -> Any:
+    """TrainClassifier's LightGBM model reading ``features`` itself: the model that predicts.
+    TrainClassifier's other stages assemble ``features`` alone into a column of its own (no
+    categorical or missing values to handle), and its saved form would hold the booster as a
+    Java-serialized object; LightGBM's own model text replaces it (datasets/spark_model.py)."""
+    booster = fitted.getModel().stages[-1]
+    return booster.setFeaturesCol("features")
 
 
 def image_tensors(

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 from pyspark.ml import PipelineModel
+from pyspark.ml.feature import IndexToString
 from pyspark.ml.functions import array_to_vector
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -38,11 +39,18 @@ def usable_features(
 
 @dataclass
 class TrainedModel:
-    """What the train pipeline produces and evaluate/score consume."""
+    """What the train pipeline produces and evaluate/score consume: the fitted classifier (a
+    Spark ML model reading ``features``, predicting a class index) and the labels of its indexes."""
 
-    pipeline: PipelineModel
+    classifier: Any
     labels: list[str]
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pipeline(self) -> PipelineModel:
+        """The classifier, then its class indexes as ``pred_label``."""
+        decoder = IndexToString(inputCol="prediction", outputCol="pred_label", labels=self.labels)
+        return PipelineModel(stages=[self.classifier, decoder])
 
     @property
     def name(self) -> str:

@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.ml import PipelineModel
 from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
-from pyspark.ml.feature import IndexToString, StringIndexer
+from pyspark.ml.feature import StringIndexer
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -205,7 +204,6 @@ def train_classifier(
         fitted, labels = train_lightgbm(train_features, hyperparameters)
     else:
         fitted, labels = _fit_spark_ml(train_features, name, hyperparameters)
-    decoder = IndexToString(inputCol="prediction", outputCol="pred_label", labels=labels)
     info = {
         "model_name": params["model_name"],
         "pretrained_model": params["pretrained_model"],
@@ -216,9 +214,7 @@ def train_classifier(
         "train_tiles_per_class": count_by(train_features, "label"),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    return TrainedModel(PipelineModel(stages=[fitted, decoder]), labels, info), tuning_params(
-        tuning
-    )
+    return TrainedModel(fitted, labels, info), tuning_params(tuning)
 
 
 def tuning_params(tuning: dict[str, Any]) -> dict[str, Any]:
