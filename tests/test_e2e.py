@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from tests.browser import chromium, rendered_dom
 from tests.conftest import EARLIER_REGION, MODEL, REGION, kedro
 
 
@@ -173,18 +174,6 @@ def test_registry_lists_the_six_pipelines(project):
         assert f"- {name}" in listed
 
 
-def chromium() -> str:
-    """Debian's Chromium; CI installs it (.ci/run), elsewhere the test says how."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "Chromium is missing in CI: .ci/run should have installed it (apt-get install chromium)."
-            )
-        pytest.skip("Chromium not installed (apt-get install chromium) - CI runs this test.")
-    return found
-
-
 @pytest.mark.e2e
 def test_report_renders_in_a_real_browser(project, tmp_path):
     report = project / "data" / "08_reporting" / "demo" / MODEL / REGION / "report.html"
@@ -217,28 +206,6 @@ def test_report_renders_in_a_real_browser(project, tmp_path):
         assert (np.abs(pixels - rgb).sum(axis=1) < 12).sum() > 200, (
             f"{colour} not seen in the rendered report"
         )
-
-
-def rendered_dom(page: Path, profile: Path) -> str:
-    """The page's DOM after its scripts ran in headless Chromium."""
-    done = subprocess.run(
-        [
-            chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            f"--user-data-dir={profile}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.stdout
 
 
 @pytest.mark.e2e

@@ -9,73 +9,12 @@ from aerial_landuse.pipelines.change.nodes import (
     changed_tiles_geojson,
     evaluate_against_truth,
     match_tiles,
+    render_change_report,
     review_changes,
     transition_tables,
 )
-from tests.conftest import parameters
-
-CLASSES = ["Cultivated", "Developed", "Forest"]
-DLAT, DLON = 0.002, 0.0027  # about 222 m x 222 m at 42.5 N
-PARAMS = parameters("change") | {
-    "before": "r2010",
-    "after": "r2016",
-    "labels": "raw",
-    "min_confidence": 0.6,
-    "threshold_sweep": [0.0, 0.6, 0.9],
-    "match_on": "bounds",
-    "max_offset_m": 30,
-    "review_tiles": 5,
-}
-
-
-def _region(truth: np.ndarray, year: int, shaky: set = frozenset(), shift_m: float = 0.0):
-    """Predictions of a grid whose labels are the truth; ``shaky`` cells get the wrong class
-    with low confidence (classifier noise)."""
-    rows = []
-    for (r, c), label in np.ndenumerate(truth):
-        north = 42.5 - r * DLAT + shift_m / 111_320
-        west = -71.4 + c * DLON
-        predicted, confidence = (
-            (CLASSES[(CLASSES.index(label) + 1) % 3], 0.45)
-            if (
-                r,
-                c,
-            )
-            in shaky
-            else (label, 0.9)
-        )
-        probs = {
-            f"prob_{k}": (confidence if k == predicted else (1 - confidence) / 2) for k in CLASSES
-        }
-        rows.append(
-            {
-                "id": f"t{year}_{r}_{c}.png",
-                "filename": f"t{year}_{r}_{c}.png",
-                "filepath": f"data/01_raw/r{year}/t{year}_{r}_{c}.png",
-                "llcrnrlat": north - DLAT,
-                "llcrnrlon": west,
-                "urcrnrlat": north,
-                "urcrnrlon": west + DLON,
-                "pred_label": predicted,
-                "confidence": confidence,
-                **probs,
-            }
-        )
-    frame = pd.DataFrame(rows)
-    summaries = frame[["filename"]].assign(true_label=truth.ravel())
-    return frame, summaries
-
-
-@pytest.fixture
-def years():
-    before = np.full((6, 6), "Forest", dtype=object)
-    before[:, 4:] = "Cultivated"
-    after = before.copy()
-    after[0:2, 0:3] = "Developed"  # 6 tiles of forest became developed
-    after[5, 5] = "Developed"  # 1 field
-    b, bs = _region(before, 2010, shaky={(4, 1)})  # noise in one year only
-    a, as_ = _region(after, 2016, shaky={(3, 3), (5, 5)}, shift_m=8)  # grid 8 m off
-    return b, bs, a, as_
+from tests.browser import page_width
+from tests.pipelines.change.conftest import PARAMS
 
 
 def test_tiles_match_on_bounds_and_only_confident_change_counts(years):
@@ -153,3 +92,34 @@ def test_area_statistics_outputs_and_review_queue(years):
     assert ring[0] == ring[-1] and len(ring) == 5
     layer = change_geopackage(pairs)
     assert len(layer) == 36 and layer.crs.to_epsg() == 4326
+
+
+def test_the_change_report_fits_a_1280_px_window_and_names_no_local_paths(years, tmp_path):
+    """Long tile names wrap, the review table's last columns stay on screen, -0.00 never shows."""
+    from importlib.resources import files
+
+    before, _, after, _ = years
+    deep = "/home/analyst/projects/middlesex/data/01_raw/naip_2016_quarter_quads_cut/"
+    long_name = "m_4207123_ne_19_060_20160710_20161004_tile_0423_of_1000_rgb.png"
+    after = after.assign(filepath=deep + after["filename"], filename=long_name)
+    pairs, _, counts = match_tiles(before, after, PARAMS)
+    transitions_tiles, transitions_km2 = transition_tables(pairs)
+    area = area_statistics(before, after, PARAMS)
+    area.loc[0, "change_km2"] = -0.0004  # prints as 0.000
+    templates = files("aerial_landuse.reporting.templates")
+    html = render_change_report(
+        change_summary(pairs, counts, PARAMS),
+        transitions_tiles,
+        transitions_km2,
+        area,
+        evaluate_against_truth(pairs, before, after, None, None, PARAMS),
+        pairs,
+        review_changes(pairs, PARAMS),
+        {},
+        (templates / "change.html").read_text(),
+        (templates / "report.css").read_text(),
+        PARAMS,
+    )
+    assert deep not in html and long_name in html
+    assert "-0.000" not in html and 'id="cards-caption"' in html
+    assert page_width(html, tmp_path) <= 1280

@@ -15,8 +15,10 @@ from PIL import Image
 from aerial_landuse.core.tiles.images import thumbnail
 from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.reporting.maps import class_colours, north_up, tile_polygons
+from aerial_landuse.reporting.numbers import signed
 
 UNCHANGED, UNCERTAIN, OUTLINE = "#d9d9d9", "#9e9e9e", "#000000"
+DEVELOPED = "Developed"  # the class whose new tiles are outlined
 
 
 def change_colours(pairs: pd.DataFrame, classes: Sequence[str]) -> list[str]:
@@ -31,7 +33,7 @@ def change_colours(pairs: pd.DataFrame, classes: Sequence[str]) -> list[str]:
 
 def change_map_figure(pairs: pd.DataFrame, classes: Sequence[str], title: str) -> Figure:
     """Left: changed tiles in their new class, Developed ones outlined; right: the later year's
-    land use with the tiles that became Developed outlined."""
+    land use with the tiles that became Developed outlined. Each panel has its own legend."""
     colours = class_colours(classes)
     polygons = tile_polygons(pairs)
     developed = pairs["became_developed"].to_numpy()
@@ -49,14 +51,32 @@ def change_map_figure(pairs: pd.DataFrame, classes: Sequence[str], title: str) -
         north_up(ax, pairs)
     left.set_title(title)
     right.set_title("Land use in the later year; outlined: became Developed")
-    handles = [Patch(color=colours[c], label=f"became {c}") for c in classes]
-    handles += [
+    _legend_below(left, _change_handles(colours, classes))
+    land_use = [Patch(color=colours[c], label=c) for c in classes]
+    outline = Patch(facecolor="none", edgecolor=OUTLINE, linewidth=1.4, label=f"became {DEVELOPED}")
+    _legend_below(right, [*land_use, outline])
+    return fig
+
+
+def _change_handles(colours: dict[str, str], classes: Sequence[str]) -> list[Patch]:
+    """What the change panel's colours mean (tiles that became Developed are also outlined)."""
+    handles = [
+        Patch(facecolor=colours[c], edgecolor=OUTLINE, linewidth=1.4, label=f"became {c}")
+        if c == DEVELOPED
+        else Patch(color=colours[c], label=f"became {c}")
+        for c in classes
+    ]
+    return [
+        *handles,
         Patch(color=UNCERTAIN, label="changed, not confident in both years"),
         Patch(color=UNCHANGED, label="unchanged"),
-        Patch(facecolor="none", edgecolor=OUTLINE, label="became Developed"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncols=5, frameon=False)
-    return fig
+
+
+def _legend_below(ax: Any, handles: list[Patch]) -> None:
+    ax.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncols=3, frameon=False
+    )
 
 
 def transition_figure(km2: pd.DataFrame, tiles: pd.DataFrame) -> Figure:
@@ -97,7 +117,7 @@ def area_figure(area: pd.DataFrame, before: str, after: str) -> Figure:
         ax.text(
             max(row.before_km2, row.after_km2),
             i,
-            f"  {row.change_km2:+.2f} km²",
+            f"  {signed(row.change_km2)} km²",
             va="center",
             fontsize=9,
         )

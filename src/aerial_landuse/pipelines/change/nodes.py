@@ -31,9 +31,11 @@ from aerial_landuse.core.geometry.footprints import (
 from aerial_landuse.core.tiles.images import png_data_uri
 from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.reporting.maps import interactive_map, qgis_style
+from aerial_landuse.reporting.numbers import signed
 from aerial_landuse.storage import TileFolder
 
 from .figures import (
+    DEVELOPED,
     area_figure,
     change_colours,
     change_map_figure,
@@ -44,7 +46,6 @@ from .figures import (
 
 logger = logging.getLogger(__name__)
 
-DEVELOPED = "Developed"
 SIDES = ("before", "after")
 
 
@@ -356,6 +357,8 @@ def review_changes(pairs: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     columns = [
         "before_id",
         "after_id",
+        "before_filename",
+        "after_filename",
         "before_filepath",
         "after_filepath",
         "before_label",
@@ -453,7 +456,9 @@ def render_change_report(
     transitions, area statistics, the threshold and how it was chosen, truth where known, and
     the review queue."""
     classes = sorted(set(pairs["before_label"]) | set(pairs["after_label"]))
-    template = Environment(autoescape=select_autoescape(["html"])).from_string(template_text)
+    environment = Environment(autoescape=select_autoescape(["html"]))
+    environment.filters["signed"] = signed
+    template = environment.from_string(template_text)
     images = {name.removesuffix(".png"): png_data_uri(load()) for name, load in figures.items()}
     tips = [
         f"{r.after_filename}: {r.before_label} {r.before_confidence:.2f} → "
