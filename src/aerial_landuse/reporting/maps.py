@@ -195,14 +195,22 @@ def tile_tip(row: Any, classes: Sequence[str], label_column: str = "pred_label")
 
 
 # ---- QGIS ---------------------------------------------------------------------------------------
-def qgis_style(labels: Sequence[str], column: str, opacity: float = 1.0) -> str:
-    """A QGIS layer style (.qml): polygons coloured by ``column`` in the report's class colours.
-    Load it with Layer Properties > Symbology > Style > Load Style, or save it beside a layer of
-    the same name for QGIS to pick up."""
-    colours = class_colours(labels)
+def qgis_style(
+    labels: Sequence[str],
+    column: str,
+    opacity: float = 1.0,
+    colours: dict[str, str] | None = None,
+    outlined: Sequence[str] = (),
+) -> str:
+    """A QGIS layer style (.qml): polygons coloured by ``column``, in the report's class colours
+    unless ``colours`` gives each label's; ``outlined`` labels get a black outline. Load it with
+    Layer Properties > Symbology > Style > Load Style, or save it beside a layer of the same name
+    for QGIS to pick up."""
+    colours = colours or class_colours(labels)
     categories, symbols = [], []
     for i, label in enumerate(labels):
         r, g, b = (int(v * 255) for v in matplotlib.colors.to_rgb(colours[label]))
+        outline = "solid" if label in outlined else "no"
         categories.append(
             f'<category render="true" symbol="{i}" value="{escape(label)}" '
             f'label="{escape(label)}"/>'
@@ -211,9 +219,12 @@ def qgis_style(labels: Sequence[str], column: str, opacity: float = 1.0) -> str:
             f'<symbol type="fill" name="{i}" alpha="{opacity}" clip_to_extent="1" force_rhr="0">'
             '<layer class="SimpleFill" enabled="1" locked="0" pass="0">'
             f'<Option type="Map"><Option type="QString" name="color" value="{r},{g},{b},255"/>'
-            '<Option type="QString" name="outline_style" value="no"/>'
+            f'<Option type="QString" name="outline_style" value="{outline}"/>'
+            '<Option type="QString" name="outline_color" value="0,0,0,255"/>'
+            '<Option type="QString" name="outline_width" value="0.6"/>'
             '<Option type="QString" name="style" value="solid"/></Option>'
-            f'<prop k="color" v="{r},{g},{b},255"/><prop k="outline_style" v="no"/>'
+            f'<prop k="color" v="{r},{g},{b},255"/><prop k="outline_style" v="{outline}"/>'
+            '<prop k="outline_color" v="0,0,0,255"/><prop k="outline_width" v="0.6"/>'
             '<prop k="style" v="solid"/></layer></symbol>'
         )
     return (

@@ -5,6 +5,7 @@ import pytest
 from aerial_landuse.pipelines.change.nodes import (
     area_statistics,
     change_geopackage,
+    change_style,
     change_summary,
     changed_tiles_geojson,
     evaluate_against_truth,
@@ -123,3 +124,34 @@ def test_the_change_report_fits_a_1280_px_window_and_names_no_local_paths(years,
     assert deep not in html and long_name in html
     assert "-0.000" not in html and 'id="cards-caption"' in html
     assert page_width(html, tmp_path) <= 1280
+
+
+def test_the_change_layers_are_styled_as_the_change_map(years):
+    import xml.etree.ElementTree as ET
+
+    before, _, after, _ = years
+    pairs, _, _ = match_tiles(before, after, PARAMS)
+    layer = change_geopackage(pairs)
+    assert layer["change"].value_counts().to_dict() == {
+        "unchanged": 27,
+        "changed, not confident in both years": 3,
+        "became Developed": 6,
+    }
+    assert layer["area_m2"].iloc[0] == pytest.approx(0.2226 * 0.2219 * 1e6, rel=0.01)
+    features = changed_tiles_geojson(pairs)["features"]
+    assert {f["properties"]["change"] for f in features} == {"became Developed"}
+    assert features[0]["properties"]["area_m2"] > 49_000  # not rounded to 0.05 km²
+    gpkg_style, geojson_style = change_style(pairs)
+    assert gpkg_style == geojson_style
+    renderer = ET.fromstring(gpkg_style.split("\n", 1)[1]).find("renderer-v2")
+    assert renderer.get("attr") == "change"
+    categories = {c.get("value"): c.get("symbol") for c in renderer.iter("category")}
+    assert set(layer["change"]) <= set(categories)
+    symbols = {s.get("name"): s for s in renderer.iter("symbol")}
+
+    def prop(category: str, key: str) -> str:
+        return symbols[categories[category]].find(f"layer/prop[@k='{key}']").get("v")
+
+    assert prop("unchanged", "color") == "217,217,217,255"  # light grey, as on the map
+    assert prop("became Developed", "outline_style") == "solid"
+    assert prop("became Forest", "outline_style") == "no"

@@ -21,14 +21,33 @@ UNCHANGED, UNCERTAIN, OUTLINE = "#d9d9d9", "#9e9e9e", "#000000"
 DEVELOPED = "Developed"  # the class whose new tiles are outlined
 
 
-def change_colours(pairs: pd.DataFrame, classes: Sequence[str]) -> list[str]:
-    """Per pair: its new class colour when it counted as change, mid grey when it changed but
-    not confidently, light grey when it stayed."""
-    colours = class_colours(classes)
+NOT_CONFIDENT, STAYED = "changed, not confident in both years", "unchanged"
+
+
+def became(label: str) -> str:
+    return f"became {label}"
+
+
+def change_categories(pairs: pd.DataFrame) -> list[str]:
+    """Per pair, what the change map shows: ``became <class>`` when it counted as change, else
+    whether it changed without confidence or stayed (the GIS layers' ``change`` column)."""
     return [
-        colours[row.after_label] if row.counted_change else UNCERTAIN if row.changed else UNCHANGED
+        became(row.after_label) if row.counted_change else NOT_CONFIDENT if row.changed else STAYED
         for row in pairs.itertuples(index=False)
     ]
+
+
+def category_colours(classes: Sequence[str]) -> dict[str, str]:
+    """Each change category's colour: the new class's colour, mid grey for a change that is not
+    confident, light grey for no change."""
+    colours = {became(c): colour for c, colour in class_colours(classes).items()}
+    return {**colours, NOT_CONFIDENT: UNCERTAIN, STAYED: UNCHANGED}
+
+
+def change_colours(pairs: pd.DataFrame, classes: Sequence[str]) -> list[str]:
+    """Per pair: the colour of its change category."""
+    colours = category_colours(classes)
+    return [colours[category] for category in change_categories(pairs)]
 
 
 def change_map_figure(pairs: pd.DataFrame, classes: Sequence[str], title: str) -> Figure:
@@ -51,25 +70,20 @@ def change_map_figure(pairs: pd.DataFrame, classes: Sequence[str], title: str) -
         north_up(ax, pairs)
     left.set_title(title)
     right.set_title("Land use in the later year; outlined: became Developed")
-    _legend_below(left, _change_handles(colours, classes))
+    _legend_below(left, _change_handles(classes))
     land_use = [Patch(color=colours[c], label=c) for c in classes]
-    outline = Patch(facecolor="none", edgecolor=OUTLINE, linewidth=1.4, label=f"became {DEVELOPED}")
+    outline = Patch(facecolor="none", edgecolor=OUTLINE, linewidth=1.4, label=became(DEVELOPED))
     _legend_below(right, [*land_use, outline])
     return fig
 
 
-def _change_handles(colours: dict[str, str], classes: Sequence[str]) -> list[Patch]:
+def _change_handles(classes: Sequence[str]) -> list[Patch]:
     """What the change panel's colours mean (tiles that became Developed are also outlined)."""
-    handles = [
-        Patch(facecolor=colours[c], edgecolor=OUTLINE, linewidth=1.4, label=f"became {c}")
-        if c == DEVELOPED
-        else Patch(color=colours[c], label=f"became {c}")
-        for c in classes
-    ]
     return [
-        *handles,
-        Patch(color=UNCERTAIN, label="changed, not confident in both years"),
-        Patch(color=UNCHANGED, label="unchanged"),
+        Patch(facecolor=colour, edgecolor=OUTLINE, linewidth=1.4, label=category)
+        if category == became(DEVELOPED)
+        else Patch(color=colour, label=category)
+        for category, colour in category_colours(classes).items()
     ]
 
 

@@ -37,6 +37,9 @@ from aerial_landuse.storage import TileFolder
 from .figures import (
     DEVELOPED,
     area_figure,
+    became,
+    category_colours,
+    change_categories,
     change_colours,
     change_map_figure,
     review_sheet_figure,
@@ -374,14 +377,14 @@ def review_changes(pairs: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
 
 def changed_tiles_geojson(pairs: pd.DataFrame) -> dict[str, Any]:
     """The counted changes as GeoJSON: both years' classes, confidences and probabilities."""
-    counted = pairs[pairs["counted_change"]]
-    return feature_collection(counted, _change_properties(pairs))
+    layer = _layer_columns(pairs)
+    return feature_collection(layer[pairs["counted_change"]], _change_properties(pairs))
 
 
 def change_geopackage(pairs: pd.DataFrame) -> Any:
     """Every matched tile with both years' classes and whether it changed (GeoPackage layer)."""
     return geodataframe(
-        pairs.assign(
+        _layer_columns(pairs).assign(
             changed=pairs["changed"].astype(int),
             counted_change=pairs["counted_change"].astype(int),
             became_developed=pairs["became_developed"].astype(int),
@@ -390,21 +393,33 @@ def change_geopackage(pairs: pd.DataFrame) -> Any:
     )
 
 
-def change_style(pairs: pd.DataFrame) -> str:
-    """QGIS style for the GeoPackage layer: tiles coloured by their later class."""
-    return qgis_style(sorted(set(pairs["before_label"]) | set(pairs["after_label"])), "after_label")
+def change_style(pairs: pd.DataFrame) -> tuple[str, str]:
+    """QGIS style of both change layers (``change.qml``, ``changed_tiles.qml``), as the change
+    map draws them: ``change`` in the new class's colour, grey where the change is not confident,
+    light grey where nothing changed, the tiles that became Developed outlined."""
+    classes = sorted(set(pairs["before_label"]) | set(pairs["after_label"]))
+    colours = category_colours(classes)
+    style = qgis_style(list(colours), "change", colours=colours, outlined=[became(DEVELOPED)])
+    return style, style
+
+
+def _layer_columns(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs with what the GIS layers add: the change category, the area in m² (a tile's
+    area to the m² in files that keep 3 decimals)."""
+    return pairs.assign(change=change_categories(pairs), area_m2=pairs["area_km2"] * 1e6)
 
 
 def _change_properties(pairs: pd.DataFrame) -> list[str]:
     probabilities = [c for c in pairs.columns if "_prob_" in c]
     return [
+        "change",
         "before_filename",
         "after_filename",
         "before_label",
         "after_label",
         "before_confidence",
         "after_confidence",
-        "area_km2",
+        "area_m2",
         *probabilities,
     ]
 

@@ -63,7 +63,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 change_style,
                 "change_pairs",
-                "change_qgis_style",
+                ["change_qgis_style", "changed_tiles_qgis_style"],
                 name="qgis_style",
             ),
             Node(
