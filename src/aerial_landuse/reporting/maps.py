@@ -99,30 +99,60 @@ _PAN_ZOOM_SCRIPT = """
   document.querySelectorAll('svg.tilemap').forEach(function (svg) {
     var box = svg.viewBox.baseVal, start = null;
     var info = document.getElementById(svg.dataset.info);
+    var where = document.getElementById(svg.id + '-where');
+    var bar = document.getElementById(svg.id + '-bar'), size = document.getElementById(svg.id + '-size');
+    var west = Number(svg.dataset.west), north = Number(svg.dataset.north);
+    var kx = Number(svg.dataset.kx), ky = Number(svg.dataset.ky);
+    function view() {  // the drawing area on screen (inside the border) and km per px on it
+      var r = svg.getBoundingClientRect(), w = svg.clientWidth, h = svg.clientHeight;
+      return {left: r.left + svg.clientLeft, top: r.top + svg.clientTop, w: w, h: h,
+              s: Math.max(box.width / w, box.height / h)};
+    }
+    function km(e) {  // the map point under the pointer, km east and south of the north-west corner
+      var v = view(), left = v.left + (v.w - box.width / v.s) / 2;
+      var top = v.top + (v.h - box.height / v.s) / 2;
+      return [box.x + (e.clientX - left) * v.s, box.y + (e.clientY - top) * v.s];
+    }
+    function degrees(x, y) {
+      var lat = north - y / ky, lon = west + x / kx;
+      return Math.abs(lat).toFixed(5) + '\u00b0 ' + (lat < 0 ? 'S' : 'N') + ', ' +
+        Math.abs(lon).toFixed(5) + '\u00b0 ' + (lon < 0 ? 'W' : 'E');
+    }
+    function scale() {  // a round length (1, 2, 5 x 10^k) near 120 px at the current zoom
+      var perPx = view().s, target = 120 * perPx;
+      var power = Math.pow(10, Math.floor(Math.log10(target))), nice = power;
+      [1, 2, 5].forEach(function (m) { if (m * power <= target) { nice = m * power; } });
+      bar.style.width = (nice / perPx).toFixed(1) + 'px';
+      size.textContent = nice >= 1 ? nice + ' km' : Math.round(nice * 1000) + ' m';
+    }
     svg.addEventListener('wheel', function (e) {
       e.preventDefault();
-      var r = svg.getBoundingClientRect(), k = e.deltaY < 0 ? 0.8 : 1.25;
-      var x = box.x + (e.clientX - r.left) / r.width * box.width;
-      var y = box.y + (e.clientY - r.top) / r.height * box.height;
-      box.x = x - (x - box.x) * k; box.y = y - (y - box.y) * k;
+      var p = km(e), k = e.deltaY < 0 ? 0.8 : 1.25;
+      box.x = p[0] - (p[0] - box.x) * k; box.y = p[1] - (p[1] - box.y) * k;
       box.width *= k; box.height *= k;
+      scale();
     });
     svg.addEventListener('mousedown', function (e) { start = [e.clientX, e.clientY]; });
     window.addEventListener('mouseup', function () { start = null; });
     svg.addEventListener('mousemove', function (e) {
       if (start) {
-        var r = svg.getBoundingClientRect();
-        box.x -= (e.clientX - start[0]) / r.width * box.width;
-        box.y -= (e.clientY - start[1]) / r.height * box.height;
+        var s = view().s;
+        box.x -= (e.clientX - start[0]) * s;
+        box.y -= (e.clientY - start[1]) * s;
         start = [e.clientX, e.clientY];
       }
       var t = e.target.closest('rect[data-tip]');
       if (t && info) { info.textContent = t.dataset.tip; }
+      var p = km(e);
+      where.textContent = degrees(p[0], p[1]);
     });
     svg.addEventListener('dblclick', function () {
       var o = svg.dataset.home.split(' ').map(Number);
       box.x = o[0]; box.y = o[1]; box.width = o[2]; box.height = o[3];
+      scale();
     });
+    where.textContent = 'centre ' + degrees(box.x + box.width / 2, box.y + box.height / 2);
+    scale();
     svg.setAttribute('data-ready', svg.querySelectorAll('rect').length);
   });
 })();
@@ -135,11 +165,15 @@ def interactive_map(
     tips: Sequence[str],
     map_id: str,
     outlines: Sequence[str | None] | None = None,
+    legend: dict[str, str] | None = None,
+    outline_label: str | None = None,
     width_px: int = 900,
 ) -> str:
     """An SVG map of ``tiles`` (one rectangle per tile at its bounds, true proportions, north
-    up) with pan (drag), zoom (wheel), reset (double click) and a hover line naming the tile.
-    Self-contained HTML: no server, no network."""
+    up; outlined tiles drawn last, so no neighbour covers an outline) with pan (drag), zoom
+    (wheel), reset (double click), a hover line naming the tile, the pointer's coordinates, a
+    scale bar that follows the zoom and the ``legend`` (label -> fill colour; ``outline_label``
+    says what an outline means). Self-contained HTML: no server, no network."""
     ok = np.isfinite(tiles[["llcrnrlon", "llcrnrlat", "urcrnrlon", "urcrnrlat"]].to_numpy(float))
     keep = ok.all(axis=1)
     tiles = tiles[keep]
@@ -158,7 +192,7 @@ def interactive_map(
     y1 = (north - tiles["llcrnrlat"].to_numpy(float)) * y_scale
     width, height = float(x1.max()), float(y1.max())
     rects = []
-    for i in range(len(tiles)):
+    for i in sorted(range(len(tiles)), key=lambda i: outlines[i] is not None):
         stroke = (
             f' stroke="{outlines[i]}" stroke-width="{0.06 * (x1[i] - x0[i]):.4f}"'
             if outlines[i]
@@ -176,11 +210,35 @@ def interactive_map(
         "Hover a tile to see its class and probabilities; drag to pan, wheel to zoom, "
         "double click to reset.</p>"
         f'<svg class="tilemap" id="{map_id}" data-info="{map_id}-info" data-home="{home}" '
+        f'data-west="{west!r}" data-north="{north!r}" data-kx="{x_scale!r}" data-ky="{y_scale!r}" '
         f'viewBox="{home}" width="{width_px}" height="{min(height_px, 900)}" '
         'preserveAspectRatio="xMidYMid meet" shape-rendering="crispEdges" '
         'style="border:1px solid #ccc; cursor:grab; background:#f4f4f4">'
         + "".join(rects)
-        + f"</svg><script>{_PAN_ZOOM_SCRIPT}</script></div>"
+        + "</svg>"
+        + _map_footer(map_id, legend or {}, outline_label, next(filter(None, outlines), None))
+        + f"<script>{_PAN_ZOOM_SCRIPT}</script></div>"
+    )
+
+
+def _map_footer(
+    map_id: str, legend: dict[str, str], outline_label: str | None, outline: str | None
+) -> str:
+    """Under the map: the scale bar and the pointer's coordinates (set by the script), then the
+    legend: a filled swatch per colour, an outlined one for what outlines mean."""
+    keys = [(label, f"background: {colour}") for label, colour in legend.items()]
+    if outline_label and outline:
+        keys.append((outline_label, f"background: transparent; border: 2px solid {outline}"))
+    swatches = "".join(
+        f'<span class="tilemap-key"><span class="swatch" style="{style}"></span>'
+        f"{escape(label)}</span>"
+        for label, style in keys
+    )
+    return (
+        f'<div class="tilemap-footer"><span class="tilemap-scale"><span id="{map_id}-bar" '
+        f'class="bar"></span> <span id="{map_id}-size"></span></span>'
+        f'<span id="{map_id}-where" class="tilemap-where"></span></div>'
+        f'<div class="tilemap-legend" id="{map_id}-legend">{swatches}</div>'
     )
 
 

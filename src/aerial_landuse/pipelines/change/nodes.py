@@ -36,6 +36,7 @@ from aerial_landuse.storage import TileFolder
 
 from .figures import (
     DEVELOPED,
+    OUTLINE,
     area_figure,
     became,
     category_colours,
@@ -481,7 +482,7 @@ def render_change_report(
         + ("" if r.counted_change else " (not counted)" if r.changed else "")
         for r in pairs.itertuples(index=False)
     ]
-    outlines = ["#000000" if d else None for d in pairs["became_developed"]]
+    outlines = [OUTLINE if d else None for d in pairs["became_developed"]]
     return template.render(
         title=params["title"],
         style=Markup(style),
@@ -495,7 +496,15 @@ def render_change_report(
         review=review.drop(columns=["before_id", "after_id"]).to_dict("records"),
         images=images,
         interactive_map=Markup(
-            interactive_map(pairs, change_colours(pairs, classes), tips, "change-map", outlines)
+            interactive_map(
+                pairs,
+                change_colours(pairs, classes),
+                tips,
+                "change-map",
+                outlines,
+                legend=category_colours(classes),
+                outline_label=f"outlined: {became(DEVELOPED)}",
+            )
         ),
         params=params,
     )

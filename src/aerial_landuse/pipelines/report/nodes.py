@@ -364,5 +364,6 @@ def _interactive_land_use_map(score_predictions: pd.DataFrame) -> Markup:
             [colours[c] for c in score_predictions["pred_label"]],
             [tile_tip(row, classes) for row in score_predictions.itertuples(index=False)],
             "land-use-map",
+            legend=colours,
         )
     )

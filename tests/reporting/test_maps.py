@@ -1,0 +1,64 @@
+"""The interactive map in a real browser: legend, scale bar and coordinates, outlines on top."""
+
+import re
+from importlib.resources import files
+
+import numpy as np
+import pandas as pd
+
+from aerial_landuse.core.geometry.footprints import METRES_PER_DEGREE_LAT
+from aerial_landuse.reporting.maps import interactive_map, nice_length_m
+from tests.browser import rendered_dom
+
+DLAT, DLON = 0.002, 0.0027  # about 222 m x 222 m at 42.5 N
+
+
+def _grid(rows: int = 4, cols: int = 5) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "llcrnrlat": 42.5 - (r + 1) * DLAT,
+                "urcrnrlat": 42.5 - r * DLAT,
+                "llcrnrlon": -71.4 + c * DLON,
+                "urcrnrlon": -71.4 + (c + 1) * DLON,
+            }
+            for r in range(rows)
+            for c in range(cols)
+        ]
+    )
+
+
+def test_the_map_has_its_legend_a_scale_that_fits_and_its_coordinates(tmp_path):
+    tiles = _grid()
+    outlined = {0, 6}  # drawn after every other tile, whatever their order
+    html = interactive_map(
+        tiles,
+        ["#1c5f2c"] * 10 + ["#eb0000"] * 10,
+        [f"tile {i}" for i in range(20)],
+        "m",
+        ["#000000" if i in outlined else None for i in range(20)],
+        legend={"Forest": "#1c5f2c", "Developed": "#eb0000"},
+        outline_label="outlined: became Developed",
+    )
+    style = (files("aerial_landuse.reporting.templates") / "report.css").read_text()
+    page = tmp_path / "map.html"
+    page.write_text(f"<html><head><style>{style}</style></head><body>{html}</body></html>")
+    dom = rendered_dom(page, tmp_path / "profile")
+
+    assert 'data-ready="20"' in dom
+    tips = re.findall(r'data-tip="tile (\d+)"', dom)
+    assert {int(t) for t in tips[-2:]} == outlined  # outlines last: no neighbour covers them
+    legend = re.search(r'id="m-legend">(.*?)</div>', dom).group(1)
+    assert [re.sub("<[^>]+>", "", k) for k in legend.split('<span class="tilemap-key">')[1:]] == [
+        "Forest",
+        "Developed",
+        "outlined: became Developed",
+    ]
+    # The map is 5 x 222 m wide in 900 px: the bar is the round length nearest below 120 px.
+    metres_per_px = 5 * DLON * METRES_PER_DEGREE_LAT * np.cos(np.radians(42.496)) / 900
+    expected = nice_length_m(600 * metres_per_px)
+    assert re.search(r'id="m-size">([^<]*)<', dom).group(1) == f"{expected:g} m"
+    bar = float(re.search(r'id="m-bar" class="bar" style="width: ([\d.]+)px', dom).group(1))
+    assert bar == np.round(expected / metres_per_px, 1) and 48 <= bar <= 120
+    where = re.search(r'id="m-where" class="tilemap-where">([^<]*)<', dom).group(1)
+    assert where == f"centre {42.5 - 2 * DLAT:.5f}\u00b0 N, {71.4 - 2.5 * DLON:.5f}\u00b0 W"
