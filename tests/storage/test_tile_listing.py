@@ -71,3 +71,18 @@ def test_followed_links_list_their_tiles_and_every_listed_tile_has_a_thumbnail(t
     assert sorted(images) == sorted(folder.list_tiles()["relpath"])  # iterating lists the folder
     with pytest.raises(KeyError):
         images["../elsewhere/Shrub/shrub_000.png"]
+
+
+def test_a_regions_companion_files_are_neither_tiles_nor_ignored(tmp_path):
+    root = write_labelled_folder(tmp_path / "region", 2, ("Forest",), size=16)
+    (root / "tile_summaries.csv").write_text("filename,llcrnrlat\n")
+    (root / "notes.csv").write_text("kept out")
+    (root / "Forest" / "tile_summaries.csv").write_text("not the region's: below the root")
+    dataset = TileFolderDataset(path=str(root), labelled=False, companions=["tile_summaries.csv"])
+    scan = dataset.load().scan()
+    assert sorted(p.rsplit("/", 2)[-2:][-1] for p in scan.ignored["path"]) == [
+        "notes.csv",
+        "tile_summaries.csv",
+    ]
+    assert not scan.ignored["path"].str.endswith(f"{root.name}/tile_summaries.csv").any()
+    assert len(scan.tiles) == 2

@@ -20,6 +20,7 @@ class TileFolderDataset(AbstractDataset[None, TileFolder]):
           path: data/01_raw/train        # or abfs://train
           labelled: true                 # label = parent folder name
           credentials: azure_storage     # only for object storage
+          companions: [tile_summaries.csv]  # files of the layout, read by other datasets
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class TileFolderDataset(AbstractDataset[None, TileFolder]):
         extensions: list[str] | None = None,
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
+        companions: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         # path: null means "no such folder" (e.g. no region to score): it loads as a folder
@@ -38,6 +40,7 @@ class TileFolderDataset(AbstractDataset[None, TileFolder]):
         )
         self._labelled = labelled
         self._extensions = tuple(e.lower() for e in (extensions or TILE_EXTENSIONS))
+        self._companions = tuple(companions or ())
         self.metadata = metadata
 
     def load(self) -> TileFolder:
@@ -46,6 +49,7 @@ class TileFolderDataset(AbstractDataset[None, TileFolder]):
             self._labelled,
             self._storage,
             self._extensions,
+            self._companions,
             SparkSession.getActiveSession(),  # the hook's session; None in tools that only list
         )
 

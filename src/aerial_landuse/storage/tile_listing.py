@@ -27,12 +27,15 @@ TILE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 @dataclass(frozen=True)
 class TileFolder:
-    """A folder of tiles: labelled (one sub-folder per class) or flat (tiles to score)."""
+    """A folder of tiles: labelled (one sub-folder per class) or flat (tiles to score).
+    ``companions``: files directly in the folder that belong to its layout and are read by other
+    datasets (a region's ``tile_summaries.csv``): neither tiles nor ignored."""
 
     root: str
     labelled: bool
     storage: Storage
     extensions: tuple[str, ...] = TILE_EXTENSIONS
+    companions: tuple[str, ...] = ()
     spark: SparkSession | None = field(default=None, compare=False, repr=False)
 
     def image_loaders(self) -> TileImages:
@@ -82,7 +85,8 @@ class TileFolder:
                 if "/" not in relpath and not _ignored_name(relpath):
                     class_dirs.add(relpath)
             elif kind == "ignored":
-                ignored.append({"path": self.storage.uri(path), "reason": reason})
+                if relpath not in self.companions:
+                    ignored.append({"path": self.storage.uri(path), "reason": reason})
             else:
                 tiles.append(self._tile_row(relpath, path, reason))
         listing = pd.DataFrame(tiles, columns=["path", "relpath", "label", "reason"])
