@@ -19,6 +19,7 @@ from aerial_landuse.pipelines.report.nodes import (
     render_report,
     review_queue,
     run_parameters,
+    split_rule,
     to_geojson,
 )
 from tests.conftest import folder, parameters
@@ -231,7 +232,7 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
         predictions,
         images,
         predictions[["filename"]],
-        run_parameters(_metrics(), {"sample_frac": 1.0}, {"batch_size": 16}),
+        run_parameters(_metrics(), {"test_fraction": None, "sample_frac": 1.0}, {"batch_size": 16}),
         queue,
         PackageTextDataset("aerial_landuse.reporting", "templates/report.html").load(),
         PackageTextDataset("aerial_landuse.reporting", "templates/report.css").load(),
@@ -248,6 +249,7 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
     # parameters: what ran, the chosen classifier's settings only
     assert '<code>logistic_regression.regParam</code></td><td class="left">0.01' in html
     assert "numTrees" not in html and "<code>batch_size</code>" in html
+    assert "test tiles from the test folder, train tiles from the train folder" in html
     assert "2 other file(s) in the tile folders were ignored (1 hidden or OS file, 1 not a" in html
     assert "<code>ignored.csv</code> in this report's folder" in html
 
@@ -304,3 +306,22 @@ def test_the_legend_never_covers_a_wide_or_tall_map(rows, cols):
     box = legend.get_window_extent()
     assert not any(box.overlaps(ax.get_window_extent()) for ax in fig.axes)
     assert any("m" in t.get_text() for t in fig.axes[0].texts)  # the scale bar's label
+
+
+def test_the_split_rule_is_said_in_words():
+    assert split_rule({"test_fraction": 0.2, "seed": 7, "sample_frac": 0.5}) == (
+        "20% of each class's tiles of the train folder held out as test tiles, seeded (seed 7); "
+        "50% of each class's tiles used (seeded)"
+    )
+    assert split_rule({"test_fraction": None}).endswith("(test_fraction none)")
+
+
+def test_the_per_class_legend_covers_no_bar():
+    from aerial_landuse.pipelines.report.figures import class_metrics_figure
+
+    per_class = {c: {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 5} for c in LABELS}
+    fig = class_metrics_figure({"per_class": per_class, "macro_f1": 1.0})
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    legend = ax.get_legend().get_window_extent()
+    assert not any(bar.get_window_extent().overlaps(legend) for bar in ax.patches)

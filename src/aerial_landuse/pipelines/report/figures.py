@@ -55,7 +55,8 @@ def confusion_figure(metrics: dict) -> Figure:
 
 
 def class_metrics_figure(metrics: dict) -> Figure:
-    """Precision, recall and F1 per class, side by side."""
+    """Precision, recall and F1 per class, side by side; the legend above the bars' highest
+    possible value (1.0), so it never covers one."""
     per_class = metrics["per_class"]
     labels = list(per_class)
     x = np.arange(len(labels))
@@ -69,12 +70,13 @@ def class_metrics_figure(metrics: dict) -> Figure:
         )
     ax.set(
         xticks=x,
-        ylim=(0, 1.05),
+        ylim=(0, 1.2),
+        yticks=np.linspace(0, 1, 6),
         ylabel="score",
         title=f"Per-class metrics (macro F1 {metrics['macro_f1']:.3f})",
     )
     ax.set_xticklabels([f"{c}\n(n={per_class[c]['support']})" for c in labels])
-    ax.legend(ncols=3, loc="lower right")
+    ax.legend(ncols=3, loc="upper center", frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return fig
 

@@ -304,9 +304,26 @@ def run_parameters(
             "classifier": model["classifier"],
             **{f"{model['classifier']}.{k}": v for k, v in model["hyperparameters"].items()},
         },
-        "Tiles (ingest)": dict(ingest),
+        "Tiles (ingest)": {"split": split_rule(ingest), **ingest},
         "Features (featurize)": {k: v for k, v in featurize.items() if k != "pretrained_model"},
     }
+
+
+def split_rule(ingest: dict[str, Any]) -> str:
+    """How train and test tiles were chosen, in words (``test_fraction`` alone reads as a
+    mistake when it is none and there are test tiles)."""
+    fraction = ingest.get("test_fraction")
+    sample = ingest.get("sample_frac", 1.0)
+    used = "" if sample in (None, 1.0) else f"; {sample:.0%} of each class's tiles used (seeded)"
+    if fraction is None:
+        return (
+            "test tiles from the test folder, train tiles from the train folder "
+            f"(test_fraction none){used}"
+        )
+    return (
+        f"{fraction:.0%} of each class's tiles of the train folder held out as test tiles, "
+        f"seeded (seed {ingest.get('seed')}){used}"
+    )
 
 
 def render_report(
