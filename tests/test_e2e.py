@@ -76,6 +76,7 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
     assert len(geojson["features"]) == 20
     html = (out / "report.html").read_text()
     assert "synthetic" in html and html.count("data:image/png;base64,") == 6
+    assert 'id="smoothed-caption"' in html and re.search(r'id="mlflow-run">[0-9a-f]{32}<', html)
     assert {p.name for p in (out / "figures").iterdir()} == {
         "confusion_matrix.png",
         "class_metrics.png",

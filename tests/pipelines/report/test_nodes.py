@@ -229,7 +229,7 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
                 "reason": ["hidden or OS file: .DS_Store", "not a tile format: .txt"],
             }
         ),
-        predictions,
+        predictions.assign(mlflow_run_id="0123abcd"),
         images,
         predictions[["filename"]],
         run_parameters(_metrics(), {"test_fraction": None, "sample_frac": 1.0}, {"batch_size": 16}),
@@ -250,6 +250,7 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
     assert '<code>logistic_regression.regParam</code></td><td class="left">0.01' in html
     assert "numTrees" not in html and "<code>batch_size</code>" in html
     assert "test tiles from the test folder, train tiles from the train folder" in html
+    assert '<code id="mlflow-run">0123abcd</code>' in html
     assert "2 other file(s) in the tile folders were ignored (1 hidden or OS file, 1 not a" in html
     assert "<code>ignored.csv</code> in this report's folder" in html
 

@@ -363,10 +363,19 @@ def render_report(
             score_predictions, tile_summaries, "smoothed_label"
         ),
         interactive_map=_interactive_land_use_map(score_predictions),
+        mlflow_run_id=_model_run(score_predictions),
         review=review.to_dict("records"),
         images=images,
         parameters=parameters,
     )
+
+
+def _model_run(score_predictions: pd.DataFrame) -> str | None:
+    """The MLflow run that trained the model the region was scored with, where recorded."""
+    if "mlflow_run_id" not in score_predictions.columns:
+        return None
+    runs = score_predictions["mlflow_run_id"].dropna().unique()
+    return str(runs[0]) if len(runs) else None
 
 
 def _interactive_land_use_map(score_predictions: pd.DataFrame) -> Markup:
