@@ -45,6 +45,7 @@ def test_a_spark_ml_model_is_logged_with_the_spark_flavor(spark, tmp_path, track
     assert open(f"{folder}/network/efficientnet_lite0.onnx", "rb").read() == network
     metadata = mlflow.models.get_model_info(logged).metadata
     assert metadata["labels"] == LABELS and metadata["files"] == record["files"]
+    assert record["info"]["mlflow_run_id"] == logged.split("/")[1]  # the run that trained it
     reloaded = mlflow.spark.load_model(logged)
     features = clustered_features(spark, 4)
     assert [r["pred_label"] for r in reloaded.transform(features).orderBy("id").collect()] == [

@@ -168,6 +168,8 @@ class ModelChoiceDataset(AbstractDataset[None, TrainedModel]):
                 missing_model_message(stored._describe()["path"], self._dataset)
             )
         model = stored.load()
+        if self._name != "best":  # the run the stored version records (it trained it) comes first
+            run_id = model.info.get("mlflow_run_id") or run_id
         model.info.update(
             {
                 "mlflow_run_id": run_id,

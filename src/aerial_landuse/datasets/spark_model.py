@@ -166,19 +166,21 @@ class SparkModelDataset(AbstractDataset[TrainedModel, TrainedModel]):
 
     # ---- save ---------------------------------------------------------------------------------
     def save(self, data: TrainedModel) -> None:
+        run = mlflow.active_run()  # recorded: the run that trained this version of the model
+        info = {**data.info, "mlflow_run_id": run.info.run_id} if run else data.info
         with writing_folder(self._fs, self._path) as staging:  # the old model stays till then
             stage = self._write_classifier(data, staging)
             record = {
                 "classifier": stage,
                 "spark_version": _spark_context().version,
                 "labels": data.labels,
-                "info": data.info,
+                "info": info,
                 "files": self._files(staging),
             }
             self._fs.pipe_file(
                 f"{staging}/{RECORD_FILE}", json.dumps(record, indent=2, default=str).encode()
             )
-        if mlflow.active_run() is not None:
+        if run is not None:
             log_trained_model(data, record, self._network_file())
 
     def _network_file(self) -> tuple[str, bytes] | None:
