@@ -75,7 +75,8 @@ def test_kedro_run_end_to_end_on_a_small_demo_set(project):
     geojson = json.loads((out / "land_use.geojson").read_text())
     assert len(geojson["features"]) == 20
     html = (out / "report.html").read_text()
-    assert "synthetic" in html and html.count("data:image/png;base64,") == 6
+    assert "synthetic" in html and html.count("data:image/png;base64,") == 3  # charts, map
+    assert html.count("data:image/jpeg;base64,") == 3  # the galleries and the review sheet
     assert 'id="smoothed-caption"' in html and re.search(r'id="mlflow-run">[0-9a-f]{32}<', html)
     assert {p.name for p in (out / "figures").iterdir()} == {
         "confusion_matrix.png",

@@ -238,7 +238,8 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
         PackageTextDataset("aerial_landuse.reporting", "templates/report.css").load(),
         REPORT,
     )
-    assert html.count("data:image/png;base64,") == 6
+    assert html.count("data:image/png;base64,") == 3  # charts and the map
+    assert html.count("data:image/jpeg;base64,") == 3  # the photo sheets
     assert html.count("<rect ") == 12 and "Review queue" in html  # the interactive map
     assert not re.search(r'(src|href)="https?://', html)
     assert '"Segoe UI"' in html  # the shared CSS, not HTML-escaped

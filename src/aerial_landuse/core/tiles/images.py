@@ -5,7 +5,6 @@ Pure functions on bytes and Pillow images, run by Spark executors and by the rep
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 from dataclasses import dataclass
@@ -163,10 +162,3 @@ def _fast_png(data: bytes, size: int) -> np.ndarray | None:
 def thumbnail(img: Image.Image, size: int) -> np.ndarray:
     """A ``size`` x ``size`` RGB thumbnail of any Pillow image (the report's gallery)."""
     return np.asarray(to_rgb(upright(img)).resize((size, size), Image.BILINEAR), dtype=np.uint8)
-
-
-def png_data_uri(image: Image.Image) -> str:
-    """``image`` as a PNG ``data:`` URI, to embed in a self-contained HTML page."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

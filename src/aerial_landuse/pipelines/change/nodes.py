@@ -28,7 +28,7 @@ from aerial_landuse.core.geometry.footprints import (
     geodataframe,
     tile_area_km2,
 )
-from aerial_landuse.core.tiles.images import png_data_uri
+from aerial_landuse.reporting.embedded import embedded_figures
 from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.reporting.maps import interactive_map, qgis_style
 from aerial_landuse.reporting.numbers import signed
@@ -475,7 +475,7 @@ def render_change_report(
     environment = Environment(autoescape=select_autoescape(["html"]))
     environment.filters["signed"] = signed
     template = environment.from_string(template_text)
-    images = {name.removesuffix(".png"): png_data_uri(load()) for name, load in figures.items()}
+    images = embedded_figures(figures)
     tips = [
         f"{r.after_filename}: {r.before_label} {r.before_confidence:.2f} → "
         f"{r.after_label} {r.after_confidence:.2f}"

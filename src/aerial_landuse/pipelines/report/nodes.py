@@ -22,7 +22,8 @@ from aerial_landuse.core.contracts import (
     true_labels,
 )
 from aerial_landuse.core.geometry.footprints import feature_collection, geodataframe
-from aerial_landuse.core.tiles.images import png_data_uri, thumbnail
+from aerial_landuse.core.tiles.images import thumbnail
+from aerial_landuse.reporting.embedded import embedded_figures
 from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.reporting.maps import class_colours, interactive_map, qgis_style, tile_tip
 from aerial_landuse.storage import TileFolder
@@ -342,9 +343,7 @@ def render_report(
 ) -> str:
     """One HTML file with every figure embedded, the metrics, counts and the run's parameters."""
     template = Environment(autoescape=select_autoescape(["html"])).from_string(template_text)
-    images = {
-        name.removesuffix(".png"): png_data_uri(load()) for name, load in sorted(figures.items())
-    }
+    images = embedded_figures(figures)
     return template.render(
         title=params["title"],
         style=Markup(style),
