@@ -47,7 +47,9 @@ def test_kedro_run_alone_runs_the_fine_tuned_default(project):
     assert metrics["model"]["pretrained_model"] == GLOBALS["pretrained_model"]
     assert metrics["accuracy"] > 0.4  # chance is 1/6; one epoch of fine-tuning on 60 tiles
     report = project / "data" / "08_reporting" / "demo" / DEFAULT_MODEL / GLOBALS["region"]
-    assert (report / "report.html").is_file()
+    html = (report / "report.html").read_text()
+    assert 'id="finetuning"' in html and "for 1 epoch(s)" in html  # what ran, with its curves
+    assert (report / "figures" / "finetune_curves.png").is_file()
 
 
 @pytest.mark.e2e

@@ -17,7 +17,6 @@ from aerial_landuse.pipelines.finetune.nodes import (
     finetune_config,
     finetune_network,
     finetune_tiles,
-    plot_learning_curves,
 )
 from aerial_landuse.pipelines.ingest.nodes import (
     list_labelled_tiles,
@@ -25,6 +24,7 @@ from aerial_landuse.pipelines.ingest.nodes import (
     split_index_and_quarantine,
 )
 from aerial_landuse.pipelines.train.nodes import split_labelled_tiles
+from aerial_landuse.reporting.learning_curves import finetune_summary, plot_learning_curves
 from aerial_landuse.storage.atomic import STAGING_SUFFIX
 from tests.conftest import folder, parameters, write_labelled_folder
 
@@ -183,6 +183,8 @@ def test_finetune_node_trains_on_spark_and_exports_a_network_with_its_lineage(
     assert [m["step"] for m in metrics["finetune.validation_accuracy"]] == [1, 2]
     assert record["finetune.dataset"] == "unit" and record["finetune.split.seed"] == 3
     assert plot_learning_curves(history).axes
+    summary = finetune_summary(history)
+    assert summary["epochs_run"] == 2 and summary["best_epoch"] in (1, 2)
     tile = np.random.default_rng(2).integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
     session = ort.InferenceSession(network.uint8_bytes, providers=["CPUExecutionProvider"])
     assert np.isfinite(session.run(None, {"image": tile})[0]).all()

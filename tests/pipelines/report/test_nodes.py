@@ -76,6 +76,27 @@ def _metrics():
     return metrics
 
 
+HISTORY = {  # fine-tuning's epochs, as the finetune pipeline writes them
+    "epochs": [
+        {
+            "epoch": e,
+            "train_loss": 1 / e,
+            "validation_loss": 1.2 / e,
+            "train_accuracy": a + 0.05,
+            "validation_accuracy": a,
+        }
+        for e, a in ((1, 0.6), (2, 0.8), (3, 0.75))
+    ],
+    "best_epoch": 2,
+}
+
+
+def _finetuned_metrics():
+    metrics = _metrics()
+    metrics["model"]["pretrained_model"] = "efficientnet_lite0_finetuned"
+    return metrics
+
+
 def test_figures_cover_metrics_map_and_gallery(scored):
     tiles, predictions = scored
     images, absent = folder(tiles), folder(tiles / "absent")
@@ -186,8 +207,18 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
     tests = _test_predictions(predictions)
     queue = review_queue(predictions, REPORT)
     figures = draw_figures(
-        _metrics(), predictions, files, tests, files, folder(tiles / "x"), None, queue, REPORT
+        _finetuned_metrics(),
+        predictions,
+        files,
+        tests,
+        files,
+        folder(tiles / "x"),
+        None,
+        queue,
+        REPORT,
+        HISTORY,
     )
+    assert "finetune_curves.png" in figures
     images = {}
     for name, fig in figures.items():
         canvas = FigureCanvasAgg(fig)  # the figures carry no pyplot backend of their own
@@ -219,7 +250,7 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
         }
     }
     html = render_report(
-        _metrics(),
+        _finetuned_metrics(),
         accounting,
         quarantine,
         pd.DataFrame(
@@ -237,8 +268,9 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
         PackageTextDataset("aerial_landuse.reporting", "templates/report.html").load(),
         PackageTextDataset("aerial_landuse.reporting", "templates/report.css").load(),
         REPORT,
+        HISTORY,
     )
-    assert html.count("data:image/png;base64,") == 3  # charts and the map
+    assert html.count("data:image/png;base64,") == 4  # charts, the map, the learning curves
     assert html.count("data:image/jpeg;base64,") == 3  # the photo sheets
     assert html.count("<rect ") == 12 and "Review queue" in html  # the interactive map
     assert not re.search(r'(src|href)="https?://', html)
@@ -252,6 +284,7 @@ def test_html_report_is_self_contained_with_everything_in_it(scored):
     assert "numTrees" not in html and "<code>batch_size</code>" in html
     assert "test tiles from the test folder, train tiles from the train folder" in html
     assert '<code id="mlflow-run">0123abcd</code>' in html
+    assert "for 3 epoch(s); the weights of epoch 2" in html and "validation accuracy 80.0%" in html
     assert "2 other file(s) in the tile folders were ignored (1 hidden or OS file, 1 not a" in html
     assert "<code>ignored.csv</code> in this report's folder" in html
 
@@ -327,3 +360,11 @@ def test_the_per_class_legend_covers_no_bar():
     (ax,) = fig.axes
     legend = ax.get_legend().get_window_extent()
     assert not any(bar.get_window_extent().overlaps(legend) for bar in ax.patches)
+
+
+def test_a_history_of_another_network_is_not_reported():
+    from aerial_landuse.pipelines.report.nodes import _finetuned_history
+
+    assert _finetuned_history(_finetuned_metrics(), HISTORY)
+    assert not _finetuned_history(_metrics(), HISTORY)  # a pretrained network: nothing to show
+    assert not _finetuned_history(_finetuned_metrics(), None)

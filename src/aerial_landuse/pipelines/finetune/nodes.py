@@ -21,7 +21,6 @@ from aerial_landuse.core.networks.registry import (
     network_spec,
 )
 from aerial_landuse.core.tiles.sampling import mark_sample, split_listing, stratified_split
-from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.storage import TileFolder
 
 logger = logging.getLogger(__name__)
@@ -233,22 +232,3 @@ def _record(lineage: dict[str, Any]) -> dict[str, Any]:
         else:
             flat[f"finetune.{key}"] = value
     return flat
-
-
-def plot_learning_curves(history: dict[str, Any]) -> Figure:
-    """Loss and accuracy per epoch, train vs validation, the kept epoch marked."""
-    rows = pd.DataFrame(history["epochs"]).set_index("epoch")
-    figure = Figure(figsize=(10, 3.8), layout="constrained")
-    axes = figure.subplots(1, 2)
-    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
-        for role, style in (("train", "-o"), ("validation", "-s")):
-            ax.plot(rows.index, rows[f"{role}_{metric}"], style, label=role, markersize=4)
-        ax.axvline(
-            history["best_epoch"], color="grey", linestyle=":", label="kept (best validation)"
-        )
-        ax.set_xlabel("epoch")
-        ax.set_title(metric)
-        ax.grid(alpha=0.3)
-    axes[1].legend(loc="lower right")
-    figure.suptitle("Fine-tuning: the weights of the best validation epoch are kept")
-    return figure

@@ -3,7 +3,9 @@ Spark, with TorchDistributor), exported to ONNX as ``<network>_finetuned``."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import finetune_network, plot_learning_curves
+from aerial_landuse.reporting.learning_curves import plot_learning_curves
+
+from .nodes import finetune_network
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -22,9 +22,11 @@ from aerial_landuse.core.contracts import (
     true_labels,
 )
 from aerial_landuse.core.geometry.footprints import feature_collection, geodataframe
+from aerial_landuse.core.networks.registry import is_finetuned
 from aerial_landuse.core.tiles.images import thumbnail
 from aerial_landuse.reporting.embedded import embedded_figures
 from aerial_landuse.reporting.figure import Figure
+from aerial_landuse.reporting.learning_curves import finetune_summary, plot_learning_curves
 from aerial_landuse.reporting.maps import class_colours, interactive_map, qgis_style, tile_tip
 from aerial_landuse.storage import TileFolder
 
@@ -178,10 +180,12 @@ def draw_figures(
     tile_summaries: pd.DataFrame | None,
     review: pd.DataFrame,
     params: dict[str, Any],
+    finetune_history: dict[str, Any] | None = None,
 ) -> dict[str, Figure]:
-    """Confusion matrix, per-class metrics, right and wrong test tiles and, when a region was
-    scored, its land-use map, sample tiles per predicted class and the review sheet (the tiles
-    the model is least sure of); keyed by file name."""
+    """Confusion matrix, per-class metrics, right and wrong test tiles, fine-tuning's learning
+    curves when the network was fine-tuned and, when a region was scored, its land-use map,
+    sample tiles per predicted class and the review sheet (the tiles the model is least sure
+    of); keyed by file name."""
     labels = metrics["confusion_matrix"]["labels"]
     model = metrics["model"]["model_name"]
     per_class, seed = int(params["gallery_tiles_per_class"]), int(params["seed"])
@@ -210,7 +214,15 @@ def draw_figures(
         )
     if len(review):
         figures["review_sheet.png"] = _review_sheet(review, score_tiles)
+    if _finetuned_history(metrics, finetune_history):
+        figures["finetune_curves.png"] = plot_learning_curves(finetune_history)
     return figures
+
+
+def _finetuned_history(metrics: dict[str, Any], history: dict[str, Any] | None) -> bool:
+    """The history belongs to this model's network: it was fine-tuned (the catalog finds the
+    history of the run's network, which a model chosen as ``best`` may not use)."""
+    return history is not None and is_finetuned(str(metrics["model"]["pretrained_model"]))
 
 
 def _review_sheet(review: pd.DataFrame, score_tiles: TileFolder, size: int = 140) -> Figure:
@@ -340,8 +352,10 @@ def render_report(
     template_text: str,
     style: str,
     params: dict[str, Any],
+    finetune_history: dict[str, Any] | None = None,
 ) -> str:
-    """One HTML file with every figure embedded, the metrics, counts and the run's parameters."""
+    """One HTML file with every figure embedded, the metrics, counts, fine-tuning's summary (when
+    the network was fine-tuned) and the run's parameters."""
     template = Environment(autoescape=select_autoescape(["html"])).from_string(template_text)
     images = embedded_figures(figures)
     return template.render(
@@ -363,6 +377,9 @@ def render_report(
         ),
         interactive_map=_interactive_land_use_map(score_predictions),
         mlflow_run_id=_model_run(score_predictions),
+        finetuning=finetune_summary(finetune_history)
+        if _finetuned_history(metrics, finetune_history)
+        else None,
         review=review.to_dict("records"),
         images=images,
         parameters=parameters,
