@@ -190,6 +190,20 @@ def azurite(tmp_path_factory) -> Iterator[Azurite]:
         yield server
 
 
+@pytest.fixture
+def tracking(tmp_path, monkeypatch) -> Iterator[str]:
+    """A fresh MLflow store (sqlite in the test's folder) as the tracking URI, put back after:
+    set_tracking_uri also sets MLFLOW_TRACKING_URI, which monkeypatch restores."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    mlflow.set_tracking_uri(previous)
+
+
 @pytest.fixture(autouse=True)
 def _tracking_store_left_as_found():
     """mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI, which every later `kedro run`

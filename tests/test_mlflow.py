@@ -22,16 +22,6 @@ from tests.pipelines.train.test_nodes import clustered_features, params, train
 EXPERIMENT = "aerial-landuse"  # conf/base/globals.yml
 
 
-@pytest.fixture
-def tracking(tmp_path, monkeypatch):
-    previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # set_tracking_uri sets it: put back after
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    mlflow.set_tracking_uri(previous)
-
-
 def _log_run(name: str, accuracy: float) -> str:
     mlflow.set_experiment(EXPERIMENT)
     with mlflow.start_run(run_name=name) as run:

@@ -12,16 +12,9 @@ from aerial_landuse.datasets import TrackedArtifactDataset
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
-    # set_tracking_uri also sets MLFLOW_TRACKING_URI, which every later `kedro run` subprocess
-    # of the session would inherit (and log its runs there): monkeypatch puts it back
-    previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
+def run(tracking):
     with mlflow.start_run() as active:
         yield active.info.run_id
-    mlflow.set_tracking_uri(previous)
 
 
 def _artifacts(run_id: str, path: str | None = None) -> set[str]:

@@ -10,17 +10,6 @@ from aerial_landuse.datasets import SparkModelDataset
 from tests.pipelines.train.test_nodes import LABELS, clustered_features, params, train
 
 
-@pytest.fixture
-def tracking(tmp_path, monkeypatch):
-    # set_tracking_uri also sets MLFLOW_TRACKING_URI: monkeypatch puts it back for later tests
-    previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    mlflow.set_tracking_uri(previous)
-
-
 def _save_in_a_run(spark, tmp_path, classifier):
     network = tmp_path / "networks" / "efficientnet_lite0.onnx"
     network.parent.mkdir()
