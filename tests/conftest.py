@@ -193,13 +193,15 @@ def azurite(tmp_path_factory) -> Iterator[Azurite]:
 @pytest.fixture
 def tracking(tmp_path, monkeypatch) -> Iterator[str]:
     """A fresh MLflow store (sqlite in the test's folder) as the tracking URI, put back after:
-    set_tracking_uri also sets MLFLOW_TRACKING_URI, which monkeypatch restores."""
+    set_tracking_uri also sets MLFLOW_TRACKING_URI, which monkeypatch restores. Runs start in
+    the store's Default experiment (an experiment an earlier test set is in another store)."""
     import mlflow
 
     previous = mlflow.get_tracking_uri()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("Default")
     yield uri
     mlflow.set_tracking_uri(previous)
 
