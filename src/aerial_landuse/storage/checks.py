@@ -19,7 +19,7 @@ import fsspec
 
 from aerial_landuse.core.errors import UserInputError
 
-from .location import BLOB_PROTOCOLS, connection_string_fields
+from .location import BLOB_PROTOCOLS, blob_account
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class BlobAccount:
     @property
     def endpoint(self) -> tuple[str, int, str]:
         """(host, port, display URL) of the blob endpoint, without any secret."""
-        endpoint = self._connection_fields.get("BlobEndpoint")
+        endpoint = blob_account(self.options)["endpoint"]
         if endpoint:
             url = urlparse(endpoint)
             return (
@@ -53,11 +53,7 @@ class BlobAccount:
 
     @property
     def name(self) -> str:
-        return self.options.get("account_name") or self._connection_fields.get("AccountName") or "?"
-
-    @property
-    def _connection_fields(self) -> dict[str, str]:
-        return connection_string_fields(self.options.get("connection_string") or "")
+        return blob_account(self.options)["name"] or "?"
 
 
 def blob_containers(

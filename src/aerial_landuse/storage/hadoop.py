@@ -10,25 +10,13 @@ published key, so Azurite serves that account there (tools/azurite.py).
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlparse
 
-from .location import BLOB_PROTOCOLS, Storage, connection_string_fields
+from .location import BLOB_PROTOCOLS, Storage, blob_account
 
 EMULATOR_ACCOUNT = "devstoreaccount1"
 EMULATOR_PORT = 10000
 EMULATOR_HOST = "storageemulator"  # Hadoop's fs.azure.storage.emulator.account.name default
-
-
-def blob_account(options: dict[str, Any]) -> dict[str, str | None]:
-    """Account name, key, SAS token and endpoint from a storage's fsspec options."""
-    fields = connection_string_fields(options.get("connection_string") or "")
-    return {
-        "name": options.get("account_name") or fields.get("AccountName"),
-        "key": options.get("account_key") or fields.get("AccountKey"),
-        "sas_token": options.get("sas_token") or fields.get("SharedAccessSignature"),
-        "endpoint": fields.get("BlobEndpoint"),
-    }
 
 
 def is_emulator(endpoint: str | None) -> bool:

@@ -88,6 +88,18 @@ def connection_string_fields(connection_string: str) -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
+def blob_account(options: dict[str, Any]) -> dict[str, str | None]:
+    """Account name, key, SAS token and blob endpoint from a storage's fsspec options (given
+    apart, or in its connection string)."""
+    fields = connection_string_fields(options.get("connection_string") or "")
+    return {
+        "name": options.get("account_name") or fields.get("AccountName"),
+        "key": options.get("account_key") or fields.get("AccountKey"),
+        "sas_token": options.get("sas_token") or fields.get("SharedAccessSignature"),
+        "endpoint": fields.get("BlobEndpoint"),
+    }
+
+
 def container_url(scheme: str, container: str, account: str = "") -> str:
     """The URL of a blob container: ``abfs://<container>`` (adlfs takes the account from the
     credentials) or HDInsight's ``wasbs://<container>@<account>.blob.core.windows.net``."""
