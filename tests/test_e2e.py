@@ -358,3 +358,54 @@ def test_change_between_the_demo_years_is_measured_against_the_known_changes(pro
     if shutil.which("chromium") or os.environ.get("CI"):
         dom = rendered_dom(out / "change_report.html", project / "chromium-profile")
         assert 'data-ready="20"' in dom
+
+
+RASTER_REGION = "rasterdemo2021"
+
+
+@pytest.mark.e2e
+def test_a_region_of_geotiff_mosaics_is_scored_into_cogs_and_reported(project):
+    """Two NAIP-like 4-band COG quads (UTM 19N, 1 m, nodata collars, overlapping), forest in the
+    west and houses in the east, and no tile_summaries.csv: `kedro run --pipelines=score,report`
+    cuts them into 224 m cells, scores them and writes the class and probability COGs."""
+    import rasterio
+
+    from aerial_landuse.core.tiles.cog import is_valid_cog
+    from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, write_quads
+    from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES
+
+    classes = np.full((16, 31), LAND_USE_CLASSES.index("Developed"))
+    classes[:, :15] = LAND_USE_CLASSES.index("Forest")  # west of 310,480 m E
+    layout = MosaicLayout(quad_px=512, overlap_px=32, collar_px=8)  # 992 m x 512 m
+    write_quads(project / "data" / "01_raw" / RASTER_REGION, "naip", classes, 32.0, layout, 5)
+    kedro(project, "run", "--pipelines=score,report", "--params", f"region={RASTER_REGION}")
+
+    scored = project / "data" / "07_model_output" / "demo" / MODEL / RASTER_REGION
+    scores = pd.read_csv(scored / "score_predictions.csv").set_index("filepath")
+    assert len(scores) == 8  # the whole cells; 16 at the edges lack data (quarantined)
+    out = project / "data" / "08_reporting" / "demo" / MODEL / RASTER_REGION
+    accounting = json.loads((out / "tile_accounting.json").read_text())["score"]
+    assert (accounting["listed"], accounting["featurized"]) == (24, 8)
+    assert accounting["quarantined_featurize"] == 16
+    for name in ("land_use", "probabilities"):
+        assert is_valid_cog(scored / "rasters" / f"{name}.tif")
+    with rasterio.open(scored / "rasters" / "land_use.tif") as raster:
+        assert raster.crs.to_epsg() == 32619 and raster.res == (224.0, 224.0)
+        codes = raster.read(1)
+        names = {
+            int(k.split("_")[1]): v for k, v in raster.tags(1).items() if k.startswith("CLASS_")
+        }
+    assert (codes > 0).sum() == 8 and raster.colormap is not None
+    # the two columns of whole forest cells (310,016-310,464 m E) and the houses' (310,688-)
+    forest = [
+        scores.loc[f"32619_{col}_{row}", "pred_label"]
+        for col in (1384, 1385)
+        for row in (20980, 20981)
+    ]
+    houses = [scores.loc[f"32619_1387_{row}", "pred_label"] for row in (20980, 20981)]
+    assert forest.count("Forest") >= 3 and houses.count("Developed") >= 1, (forest, houses)
+    assert sorted(names[c] for c in np.unique(codes[codes > 0])) == sorted(
+        set(scores["pred_label"])
+    )
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/jpeg;base64,") >= 2  # the cells' gallery and review sheet

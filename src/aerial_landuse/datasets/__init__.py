@@ -12,6 +12,7 @@
 - ``SpreadsheetCSVDataset``: a CSV people open in a spreadsheet; no cell runs as a formula.
 - ``WholeFileDataset``: any single-file dataset, saved whole (a temporary file moved in) under a lock.
 - ``GeoPackageDataset``: a GeoDataFrame as a GeoPackage layer (for QGIS), on any filesystem.
+- ``CogDataset``: a raster (class codes, probabilities) as a Cloud-Optimized GeoTIFF, on any filesystem.
 - ``OptionalDataset``: any dataset that may be absent (the score region of a labelled-only user).
 - ``PackageTextDataset``: a text resource of the installed package (the report template).
 - ``MlflowParamsDataset``, ``MlflowRunsDataset``, ``ModelChoiceDataset``: run parameters, the run
@@ -19,7 +20,7 @@
 """
 
 from .fsspec_spark import FsspecSparkDataset, StagedRowsDataset
-from .geopackage import GeoPackageDataset
+from .geopackage import CogDataset, GeoPackageDataset
 from .mlflow_runs import (
     MlflowParamsDataset,
     MlflowRunsDataset,
@@ -36,6 +37,7 @@ from .tracked_artifact import TrackedArtifactDataset
 from .whole_file import WholeFileDataset
 
 __all__ = [
+    "CogDataset",
     "FsspecSparkDataset",
     "GeoPackageDataset",
     "MlflowParamsDataset",

@@ -83,6 +83,18 @@ class _Block(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
 
 
+class RasterParameters(_Block):
+    """How a region of GeoTIFF/COG files is cut into cells (docs/rasters.md)."""
+
+    tile_size_m: Annotated[float, Field(gt=0)]
+    crs: Annotated[int, Field(ge=1024)] | None  # the grid's EPSG code; None: the first file's
+    area: tuple[float, float, float, float] | None  # left, bottom, right, top in the grid's CRS
+    bands: tuple[Count, Count, Count]
+    max_nodata_share: Annotated[float, Field(ge=0, le=1)]
+    resampling: Literal["average", "bilinear", "cubic", "lanczos", "nearest"]
+    stac_asset: str
+
+
 class IngestParameters(_Block):
     test_fraction: Annotated[float, Field(gt=0, lt=1)] | None
     sample_frac: Share
@@ -94,6 +106,7 @@ class IngestParameters(_Block):
     max_tile_bytes: Count
     follow_external_links: bool
     rows_per_partition: Count
+    raster: RasterParameters
 
 
 class FeaturizeParameters(_Block):

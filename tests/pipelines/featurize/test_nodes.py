@@ -141,7 +141,7 @@ def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
         ]
     )
     tiles = folder(root, labelled=False)
-    listing, ignored = list_score_tiles(tiles, summaries, {**INGEST, "score_sample_frac": 1.0})
+    listing, ignored, _ = list_score_tiles(tiles, summaries, {**INGEST, "score_sample_frac": 1.0})
     index, _, _ = split_index_and_quarantine(
         probe_tiles(listing, tiles, INGEST), listing, ignored, INGEST
     )
@@ -201,3 +201,33 @@ def test_tta_runs_in_the_onnxruntime_backend_only(labelled_index, lite0_network)
             {**FEATURIZE, "tta_views": 2, "backend": "synapseml"},
             INGEST,
         )
+
+
+def test_a_raster_region_is_listed_as_cells_and_featurized_from_its_files(
+    spark, tmp_path, lite0_network
+):
+    """A folder of GeoTIFF/COG quads and no tile_summaries.csv: its cells are listed with their
+    corners, indexed without a read, and read once by the executors with the real network; a
+    cell mostly outside the imagery is quarantined with its nodata share; counts reconcile."""
+    from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, write_quads
+    from aerial_landuse.pipelines.ingest.nodes import list_score_tiles
+
+    layout = MosaicLayout(quad_px=512, overlap_px=32, collar_px=8)  # 992 m x 512 m
+    write_quads(tmp_path / "region", "quad", np.zeros((16, 31), int), 32.0, layout, seed=3)
+    tiles = folder(tmp_path / "region", labelled=False)
+    listing, ignored, record = list_score_tiles(tiles, None, INGEST)
+    assert len(listing) == 24 and listing["path"].str.fullmatch(r"32619_\d+_\d+").all()
+    assert record["grid"]["crs"] == "EPSG:32619" and len(record["sources"]) == 2
+    assert ignored.empty and listing[["llcrnrlat", "urcrnrlon"]].notna().all().all()
+    index, quarantine, _ = split_index_and_quarantine(
+        probe_tiles(listing, tiles, INGEST, record), listing, ignored, INGEST
+    )
+    assert index.count() == 24 and quarantine.empty  # no cell is read at ingest
+    featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE, INGEST, None, record)
+    quarantine, summary = quarantine_and_count_featurized(index, featurized.frame, lite0_network)
+    # columns 1383 and 1388 reach 16 m and 200 m into the imagery (8 m of it collar): 4 + 4
+    # cells; rows 20979 and 20982 reach 160 m and 64 m into it: 4 + 4 more
+    assert summary["score"] == {"indexed": 24, "featurized": 8, "quarantined": 16}
+    assert quarantine["reason"].str.fullmatch(r"nodata: \d+% of the cell has no data").all()
+    features = usable_features(featurized.frame).collect()
+    assert len(features) == 8 and all(np.isfinite(r["features"].toArray()).all() for r in features)

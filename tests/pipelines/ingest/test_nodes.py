@@ -88,7 +88,8 @@ def _score_folder(tmp_path, n=4):
 
 def test_score_tiles_get_bounds_from_tile_summaries(tmp_path):
     root, summaries = _score_folder(tmp_path)
-    listing, ignored = list_score_tiles(folder(root, labelled=False), summaries, PARAMS)
+    listing, ignored, region = list_score_tiles(folder(root, labelled=False), summaries, PARAMS)
+    assert region == {}
     assert listing["split"].eq("score").all() and listing["label"].isna().all()
     assert listing.set_index("filename").loc["t2.png", "llcrnrlon"] == pytest.approx(-70.994)
 
@@ -141,7 +142,7 @@ def test_same_file_name_in_two_sub_folders_needs_relative_paths(tmp_path):
     with pytest.raises(UserInputError, match=r"share a file name .*2019/t0\.png.*relative"):
         list_score_tiles(folder(root, labelled=False), summaries, PARAMS)
     extra = summaries.iloc[:1].assign(filename="2019/t0.png", llcrnrlat=41.5, urcrnrlat=41.502)
-    listing, _ = list_score_tiles(
+    listing, _, _ = list_score_tiles(
         folder(root, labelled=False), pd.concat([summaries, extra], ignore_index=True), PARAMS
     )
     by_path = listing.set_index("relpath")

@@ -37,3 +37,44 @@ def test_model_trained_on_another_network_is_refused(spark):
     model = train(clustered_features(spark), params("logistic_regression"))
     with pytest.raises(ValueError, match="pretrained_model=efficientnet_lite0"):
         score_tiles(model, score_features(spark), parameters("score", pretrained_model="resnet18"))
+
+
+def test_a_raster_regions_scores_become_a_class_cog_and_a_probability_cog(tmp_path):
+    """One pixel per cell in the grid's CRS: class codes with the report's colours and names,
+    probabilities per class; nodata where a cell was not scored; nothing for tile regions."""
+    import pandas as pd
+    import rasterio
+
+    from aerial_landuse.core.geometry.cell_grid import CellGrid
+    from aerial_landuse.core.tiles.cog import CLASS_NODATA, is_valid_cog
+    from aerial_landuse.core.tiles.raster_region import RasterRegion
+    from aerial_landuse.pipelines.score.nodes import rasterize_scores
+    from aerial_landuse.reporting.maps import class_colours
+
+    grid = CellGrid("EPSG:32619", 224.0, 1383, 1385, 20980, 20981)  # 3 x 2 cells
+    record = RasterRegion(grid, ()).to_record()
+    scored = pd.DataFrame(
+        {
+            "id": ["32619_1383_20981", "32619_1385_20980"],  # north-west, south-east
+            "pred_label": ["Forest", "Developed"],
+            "prob_Developed": [0.1, 0.8],
+            "prob_Forest": [0.9, 0.2],
+        }
+    )
+    layers = rasterize_scores(scored, record)
+    for name, layer in layers.items():
+        layer.write(tmp_path / f"{name}.tif")
+        assert is_valid_cog(tmp_path / f"{name}.tif")
+    with rasterio.open(tmp_path / "land_use.tif") as classes:
+        codes = classes.read(1)
+        assert classes.crs.to_epsg() == 32619 and classes.res == (224.0, 224.0)
+        assert classes.bounds.left == 1383 * 224 and classes.bounds.top == 20982 * 224
+        assert codes.tolist() == [[2, 0, 0], [0, 0, 1]] and classes.nodata == CLASS_NODATA
+        assert classes.tags(1)["CLASS_1"] == "Developed"
+        forest = class_colours(["Developed", "Forest"])["Forest"]
+        assert "#{:02x}{:02x}{:02x}".format(*classes.colormap(1)[2][:3]) == forest
+    with rasterio.open(tmp_path / "probabilities.tif") as probabilities:
+        assert probabilities.descriptions == ("Developed", "Forest")
+        assert probabilities.read()[:, 0, 0].tolist() == pytest.approx([0.1, 0.9])
+        assert probabilities.read(1)[0, 1] == probabilities.nodata
+    assert rasterize_scores(scored, {}) == {}

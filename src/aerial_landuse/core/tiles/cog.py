@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +73,33 @@ CLASS_NODATA = 0  # class rasters: codes 1..n, 0 where a cell was not scored
 PROBABILITY_NODATA = -1.0
 
 
-def write_class_cog(
-    path: Path,
+@dataclass(frozen=True)
+class CogLayer:
+    """A raster to be written as a COG: ``pixels`` (bands x rows x cols) in ``crs``, with its
+    nodata, band names and, for a class raster, colour table and band tags (``write_cog``)."""
+
+    pixels: np.ndarray
+    crs: str
+    transform: Any
+    nodata: float | None = None
+    colormap: dict[int, tuple[int, int, int, int]] | None = None
+    band_names: list[str] | None = None
+    overview_resampling: str = "average"
+    band_tags: Mapping[str, str] | None = None
+
+    def write(self, path: Path) -> Path:
+        return write_cog(
+            path, self.pixels, self.crs, self.transform, self.nodata, self.colormap,
+            self.band_names, self.overview_resampling, self.band_tags,
+        )  # fmt: skip
+
+
+def class_layer(
     grid: CellGrid,
     cells: Iterable[tuple[int, int, str]],
     classes: list[str],
     colours: Mapping[str, str],
-) -> Path:
+) -> CogLayer:
     """One pixel per cell of ``grid``: the code (1-based index in ``classes``) of each cell's class,
     ``CLASS_NODATA`` elsewhere; the colour table holds ``colours`` (hex), the tags the names."""
     codes = np.full((1, grid.rows, grid.cols), CLASS_NODATA, np.uint8)
@@ -88,19 +109,37 @@ def write_class_cog(
     palette = {code: (*_rgb(colours[name]), 255) for name, code in number.items()}
     palette[CLASS_NODATA] = (0, 0, 0, 0)
     names = {f"CLASS_{code}": name for name, code in number.items()}
-    return write_cog(path, codes, grid.crs, grid.transform(), CLASS_NODATA, palette, ["land use"],
-                     overview_resampling="mode", band_tags=names)  # fmt: skip
+    return CogLayer(codes, grid.crs, grid.transform(), CLASS_NODATA, palette, ["land use"],
+                    overview_resampling="mode", band_tags=names)  # fmt: skip
 
 
-def write_probability_cog(
-    path: Path, grid: CellGrid, cells: Iterable[tuple[int, int, list[float]]], classes: list[str]
-) -> Path:
+def probability_layer(
+    grid: CellGrid, cells: Iterable[tuple[int, int, list[float]]], classes: list[str]
+) -> CogLayer:
     """One pixel per cell, one float32 band per class (named): each cell's class probabilities,
     ``PROBABILITY_NODATA`` where it was not scored."""
     bands = np.full((len(classes), grid.rows, grid.cols), PROBABILITY_NODATA, np.float32)
     for col, row, probabilities in cells:
         bands[(slice(None), *grid.pixel(col, row))] = probabilities
-    return write_cog(path, bands, grid.crs, grid.transform(), PROBABILITY_NODATA, None, classes)
+    return CogLayer(bands, grid.crs, grid.transform(), PROBABILITY_NODATA, None, list(classes))
+
+
+def write_class_cog(
+    path: Path,
+    grid: CellGrid,
+    cells: Iterable[tuple[int, int, str]],
+    classes: list[str],
+    colours: Mapping[str, str],
+) -> Path:
+    """``class_layer`` written at ``path``."""
+    return class_layer(grid, cells, classes, colours).write(path)
+
+
+def write_probability_cog(
+    path: Path, grid: CellGrid, cells: Iterable[tuple[int, int, list[float]]], classes: list[str]
+) -> Path:
+    """``probability_layer`` written at ``path``."""
+    return probability_layer(grid, cells, classes).write(path)
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:
@@ -114,3 +153,24 @@ def is_valid_cog(path: Path) -> bool:
 
     valid, _errors, _warnings = cog_validate(str(path), quiet=True)
     return bool(valid)
+
+
+def read_layer(path: Path) -> CogLayer:
+    """The raster at ``path`` as a ``CogLayer`` (whole: for the small rasters of cells)."""
+    import rasterio
+
+    with rasterio.open(path) as dataset:
+        colormap = None
+        try:
+            colormap = dict(dataset.colormap(1))
+        except ValueError:  # no colour table
+            pass
+        return CogLayer(
+            pixels=dataset.read(),
+            crs=dataset.crs.to_string(),
+            transform=dataset.transform,
+            nodata=dataset.nodata,
+            colormap=colormap,
+            band_names=list(dataset.descriptions),
+            band_tags=dataset.tags(1),
+        )

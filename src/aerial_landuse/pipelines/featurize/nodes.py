@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -31,7 +32,10 @@ from aerial_landuse.core.spark_frames import (
     stable_digest,
 )
 from aerial_landuse.core.tiles.images import TileLimits
+from aerial_landuse.core.tiles.raster_cells import cell_decoder
+from aerial_landuse.core.tiles.raster_region import RasterRegion
 from aerial_landuse.storage import TileFolder
+from aerial_landuse.storage.raster_region import rasterio_opener
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +58,13 @@ def featurize_tiles(
     params: dict[str, Any],
     ingest: dict[str, Any],
     progress: Progress | None = None,
+    raster_region: dict[str, Any] | None = None,
 ) -> ResumableRows:
     """Every indexed tile with its ``features`` (array<float>), or the ``error`` that stopped it.
     ``ingest``'s tile limits are checked again as each tile is read (a file swapped since).
+    The cells of a raster region (``raster_region``'s record) are read from its files, each
+    task opening the files its cells overlap; a cell with too many pixels without data gets
+    that reason as its ``error``.
 
     Lazy: the catalog's write runs the network, once, from tile files straight to Parquet (no
     cache, no second pass), so executor memory stays flat however many tiles there are.
@@ -90,7 +98,18 @@ def featurize_tiles(
         partitions,
     )
     kept = progress.part_names if progress is not None and progress.key == key else ()
-    running = _run_network(frame, tiles, network, _settings(params, ingest), backend)
+    region = RasterRegion.from_record(raster_region)
+    if region is not None:
+        # cells in id order (a column of the grid after another): a task reads neighbouring
+        # windows of the same files
+        frame = todo.repartitionByRange(partitions, "path")
+        if backend != "onnxruntime":
+            raise UserInputError(
+                "A raster region's cells are read in the onnxruntime backend: set "
+                "featurize.backend to onnxruntime."
+            )
+    decoder = _decoder(tiles, network, _settings(params, ingest), region)
+    running = _run_network(frame, decoder, network, _settings(params, ingest), backend, tiles)
     return ResumableRows(running, key, kept)
 
 
@@ -114,19 +133,39 @@ def _not_yet_featurized(
     return todo, remaining
 
 
-def _run_network(
-    frame: DataFrame,
+def _decoder(
     tiles: TileFolder,
     network: ONNXNetwork,
     settings: FeaturizeSettings,
+    region: RasterRegion | None,
+) -> Callable[[], Callable[[str], Any]]:
+    """What makes a task's decode(path): tile files, or the cells of a raster region."""
+    size = network.spec.image_size
+    if region is None:
+        return partial(tile_decoder, tiles.storage, size, settings.limits)
+    return partial(
+        cell_decoder,
+        region.grid,
+        list(region.sources),
+        region.chip_settings(size),
+        rasterio_opener(tiles.storage),
+    )
+
+
+def _run_network(
+    frame: DataFrame,
+    decoder: Callable[[], Callable[[str], Any]],
+    network: ONNXNetwork,
+    settings: FeaturizeSettings,
     backend: str,
+    tiles: TileFolder,
 ) -> DataFrame:
     if backend == "synapseml":
         return _run_network_synapseml(frame, tiles, network, settings)
     broadcast = frame.sparkSession.sparkContext.broadcast(network.uint8_bytes)
     body = partial(
         featurize_batches,
-        decoder=partial(tile_decoder, tiles.storage, network.spec.image_size, settings.limits),
+        decoder=decoder,
         network_bytes=lambda: broadcast.value,
         key=model_key(network),
         settings=settings,

@@ -5,8 +5,9 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import featurize_tiles, quarantine_and_count_featurized
 
 
-def _featurize(tile_set: str, tiles: str) -> Pipeline:
-    """Features of one tile set, then its quarantine and counts read back from them."""
+def _featurize(tile_set: str, tiles: str, region: str | None = None) -> Pipeline:
+    """Features of one tile set, then its quarantine and counts read back from them
+    (``region``: the tile set's raster region record, when it may be one)."""
     return Pipeline(
         [
             Node(
@@ -18,6 +19,7 @@ def _featurize(tile_set: str, tiles: str) -> Pipeline:
                     "params:featurize",
                     "params:ingest",  # the tile limits, checked again at decode
                     f"{tile_set}_features_progress",  # a stopped run's finished parts
+                    *([region] if region else []),
                 ],
                 f"{tile_set}_features",
                 name=f"featurize_{tile_set}_tiles",
@@ -34,4 +36,6 @@ def _featurize(tile_set: str, tiles: str) -> Pipeline:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return _featurize("labelled", "train_tiles") + _featurize("score", "score_tiles")
+    return _featurize("labelled", "train_tiles") + _featurize(
+        "score", "score_tiles", "score_raster_region"
+    )

@@ -28,6 +28,7 @@ from aerial_landuse.core.spark_frames import count_by, partitions_for
 from aerial_landuse.core.tiles.images import TileLimits
 from aerial_landuse.core.tiles.sampling import mark_sample
 from aerial_landuse.storage import FolderScan, TileFolder
+from aerial_landuse.storage.raster_region import read_raster_region, region_raster_files
 
 logger = logging.getLogger(__name__)
 
@@ -95,9 +96,11 @@ def _check_classes(listing: pd.DataFrame, train_tiles: TileFolder, test_tiles: T
 
 def list_score_tiles(
     score_tiles: TileFolder, tile_summaries: pd.DataFrame | None, params: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Tiles to score joined with their bounds from tile_summaries.csv (one row per tile), and
-    the files of the folder that are ignored (hidden, OS, other formats).
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Tiles to score joined with their bounds from tile_summaries.csv (one row per tile), the
+    files of the folder that are ignored (hidden, OS, other formats), and ``{}``; or, for a
+    region of GeoTIFF/COG files (no tile_summaries.csv), its cells, no ignored file, and the
+    region's record (grid, files, chip settings: ``RasterRegion``).
 
     No score region (its folder does not exist): an empty listing and one line that says so,
     so that a user with labelled tiles only gets everything else, report included.
@@ -114,12 +117,17 @@ def list_score_tiles(
             where,
         )
         empty = pd.DataFrame(columns=[*LISTING_COLUMNS, "reason", "sampled"])
-        return empty.astype({"sampled": bool}), pd.DataFrame(columns=IGNORED_COLUMNS)
+        return empty.astype({"sampled": bool}), pd.DataFrame(columns=IGNORED_COLUMNS), {}
     if tile_summaries is None:
+        rasters = region_raster_files(score_tiles, params["raster"]["stac_asset"])
+        if rasters:
+            return _list_raster_cells(score_tiles, rasters, params)
         raise UserInputError(
             f"The score region {score_tiles.storage.uri(score_tiles.root)} has no "
             "tile_summaries.csv: add one (filename, llcrnrlat, llcrnrlon, urcrnrlat, urcrnrlon, "
-            "decimal degrees) or point the tile_summaries catalog entry at it."
+            "decimal degrees) or point the tile_summaries catalog entry at it. A region of "
+            "GeoTIFF/COG mosaics needs none: put the .tif files (or a STAC JSON listing them) "
+            "in the folder."
         )
     scan = _scan(score_tiles, params)
     listing = _with_ids(scan.tiles.assign(split="score", label=None), prefix_split=False)
@@ -142,7 +150,34 @@ def list_score_tiles(
             "tile_summaries.csv lists %d tile(s) that are not in the score folder", unused
         )
     sampled = mark_sample(merged, float(params["score_sample_frac"]), int(params["seed"]), by=None)
-    return merged.assign(sampled=sampled), _ignored({"score": scan})
+    return merged.assign(sampled=sampled), _ignored({"score": scan}), {}
+
+
+def _list_raster_cells(
+    folder: TileFolder, rasters: list[str], params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The cells of a raster region that overlap its imagery, one listing row each (path, id and
+    filename: the cell id; bounds: the cell's square in degrees); no pixel is read here."""
+    region = read_raster_region(folder, rasters, params["raster"])
+    cells = region.cells()
+    listing = cells.drop(columns=["col", "row"]).assign(
+        path=cells["id"], filename=cells["id"], label=None, split="score", reason=None
+    )
+    sampled = mark_sample(listing, float(params["score_sample_frac"]), int(params["seed"]), by=None)
+    grid = region.grid
+    logger.info(
+        "Raster region %s: %d file(s) on a %s grid of %g m cells (%d x %d), %d of them over "
+        "the imagery",
+        folder.storage.uri(folder.root),
+        len(region.sources),
+        grid.crs,
+        grid.cell_size,
+        grid.cols,
+        grid.rows,
+        len(cells),
+    )
+    listing = listing.reindex(columns=[*LISTING_COLUMNS, "reason"]).assign(sampled=sampled)
+    return listing, pd.DataFrame(columns=IGNORED_COLUMNS), region.to_record()
 
 
 BOUND_RANGES = {"llcrnrlat": 90.0, "urcrnrlat": 90.0, "llcrnrlon": 180.0, "urcrnrlon": 180.0}
@@ -221,11 +256,21 @@ def _summaries_to_join(
     return "filename", names
 
 
-def probe_tiles(listing: pd.DataFrame, tiles: TileFolder, params: dict[str, Any]) -> DataFrame:
+def probe_tiles(
+    listing: pd.DataFrame,
+    tiles: TileFolder,
+    params: dict[str, Any],
+    raster_region: dict[str, Any] | None = None,
+) -> DataFrame:
     """Sampled tiles with header info (size, mode, format) or the reason they cannot be read
-    (files refused at listing are not opened: they are quarantined with their reason)."""
+    (files refused at listing are not opened: they are quarantined with their reason). The
+    cells of a raster region are not opened here: featurize reads each once and quarantines a
+    cell it cannot read, or with too many pixels without data, with the reason."""
     sampled = listing.loc[listing["sampled"] & listing["reason"].isna(), LISTING_COLUMNS]
     frame = tiles.spark_frame(sampled.astype(object).where(sampled.notna(), None), LISTING_SCHEMA)
+    if raster_region:
+        nulls = [F.lit(None).cast(field.dataType).alias(field.name) for field in PROBE_FIELDS]
+        return frame.select("*", *nulls)
     frame = frame.repartition(
         partitions_for(frame, len(sampled), int(params["rows_per_partition"]))
     )

@@ -5,11 +5,12 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import list_labelled_tiles, list_score_tiles, probe_tiles, split_index_and_quarantine
 
 
-def _probe_and_index(tile_set: str, tiles: str) -> list[Node]:
+def _probe_and_index(tile_set: str, tiles: str, region: str | None = None) -> list[Node]:
+    """Probe and index a tile set (``region``: its raster region record, when it may be one)."""
     return [
         Node(
             probe_tiles,
-            [f"{tile_set}_listing", tiles, "params:ingest"],
+            [f"{tile_set}_listing", tiles, "params:ingest", *([region] if region else [])],
             f"{tile_set}_probe",
             name=f"probe_{tile_set}_tiles",
         ),
@@ -49,10 +50,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 list_score_tiles,
                 ["score_tiles", "tile_summaries", "params:ingest"],
-                ["score_listing", "ingest_ignored_score"],
+                ["score_listing", "ingest_ignored_score", "score_raster_region"],
                 name="list_score_tiles",
             ),
-            *_probe_and_index("score", "score_tiles"),
+            *_probe_and_index("score", "score_tiles", "score_raster_region"),
         ],
         tags=["score"],
     )

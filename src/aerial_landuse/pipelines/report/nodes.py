@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,11 +24,13 @@ from aerial_landuse.core.contracts import (
 from aerial_landuse.core.geometry.footprints import feature_collection, geodataframe
 from aerial_landuse.core.networks.registry import is_finetuned
 from aerial_landuse.core.tiles.images import thumbnail
+from aerial_landuse.core.tiles.raster_region import RasterRegion
 from aerial_landuse.reporting.embedded import embedded_figures
 from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.reporting.learning_curves import finetune_summary, plot_learning_curves
 from aerial_landuse.reporting.maps import class_colours, interactive_map, qgis_style, tile_tip
 from aerial_landuse.storage import TileFolder
+from aerial_landuse.storage.raster_region import CellImages
 
 from .figures import class_metrics_figure, confusion_figure, gallery_figure, land_use_map_figure
 
@@ -181,6 +183,7 @@ def draw_figures(
     review: pd.DataFrame,
     params: dict[str, Any],
     finetune_history: dict[str, Any] | None = None,
+    raster_region: dict[str, Any] | None = None,
 ) -> dict[str, Figure]:
     """Confusion matrix, per-class metrics, right and wrong test tiles, fine-tuning's learning
     curves when the network was fine-tuned and, when a region was scored, its land-use map,
@@ -206,14 +209,20 @@ def draw_figures(
         truth = true_labels(tile_summaries)
         figures["gallery.png"] = gallery_figure(
             _gallery_samples(
-                score_predictions, score_tiles.image_loaders(), per_class, seed, truth
+                score_predictions,
+                _score_images(score_tiles, raster_region, score_predictions),
+                per_class,
+                seed,
+                truth,
             ),
             per_class,
             "Scored tiles per predicted class, with confidence"
             + ("" if truth is None else ": right (green) or wrong (red, true class)"),
         )
     if len(review):
-        figures["review_sheet.png"] = _review_sheet(review, score_tiles)
+        figures["review_sheet.png"] = _review_sheet(
+            review, _score_images(score_tiles, raster_region, score_predictions)
+        )
     if _finetuned_history(metrics, finetune_history):
         figures["finetune_curves.png"] = plot_learning_curves(finetune_history)
     return figures
@@ -225,9 +234,20 @@ def _finetuned_history(metrics: dict[str, Any], history: dict[str, Any] | None) 
     return history is not None and is_finetuned(str(metrics["model"]["pretrained_model"]))
 
 
-def _review_sheet(review: pd.DataFrame, score_tiles: TileFolder, size: int = 140) -> Figure:
+def _score_images(
+    score_tiles: TileFolder, raster_region: dict[str, Any] | None, scored: pd.DataFrame
+) -> Mapping[str, Callable[[], Image.Image]]:
+    """Each scored tile's (or raster cell's) lazy image loader by id."""
+    region = RasterRegion.from_record(raster_region)
+    if region is None:
+        return score_tiles.image_loaders()
+    return CellImages(region, score_tiles.storage, scored["id"].astype(str).tolist())
+
+
+def _review_sheet(
+    review: pd.DataFrame, images: Mapping[str, Callable[[], Image.Image]], size: int = 140
+) -> Figure:
     """The review queue's tiles per predicted class, least sure first, with both top classes."""
-    images = score_tiles.image_loaders()
     samples: dict[str, list[tuple]] = {}
     for row in review.itertuples(index=False):
         caption = (

@@ -60,6 +60,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "review_queue",
                     "params:report",
                     "report_finetune_history",
+                    "score_raster_region",
                 ],
                 "report_figures@matplotlib",
                 name="draw_figures",

@@ -11,9 +11,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from aerial_landuse.core.classifiers.trained import TrainedModel, usable_features
-from aerial_landuse.core.contracts import BOUND_COLUMNS, probability_column
+from aerial_landuse.core.contracts import BOUND_COLUMNS, classes_of, probability_column
 from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.core.geometry.grid import smooth_probabilities
+from aerial_landuse.core.tiles.cog import CogLayer, class_layer, probability_layer
+from aerial_landuse.core.tiles.raster_region import RasterRegion, cell_position
+from aerial_landuse.reporting.maps import class_colours
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +86,35 @@ def scoring_record(model: TrainedModel) -> dict[str, Any]:
         "chosen_metric_value",
     )
     return {key: model.info.get(key) for key in keys}
+
+
+def rasterize_scores(
+    score_predictions: pd.DataFrame, raster_region: dict[str, Any] | None
+) -> dict[str, CogLayer]:
+    """A raster region's scores as rasters of one pixel per cell in the grid's CRS:
+    ``land_use`` (class codes, the report's colours and the class names in the file) and
+    ``probabilities`` (one band per class); nodata where a cell was not scored. Nothing for a
+    region of tiles."""
+    region = RasterRegion.from_record(raster_region)
+    if region is None or not len(score_predictions):
+        return {}
+    classes = classes_of(score_predictions)
+    positions = [cell_position(cell) for cell in score_predictions["id"]]
+    labels = score_predictions["pred_label"].astype(str)
+    probabilities = score_predictions[[probability_column(c) for c in classes]].to_numpy(float)
+    return {
+        "land_use": class_layer(
+            region.grid,
+            [(col, row, label) for (col, row), label in zip(positions, labels, strict=True)],
+            classes,
+            class_colours(classes),
+        ),
+        "probabilities": probability_layer(
+            region.grid,
+            [(col, row, list(p)) for (col, row), p in zip(positions, probabilities, strict=True)],
+            classes,
+        ),
+    }
 
 
 def tabulate_score_predictions(score_predictions: pd.DataFrame) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import score_tiles, scoring_record, tabulate_score_predictions
+from .nodes import rasterize_scores, score_tiles, scoring_record, tabulate_score_predictions
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -20,6 +20,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "score_predictions@pandas",
                 "score_predictions_csv",
                 name="write_score_csv",
+            ),
+            Node(
+                rasterize_scores,
+                ["score_predictions@pandas", "score_raster_region"],
+                "score_rasters",
+                name="write_score_rasters",
             ),
         ],
         tags=["score"],

@@ -1,0 +1,115 @@
+"""A region folder of GeoTIFF/COG files (or a STAC JSON listing them), on any storage: found and
+described on the driver (file headers only), read cell by cell where the cells are processed.
+
+A region folder holds either tiles with their ``tile_summaries.csv`` (tiles cut beforehand) or
+rasters, which carry their own georeferencing: ``*.tif``/``*.tiff`` mosaics, or one STAC
+ItemCollection / catalog JSON (``*.json``) naming them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from pathlib import PurePosixPath
+from typing import IO, Any
+
+from PIL import Image
+
+from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.core.geometry.cell_grid import grid_of
+from aerial_landuse.core.tiles.raster_cells import CellReader, read_source_header
+from aerial_landuse.core.tiles.raster_region import RasterRegion, cell_position
+
+from .location import Storage
+from .stac import stac_asset_urls
+from .tile_listing import TileFolder
+
+RASTER_EXTENSIONS = (".tif", ".tiff")
+
+
+def _open_on(storage: Storage, path: str, mode: str = "rb") -> IO[bytes]:
+    return storage.fs.open(path, mode)
+
+
+def rasterio_opener(storage: Storage) -> Callable[..., Any] | None:
+    """rasterio's ``opener`` for files on ``storage`` (None on local disk: GDAL reads it itself);
+    picklable, so executors open the files through their own filesystem."""
+    return None if storage.protocol == "file" else partial(_open_on, storage)
+
+
+def region_raster_files(folder: TileFolder, stac_asset: str) -> list[str]:
+    """The GeoTIFF/COG files of a region folder: those a STAC JSON in it lists (its
+    ``stac_asset``), else every ``*.tif``/``*.tiff`` below it; none when it holds neither."""
+    fs, root = folder.storage.fs, folder.root
+    files = sorted(
+        str(path)
+        for path in fs.find(root)
+        if not any(part.startswith(".") for part in PurePosixPath(path).relative_to(root).parts)
+    )
+    listings = [path for path in files if path.lower().endswith(".json")]
+    if len(listings) > 1:
+        raise UserInputError(
+            f"{folder.storage.uri(root)} holds {len(listings)} JSON files "
+            f"({', '.join(PurePosixPath(p).name for p in listings[:3])}): a raster region is listed "
+            "by one STAC ItemCollection or catalog; keep one."
+        )
+    if listings:
+        return stac_asset_urls(folder.storage, listings[0], stac_asset)
+    return [path for path in files if path.lower().endswith(RASTER_EXTENSIONS)]
+
+
+def read_raster_region(folder: TileFolder, urls: list[str], raster: dict[str, Any]) -> RasterRegion:
+    """The region of ``urls`` as ``raster`` (the ``ingest.raster`` parameters) cuts it: each
+    file's header read once here, the grid snapped to ``tile_size_m`` in ``crs`` (or the first
+    file's), cut to the ``area`` of interest when one is given."""
+    opener = rasterio_opener(folder.storage)
+    sources = []
+    for url in urls:
+        try:
+            sources.append(read_source_header(url, opener))
+        except ValueError as exc:
+            raise UserInputError(
+                f"The raster region {folder.storage.uri(folder.root)} cannot be read: {exc}"
+            ) from None
+    area = raster.get("area")
+    grid = grid_of(
+        sources, float(raster["tile_size_m"]), raster.get("crs"), tuple(area) if area else None
+    )
+    return RasterRegion(
+        grid=grid,
+        sources=tuple(sources),
+        bands=tuple(raster["bands"]),  # type: ignore[arg-type]
+        max_nodata_share=float(raster["max_nodata_share"]),
+        resampling=raster["resampling"],
+    )
+
+
+class CellImages(Mapping[str, Callable[[], Image.Image]]):
+    """Each cell's lazy image loader by cell id, as ``TileFolder.image_loaders`` gives tiles':
+    for the few cells a report shows (galleries, review sheet), read at ``size`` pixels."""
+
+    def __init__(self, region: RasterRegion, storage: Storage, cells: list[str], size: int = 224):
+        self._region, self._storage, self._cells, self._size = region, storage, cells, size
+
+    def __getitem__(self, cell: str) -> Callable[[], Image.Image]:
+        if cell not in self._cells:
+            raise KeyError(cell)
+        return partial(self._read, cell)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cells)
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    def _read(self, cell: str) -> Image.Image:
+        region = self._region
+        settings = region.chip_settings(self._size)
+        reader = CellReader(
+            region.grid, list(region.sources), settings, rasterio_opener(self._storage)
+        )
+        with reader:
+            chip = reader.read(*cell_position(cell))
+        if chip.pixels is None:
+            raise OSError(f"cell {cell}: {chip.error}")
+        return Image.fromarray(chip.pixels)
