@@ -360,30 +360,44 @@ def test_change_between_the_demo_years_is_measured_against_the_known_changes(pro
         assert 'data-ready="20"' in dom
 
 
-RASTER_REGION = "rasterdemo2021"
+RASTER_YEARS = ("rasterdemo2018", "rasterdemo2021")  # one place, two years, as GeoTIFF mosaics
 
 
-@pytest.mark.e2e
-def test_a_region_of_geotiff_mosaics_is_scored_into_cogs_and_reported(project):
-    """Two NAIP-like 4-band COG quads (UTM 19N, 1 m, nodata collars, overlapping), forest in the
-    west and houses in the east, and no tile_summaries.csv: `kedro run --pipelines=score,report`
-    cuts them into 224 m cells, scores them and writes the class and probability COGs."""
-    import rasterio
-
-    from aerial_landuse.core.tiles.cog import is_valid_cog
+def _raster_year(project: Path, region: str, houses_from_block: int) -> None:
+    """Two NAIP-like 4-band COG quads (UTM 19N, 1 m, nodata collars, overlapping) of forest, with
+    houses east of 32 m block ``houses_from_block``, and no tile_summaries.csv; then scored."""
     from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, write_quads
     from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES
 
     classes = np.full((16, 31), LAND_USE_CLASSES.index("Developed"))
-    classes[:, :15] = LAND_USE_CLASSES.index("Forest")  # west of 310,480 m E
+    classes[:, :houses_from_block] = LAND_USE_CLASSES.index("Forest")
     layout = MosaicLayout(quad_px=512, overlap_px=32, collar_px=8)  # 992 m x 512 m
-    write_quads(project / "data" / "01_raw" / RASTER_REGION, "naip", classes, 32.0, layout, 5)
-    kedro(project, "run", "--pipelines=score,report", "--params", f"region={RASTER_REGION}")
+    write_quads(project / "data" / "01_raw" / region, "naip", classes, 32.0, layout, 5)
+    kedro(project, "run", "--pipelines=score,report", "--params", f"region={region}")
 
-    scored = project / "data" / "07_model_output" / "demo" / MODEL / RASTER_REGION
+
+@pytest.fixture(scope="module")
+def raster_years(project: Path) -> tuple[str, str]:
+    """The place in 2018 (houses east of 310,480 m E) and 2021 (east of 310,224 m E: the forest
+    cells of column 1385 were built on)."""
+    _raster_year(project, RASTER_YEARS[0], 15)
+    _raster_year(project, RASTER_YEARS[1], 7)
+    return RASTER_YEARS
+
+
+@pytest.mark.e2e
+def test_a_region_of_geotiff_mosaics_is_scored_into_cogs_and_reported(project, raster_years):
+    """`kedro run --pipelines=score,report` on a folder of COG quads cuts them into 224 m cells,
+    scores them and writes the class and probability COGs and a GeoPackage of the cells."""
+    import rasterio
+
+    from aerial_landuse.core.tiles.cog import is_valid_cog
+
+    region = raster_years[0]
+    scored = project / "data" / "07_model_output" / "demo" / MODEL / region
     scores = pd.read_csv(scored / "score_predictions.csv").set_index("filepath")
     assert len(scores) == 8  # the whole cells; 16 at the edges lack data (quarantined)
-    out = project / "data" / "08_reporting" / "demo" / MODEL / RASTER_REGION
+    out = project / "data" / "08_reporting" / "demo" / MODEL / region
     accounting = json.loads((out / "tile_accounting.json").read_text())["score"]
     assert (accounting["listed"], accounting["featurized"]) == (24, 8)
     assert accounting["quarantined_featurize"] == 16
@@ -392,9 +406,8 @@ def test_a_region_of_geotiff_mosaics_is_scored_into_cogs_and_reported(project):
     with rasterio.open(scored / "rasters" / "land_use.tif") as raster:
         assert raster.crs.to_epsg() == 32619 and raster.res == (224.0, 224.0)
         codes = raster.read(1)
-        names = {
-            int(k.split("_")[1]): v for k, v in raster.tags(1).items() if k.startswith("CLASS_")
-        }
+        tags = raster.tags(1)
+        names = {int(k.split("_")[1]): v for k, v in tags.items() if k.startswith("CLASS_")}
     assert (codes > 0).sum() == 8 and raster.colormap is not None
     # the two columns of whole forest cells (310,016-310,464 m E) and the houses' (310,688-)
     forest = [
@@ -407,5 +420,28 @@ def test_a_region_of_geotiff_mosaics_is_scored_into_cogs_and_reported(project):
     assert sorted(names[c] for c in np.unique(codes[codes > 0])) == sorted(
         set(scores["pred_label"])
     )
+    cells = gpd.read_file(out / "land_use.gpkg")
+    assert cells.crs.to_epsg() == 32619 and np.allclose(cells.area, 224.0**2)
     html = (out / "report.html").read_text()
     assert html.count("data:image/jpeg;base64,") >= 2  # the cells' gallery and review sheet
+
+
+@pytest.mark.e2e
+def test_two_years_of_mosaics_are_compared_cell_by_cell_into_a_change_raster(project, raster_years):
+    import rasterio
+
+    from aerial_landuse.core.tiles.cog import is_valid_cog
+
+    before, after = raster_years
+    kedro(project, "run", "--pipelines=change", "--params", f"before={before},after={after}")
+    out = project / "data" / "08_reporting" / "demo" / MODEL / f"change_{before}_{after}"
+    summary = json.loads((out / "change_summary.json").read_text())
+    assert (summary["matched"], summary["match_on"]) == (8, "cell id")
+    assert is_valid_cog(out / "rasters" / "change.tif")
+    with rasterio.open(out / "rasters" / "change.tif") as raster:
+        codes, tags = raster.read(1), raster.tags(1)
+        assert raster.crs.to_epsg() == 32619 and raster.res == (224.0, 224.0)
+    named = {int(k.split("_")[1]): v for k, v in tags.items() if k.startswith("CLASS_")}
+    assert (codes > 0).sum() == 8
+    built = [named[c] for c in codes[codes > 0]]
+    assert "Forest -> Developed" in built, built  # column 1385 was built on

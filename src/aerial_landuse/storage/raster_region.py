@@ -113,3 +113,13 @@ class CellImages(Mapping[str, Callable[[], Image.Image]]):
         if chip.pixels is None:
             raise OSError(f"cell {cell}: {chip.error}")
         return Image.fromarray(chip.pixels)
+
+
+def region_images(
+    tiles: TileFolder, raster_region: dict[str, Any] | None, ids: list[str]
+) -> Mapping[str, Callable[[], Image.Image]]:
+    """Each scored tile's (or, in a raster region, cell's) lazy image loader by id."""
+    region = RasterRegion.from_record(raster_region)
+    if region is None:
+        return tiles.image_loaders()
+    return CellImages(region, tiles.storage, ids)

@@ -25,6 +25,7 @@ def test_tiles_match_on_bounds_and_only_confident_change_counts(years):
     )
     pairs, unmatched, counts = match_tiles(before, after.iloc[1:], PARAMS)
     assert counts == {
+        "match_on": "bounds",
         "matched": 35,
         "only_before": 2,
         "only_after": 0,
@@ -155,3 +156,60 @@ def test_the_change_layers_are_styled_as_the_change_map(years):
     assert prop("unchanged", "color") == "217,217,217,255"  # light grey, as on the map
     assert prop("became Developed", "outline_style") == "solid"
     assert prop("became Forest", "outline_style") == "no"
+
+
+def _on_grid(frame: pd.DataFrame, shift: int = 0) -> pd.DataFrame:
+    """The region's tiles as cells of a 224 m UTM 19N grid (6 x 6 from col 1383, row 20980)."""
+    rc = frame["id"].str.extract(r"_(\d+)_(\d+)\.png$").astype(int)
+    ids = "32619_" + (1383 + rc[1] + shift).astype(str) + "_" + (20985 - rc[0]).astype(str)
+    return frame.assign(id=ids, filename=ids, filepath=ids)
+
+
+def test_two_raster_regions_match_by_cell_and_their_change_is_a_cog(years, tmp_path):
+    """Cells match by id whatever their bounds say (here deliberately shifted 300 m), and the
+    change raster holds from -> to codes, one code for unconfident change, the map's colours."""
+    import rasterio
+
+    from aerial_landuse.core.geometry.cell_grid import CellGrid
+    from aerial_landuse.core.tiles.cog import UNCERTAIN_CHANGE, change_code, is_valid_cog
+    from aerial_landuse.core.tiles.raster_region import RasterRegion
+    from aerial_landuse.pipelines.change.nodes import change_rasters
+
+    before, _, after, _ = years
+    before, after = _on_grid(before), _on_grid(after).assign(llcrnrlat=after["llcrnrlat"] + 0.003)
+    grid = CellGrid("EPSG:32619", 224.0, 1383, 1388, 20980, 20985)
+    regions = [RasterRegion(grid, ()).to_record()] * 2
+    pairs, _, counts = match_tiles(before, after.iloc[1:], PARAMS, *regions)
+    assert counts["matched"] == 35 and (pairs["before_id"] == pairs["after_id"]).all()
+    assert counts["match_on"] == "cell id"
+    layer = change_rasters(pairs, *regions, PARAMS)["change"]
+    layer.write(tmp_path / "change.tif")
+    assert is_valid_cog(tmp_path / "change.tif")
+    with rasterio.open(tmp_path / "change.tif") as raster:
+        codes, tags, colours = raster.read(1), raster.tags(1), raster.colormap(1)
+    assert (codes > 0).sum() == 35  # the cell missing in the later year is nodata
+    forest_to_developed = change_code(2, 1, 3)  # Cultivated, Developed, Forest
+    assert tags[f"CLASS_{forest_to_developed}"] == "Forest -> Developed"
+    assert (codes == forest_to_developed).sum() == 5 and (codes == UNCERTAIN_CHANGE).sum() == 3
+    assert colours[forest_to_developed][:3] == (0xEB, 0, 0)  # the later class's colour
+    assert colours[change_code(2, 2, 3)][:3] == (0xD9, 0xD9, 0xD9)  # unchanged: light grey
+    assert change_rasters(pairs, None, regions[1], PARAMS) == {}
+    other = RasterRegion(CellGrid("EPSG:32618", 224.0, 0, 1, 0, 1), ()).to_record()
+    with pytest.raises(Exception, match="different grids.*ingest.raster.crs"):
+        match_tiles(before, after, PARAMS, regions[0], other)
+
+
+def test_regions_whose_true_classes_are_unknown_still_get_their_figures(years):
+    """A user's own regions have no true_label: the threshold figure is left out, nothing fails."""
+    from aerial_landuse.pipelines.change.nodes import draw_change_figures
+
+    before, _, after, _ = years
+    pairs, _, _ = match_tiles(before, after, PARAMS)
+    tiles, km2 = transition_tables(pairs)
+    evaluation = evaluate_against_truth(pairs, before, after, None, None, PARAMS)
+    no_review = review_changes(pairs, PARAMS).iloc[0:0]
+    figures = draw_change_figures(
+        pairs, tiles, km2, area_statistics(before, after, PARAMS), evaluation, no_review,
+        None, None, PARAMS,
+    )  # fmt: skip
+    assert sorted(figures) == ["area_per_class.png", "change_map.png", "transitions.png"]

@@ -315,6 +315,23 @@ def test_gis_layers_and_compact_geojson(scored):
     assert "model_name" not in feature["properties"]  # in score_metadata.json, once
 
 
+def test_a_raster_regions_cells_are_exact_squares_in_the_grids_crs(scored):
+    from aerial_landuse.core.geometry.cell_grid import CellGrid
+    from aerial_landuse.core.tiles.raster_region import RasterRegion
+
+    _, predictions = scored
+    cells = predictions.assign(id=[f"32619_{1383 + i % 4}_{20980 + i // 4}" for i in range(12)])
+    record = RasterRegion(CellGrid("EPSG:32619", 224.0, 1383, 1386, 20980, 20982), ()).to_record()
+    layer, _ = land_use_layers(cells, record)
+    assert layer.crs.to_epsg() == 32619 and (layer.area == 224.0**2).all()
+    assert layer.geometry.iloc[5].bounds == (
+        1384 * 224.0,
+        20981 * 224.0,
+        1385 * 224.0,
+        20982 * 224.0,
+    )
+
+
 @pytest.mark.parametrize("rows, cols", [(2, 40), (40, 2)])
 def test_the_legend_never_covers_a_wide_or_tall_map(rows, cols):
     from matplotlib.backends.backend_agg import FigureCanvasAgg

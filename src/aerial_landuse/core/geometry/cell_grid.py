@@ -139,6 +139,26 @@ def grid_of(
     )
 
 
+def common_grid(first: CellGrid, second: CellGrid, names: tuple[str, str]) -> CellGrid:
+    """The grid that covers both (two years of one place), which must share their cells: the
+    same CRS and cell size; else a ``UserInputError`` naming both regions."""
+    if (first.crs, first.cell_size) != (second.crs, second.cell_size):
+        raise UserInputError(
+            f"The regions {names[0]} ({first.crs}, {first.cell_size:g} m cells) and {names[1]} "
+            f"({second.crs}, {second.cell_size:g} m cells) are on different grids: score both "
+            "with the same ingest.raster.crs and ingest.raster.tile_size_m to compare them cell "
+            "by cell."
+        )
+    return CellGrid(
+        crs=first.crs,
+        cell_size=first.cell_size,
+        col_min=min(first.col_min, second.col_min),
+        col_max=max(first.col_max, second.col_max),
+        row_min=min(first.row_min, second.row_min),
+        row_max=max(first.row_max, second.row_max),
+    )
+
+
 def footprint_in(source: RasterSource, crs: str) -> tuple[float, float, float, float]:
     """The source's bounds in ``crs`` (densified edges: a UTM zone's square is curved elsewhere)."""
     from rasterio.warp import transform_bounds

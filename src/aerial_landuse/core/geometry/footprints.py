@@ -55,15 +55,19 @@ def feature_collection(tiles: pd.DataFrame, properties: list[str]) -> dict[str, 
     return {"type": "FeatureCollection", "features": features}
 
 
-def geodataframe(tiles: pd.DataFrame, properties: list[str]) -> Any:
-    """Tiles as a GeoDataFrame of polygons in EPSG:4326 (for GeoPackage)."""
+def geodataframe(
+    tiles: pd.DataFrame, properties: list[str], squares: Any = None, crs: Any = 4326
+) -> Any:
+    """Tiles as a GeoDataFrame (for GeoPackage): their bounds as polygons in EPSG:4326, or the
+    given ``squares`` in ``crs`` (a raster region's cells in the grid's CRS)."""
     import geopandas as gpd
     import shapely
 
-    geometry = shapely.box(
-        tiles["llcrnrlon"], tiles["llcrnrlat"], tiles["urcrnrlon"], tiles["urcrnrlat"]
-    )
-    return gpd.GeoDataFrame(tiles[properties].reset_index(drop=True), geometry=geometry, crs=4326)
+    if squares is None:
+        squares = shapely.box(
+            tiles["llcrnrlon"], tiles["llcrnrlat"], tiles["urcrnrlon"], tiles["urcrnrlat"]
+        )
+    return gpd.GeoDataFrame(tiles[properties].reset_index(drop=True), geometry=squares, crs=crs)
 
 
 def _plain(value: Any) -> Any:

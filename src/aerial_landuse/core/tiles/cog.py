@@ -124,6 +124,47 @@ def probability_layer(
     return CogLayer(bands, grid.crs, grid.transform(), PROBABILITY_NODATA, None, list(classes))
 
 
+UNCERTAIN_CHANGE = 255  # change rasters: a change that is not confident in both years
+
+
+def change_code(before: int, after: int, classes: int) -> int:
+    """The change raster's code of a cell that went from class index ``before`` to ``after``."""
+    return 1 + before * classes + after
+
+
+def change_layer(
+    grid: CellGrid,
+    cells: Iterable[tuple[int, int, str, str, bool]],
+    classes: list[str],
+    colours: Mapping[str, str],
+    uncertain: str,
+    unchanged: str,
+) -> CogLayer:
+    """One pixel per cell: ``change_code(from, to)`` of each (col, row, from, to, counted) cell,
+    ``UNCERTAIN_CHANGE`` where it changed but not confidently (``counted`` false), nodata where
+    the cell is not in both years. Colour table: a change in the later class's colour, no change
+    in ``unchanged``, an uncertain change in ``uncertain``; the tags name every code."""
+    n = len(classes)
+    if n * n + 1 >= UNCERTAIN_CHANGE:
+        raise ValueError(f"a change raster holds at most 15 classes, not {n}")
+    index = {name: i for i, name in enumerate(classes)}
+    codes = np.full((1, grid.rows, grid.cols), CLASS_NODATA, np.uint8)
+    for col, row, before, after, counted in cells:
+        changed = before != after
+        code = change_code(index[before], index[after], n)
+        codes[(0, *grid.pixel(col, row))] = code if counted or not changed else UNCERTAIN_CHANGE
+    palette = {CLASS_NODATA: (0, 0, 0, 0), UNCERTAIN_CHANGE: (*_rgb(uncertain), 255)}
+    names = {f"CLASS_{UNCERTAIN_CHANGE}": "changed, not confident in both years"}
+    for before in classes:
+        for after in classes:
+            code = change_code(index[before], index[after], n)
+            colour = unchanged if before == after else colours[after]
+            palette[code] = (*_rgb(colour), 255)
+            names[f"CLASS_{code}"] = f"{before} -> {after}"
+    return CogLayer(codes, grid.crs, grid.transform(), CLASS_NODATA, palette, ["change"],
+                    overview_resampling="mode", band_tags=names)  # fmt: skip
+
+
 def write_class_cog(
     path: Path,
     grid: CellGrid,

@@ -86,6 +86,15 @@ class RasterRegion:
         return pd.DataFrame({"id": ids, "col": cols, "row": rows, **corners})
 
 
+def cell_squares(grid: CellGrid, cells: list[str]) -> Any:
+    """The exact squares of ``cells`` (ids) in the grid's CRS, as shapely polygons."""
+    import shapely
+
+    positions = np.array([parse_cell_id(cell)[1:] for cell in cells], dtype=float).reshape(-1, 2)
+    left, bottom = positions[:, 0] * grid.cell_size, positions[:, 1] * grid.cell_size
+    return shapely.box(left, bottom, left + grid.cell_size, bottom + grid.cell_size)
+
+
 def _corners_in_degrees(
     crs: str, left: np.ndarray, bottom: np.ndarray, size: float
 ) -> dict[str, np.ndarray]:

@@ -22,21 +22,27 @@ from scipy.spatial import cKDTree
 
 from aerial_landuse.core.contracts import BOUND_COLUMNS, PROBABILITY_PREFIX, classes_of, true_labels
 from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.core.geometry.cell_grid import CellGrid, common_grid
 from aerial_landuse.core.geometry.footprints import (
     centres_in_metres,
     feature_collection,
     geodataframe,
     tile_area_km2,
 )
+from aerial_landuse.core.tiles.cog import CogLayer, change_layer
+from aerial_landuse.core.tiles.raster_region import RasterRegion, cell_position
 from aerial_landuse.reporting.embedded import embedded_figures
 from aerial_landuse.reporting.figure import Figure
-from aerial_landuse.reporting.maps import interactive_map, qgis_style
+from aerial_landuse.reporting.maps import class_colours, interactive_map, qgis_style
 from aerial_landuse.reporting.numbers import signed
 from aerial_landuse.storage import TileFolder
+from aerial_landuse.storage.raster_region import region_images
 
 from .figures import (
     DEVELOPED,
     OUTLINE,
+    UNCERTAIN,
+    UNCHANGED,
     area_figure,
     became,
     category_colours,
@@ -88,16 +94,25 @@ def _side(predictions: pd.DataFrame, side: str, kind: str) -> pd.DataFrame:
 
 
 def match_tiles(
-    before: pd.DataFrame, after: pd.DataFrame, params: dict[str, Any]
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    params: dict[str, Any],
+    before_region: dict[str, Any] | None = None,
+    after_region: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """(matched pairs, tiles present in one year only, counts). Tiles match on their bounds (the
-    same place: centres within ``max_offset_m``, one to one) or on their file name."""
+    same place: centres within ``max_offset_m``, one to one) or on their file name; the cells of
+    two raster regions on one grid match exactly, by cell id."""
     for predictions, side in ((before, "before"), (after, "after")):
         _check_predictions(predictions, params[side])
     kind = params["labels"]
     b, a = _side(before, "before", kind), _side(after, "after", kind)
-    if params["match_on"] == "filename":
-        pairs_index = _match_on_filename(b, a)
+    match_on = params["match_on"]
+    if _change_grid(before_region, after_region, params) is not None:
+        match_on = "cell id"
+        pairs_index = _match_on_column(b, a, "id")
+    elif match_on == "filename":
+        pairs_index = _match_on_column(b, a, "filename")
     else:
         pairs_index = _match_on_bounds(b, a, float(params["max_offset_m"]))
     bi, ai = pairs_index
@@ -111,6 +126,7 @@ def match_tiles(
     pairs = _with_change(pairs, float(params["min_confidence"]))
     unmatched = _unmatched(before, after, bi, ai, params)
     counts = {
+        "match_on": match_on,
         "matched": len(pairs),
         "only_before": int((unmatched["year"] == "before").sum()),
         "only_after": int((unmatched["year"] == "after").sum()),
@@ -122,7 +138,7 @@ def match_tiles(
         counts["matched"],
         params["before"],
         params["after"],
-        params["match_on"],
+        match_on,
         counts["only_before"],
         params["before"],
         counts["only_after"],
@@ -131,10 +147,22 @@ def match_tiles(
     return pairs, unmatched, counts
 
 
-def _match_on_filename(b: pd.DataFrame, a: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    index = pd.Series(np.arange(len(a)), index=a["after_filename"].to_numpy())
+def _change_grid(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, params: dict[str, Any]
+) -> CellGrid | None:
+    """The grid both years' cells lie on, when both regions are raster regions (else None)."""
+    first, second = RasterRegion.from_record(before), RasterRegion.from_record(after)
+    if first is None or second is None:
+        return None
+    return common_grid(first.grid, second.grid, (params["before"], params["after"]))
+
+
+def _match_on_column(
+    b: pd.DataFrame, a: pd.DataFrame, column: str
+) -> tuple[np.ndarray, np.ndarray]:
+    index = pd.Series(np.arange(len(a)), index=a[f"after_{column}"].to_numpy())
     index = index[~index.index.duplicated()]
-    found = b["before_filename"].map(index)
+    found = b[f"before_{column}"].map(index)
     keep = found.notna().to_numpy()
     return np.flatnonzero(keep), found[keep].astype(int).to_numpy()
 
@@ -206,6 +234,30 @@ def _unmatched(
             )
     columns = ["year", "region", "filename", "filepath", *BOUND_COLUMNS, "reason"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def change_rasters(
+    pairs: pd.DataFrame,
+    before_region: dict[str, Any] | None,
+    after_region: dict[str, Any] | None,
+    params: dict[str, Any],
+) -> dict[str, CogLayer]:
+    """Two raster regions' change as a COG of one pixel per cell on their grid (``change``):
+    from -> to codes where a change counted or nothing changed, one code for a change that is
+    not confident, the change map's colours. Nothing for regions of tiles."""
+    grid = _change_grid(before_region, after_region, params)
+    if grid is None or not len(pairs):
+        return {}
+    classes = sorted(set(pairs["before_label"]) | set(pairs["after_label"]))
+    cells = [
+        (*cell_position(cell), before, after, bool(counted))
+        for cell, before, after, counted in zip(
+            pairs["after_id"], pairs["before_label"], pairs["after_label"],
+            pairs["counted_change"], strict=True,
+        )
+    ]  # fmt: skip
+    layer = change_layer(grid, cells, classes, class_colours(classes), UNCERTAIN, UNCHANGED)
+    return {"change": layer}
 
 
 def transition_tables(pairs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -435,6 +487,8 @@ def draw_change_figures(
     before_tiles: TileFolder,
     after_tiles: TileFolder,
     params: dict[str, Any],
+    before_region: dict[str, Any] | None = None,
+    after_region: dict[str, Any] | None = None,
 ) -> dict[str, Figure]:
     """The change report's figures, keyed by file name."""
     classes = sorted(set(pairs["before_label"]) | set(pairs["after_label"]) | set(area["class"]))
@@ -444,13 +498,15 @@ def draw_change_figures(
         "transitions.png": transition_figure(transitions_km2, transitions_tiles),
         "area_per_class.png": area_figure(area, params["before"], params["after"]),
     }
-    if evaluation["threshold_sweep"]:
+    if evaluation.get("threshold_sweep"):  # {} where the true classes are not known
         figures["threshold.png"] = threshold_figure(
             evaluation["threshold_sweep"], float(params["min_confidence"])
         )
     if len(review):
         figures["review_sheet.png"] = review_sheet_figure(
-            review, before_tiles.image_loaders(), after_tiles.image_loaders()
+            review,
+            region_images(before_tiles, before_region, review["before_id"].astype(str).tolist()),
+            region_images(after_tiles, after_region, review["after_id"].astype(str).tolist()),
         )
     return figures
 

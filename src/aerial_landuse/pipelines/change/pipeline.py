@@ -5,6 +5,7 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import (
     area_statistics,
     change_geopackage,
+    change_rasters,
     change_style,
     change_summary,
     changed_tiles_geojson,
@@ -19,11 +20,12 @@ from .nodes import (
 
 def create_pipeline(**kwargs) -> Pipeline:
     predictions = ["change_before_predictions", "change_after_predictions"]
+    regions = ["change_before_raster_region", "change_after_raster_region"]  # {} or None: tiles
     return Pipeline(
         [
             Node(
                 match_tiles,
-                [*predictions, "params:change"],
+                [*predictions, "params:change", *regions],
                 ["change_pairs", "unmatched_tiles", "match_counts"],
                 name="match_tiles",
             ),
@@ -78,9 +80,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "change_before_tiles",
                     "change_after_tiles",
                     "params:change",
+                    *regions,
                 ],
                 "change_figures@matplotlib",
                 name="draw_change_figures",
+            ),
+            Node(
+                change_rasters,
+                ["change_pairs", *regions, "params:change"],
+                "change_rasters",
+                name="write_change_raster",
             ),
             Node(
                 render_change_report,

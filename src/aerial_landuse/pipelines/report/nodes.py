@@ -24,13 +24,13 @@ from aerial_landuse.core.contracts import (
 from aerial_landuse.core.geometry.footprints import feature_collection, geodataframe
 from aerial_landuse.core.networks.registry import is_finetuned
 from aerial_landuse.core.tiles.images import thumbnail
-from aerial_landuse.core.tiles.raster_region import RasterRegion
+from aerial_landuse.core.tiles.raster_region import RasterRegion, cell_squares
 from aerial_landuse.reporting.embedded import embedded_figures
 from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.reporting.learning_curves import finetune_summary, plot_learning_curves
 from aerial_landuse.reporting.maps import class_colours, interactive_map, qgis_style, tile_tip
 from aerial_landuse.storage import TileFolder
-from aerial_landuse.storage.raster_region import CellImages
+from aerial_landuse.storage.raster_region import region_images
 
 from .figures import class_metrics_figure, confusion_figure, gallery_figure, land_use_map_figure
 
@@ -210,7 +210,9 @@ def draw_figures(
         figures["gallery.png"] = gallery_figure(
             _gallery_samples(
                 score_predictions,
-                _score_images(score_tiles, raster_region, score_predictions),
+                region_images(
+                    score_tiles, raster_region, score_predictions["id"].astype(str).tolist()
+                ),
                 per_class,
                 seed,
                 truth,
@@ -221,7 +223,8 @@ def draw_figures(
         )
     if len(review):
         figures["review_sheet.png"] = _review_sheet(
-            review, _score_images(score_tiles, raster_region, score_predictions)
+            review,
+            region_images(score_tiles, raster_region, score_predictions["id"].astype(str).tolist()),
         )
     if _finetuned_history(metrics, finetune_history):
         figures["finetune_curves.png"] = plot_learning_curves(finetune_history)
@@ -232,16 +235,6 @@ def _finetuned_history(metrics: dict[str, Any], history: dict[str, Any] | None) 
     """The history belongs to this model's network: it was fine-tuned (the catalog finds the
     history of the run's network, which a model chosen as ``best`` may not use)."""
     return history is not None and is_finetuned(str(metrics["model"]["pretrained_model"]))
-
-
-def _score_images(
-    score_tiles: TileFolder, raster_region: dict[str, Any] | None, scored: pd.DataFrame
-) -> Mapping[str, Callable[[], Image.Image]]:
-    """Each scored tile's (or raster cell's) lazy image loader by id."""
-    region = RasterRegion.from_record(raster_region)
-    if region is None:
-        return score_tiles.image_loaders()
-    return CellImages(region, score_tiles.storage, scored["id"].astype(str).tolist())
 
 
 def _review_sheet(
@@ -268,11 +261,20 @@ def to_geojson(score_predictions: pd.DataFrame) -> dict[str, Any]:
     return feature_collection(_with_bounds(score_predictions), _map_properties(score_predictions))
 
 
-def land_use_layers(score_predictions: pd.DataFrame) -> tuple[Any, str]:
-    """The scored tiles as a GeoPackage layer and its QGIS style (class colours)."""
+def land_use_layers(
+    score_predictions: pd.DataFrame, raster_region: dict[str, Any] | None = None
+) -> tuple[Any, str]:
+    """The scored tiles as a GeoPackage layer and its QGIS style (class colours): tiles by their
+    bounds in WGS84, a raster region's cells as their exact squares in the grid's CRS."""
     labels = classes_of(score_predictions)
     tiles = _with_bounds(score_predictions)
-    return geodataframe(tiles, _map_properties(tiles)), qgis_style(labels, "pred_label")
+    region = RasterRegion.from_record(raster_region)
+    if region is None:
+        layer = geodataframe(tiles, _map_properties(tiles))
+    else:
+        squares = cell_squares(region.grid, tiles["id"].astype(str).tolist())
+        layer = geodataframe(tiles, _map_properties(tiles), squares, region.grid.crs)
+    return layer, qgis_style(labels, "pred_label")
 
 
 def review_queue(score_predictions: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:

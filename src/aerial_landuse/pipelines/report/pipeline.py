@@ -74,7 +74,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(to_geojson, "score_predictions@pandas", "land_use_geojson", name="write_geojson"),
             Node(
                 land_use_layers,
-                "score_predictions@pandas",
+                ["score_predictions@pandas", "score_raster_region"],
                 ["land_use_geopackage", "land_use_qgis_style"],
                 name="write_gis_layers",
             ),
