@@ -104,6 +104,19 @@ def lite0_network() -> ONNXNetwork:
     return export_onnx("efficientnet_lite0", pretrained=True)
 
 
+def write_raster_region(folder: Path, houses_from_block: int) -> None:
+    """Two NAIP-like 4-band COG quads (UTM 19N, 1 m, nodata collars, overlapping; 992 m x 512 m
+    from 310,000 m E) of forest, with houses east of 32 m block ``houses_from_block``, and no
+    tile_summaries.csv: a raster region of 24 cells, 8 of them whole."""
+    from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, write_quads
+    from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES
+
+    classes = np.full((16, 31), LAND_USE_CLASSES.index("Developed"))
+    classes[:, :houses_from_block] = LAND_USE_CLASSES.index("Forest")
+    layout = MosaicLayout(quad_px=512, overlap_px=32, collar_px=8)
+    write_quads(folder, "naip", classes, 32.0, layout, 5)
+
+
 def kedro(project: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
     """Run ``kedro *args`` in ``project``; returns everything it printed."""
     environment = {

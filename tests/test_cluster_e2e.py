@@ -19,11 +19,12 @@ import pytest
 
 from aerial_landuse.tools.azurite import running_azurite
 from aerial_landuse.tools.cluster import running_cluster
-from tests.conftest import MODEL, REGION, ROOT, copy_project, kedro
+from tests.conftest import MODEL, REGION, ROOT, copy_project, kedro, write_raster_region
 
 pytestmark = pytest.mark.cluster
 AUDIT = Path(__file__).parent / "cluster_audit"
 CLASSIFIERS = ("logistic_regression", "random_forest", "lightgbm")
+RASTER_REGION = "rasterdemo2019"
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,13 @@ def cluster_run(e2e_project, executor_env, tmp_path_factory):
         logs += kedro(
             project, "run", "--env=cluster", "--pipelines=score", "--params", params, env=env
         )
+        # a region of GeoTIFF mosaics on blob storage: executors read the cells' windows; its
+        # failure is its test's (raster_failure), not every cluster test's
+        raster_failure = None
+        try:
+            logs += _score_raster_region(project, params, env)
+        except (AssertionError, subprocess.CalledProcessError) as exc:
+            raster_failure = str(exc)
         workers = cluster.worker_dirs
         yield {
             "project": project,
@@ -97,7 +105,22 @@ def cluster_run(e2e_project, executor_env, tmp_path_factory):
             "rescored": _score_predictions(azurite),
             "workers": workers,
             "opened": audit_log.read_text(),
+            "raster_failure": raster_failure,
         }
+
+
+def _score_raster_region(project: Path, params: str, env: dict[str, str]) -> str:
+    """Two COG quads uploaded to the region's container, scored on the cluster."""
+    write_raster_region(project / "data" / "01_raw" / RASTER_REGION, 15)
+    subprocess.run(
+        [sys.executable, "-m", "aerial_landuse.tools.upload", "--env", "cluster",
+         "--region", RASTER_REGION],
+        cwd=project, env={**os.environ, **env}, check=True, timeout=600, capture_output=True,
+    )  # fmt: skip
+    return kedro(
+        project, "run", "--env=cluster", "--pipelines=score",
+        "--params", f"{params},region={RASTER_REGION}", env=env,
+    )  # fmt: skip
 
 
 def _score_predictions(azurite) -> pd.DataFrame:
@@ -168,3 +191,16 @@ def test_a_model_saved_on_the_cluster_loads_in_a_fresh_session(cluster_run):
     first, again = cluster_run["first_scores"], cluster_run["rescored"]
     assert list(again["pred_label"]) == list(first["pred_label"]) and len(first) == 20
     pd.testing.assert_series_equal(again["confidence"], first["confidence"])
+
+
+def test_a_raster_region_on_blob_storage_is_scored_on_the_cluster(cluster_run, tmp_path):
+    """The quads are in an Azurite container; the executors read each cell's windows through
+    their own filesystem (the audit finds no local file opened) and the class COG lands there."""
+    from aerial_landuse.core.tiles.cog import is_valid_cog
+
+    assert cluster_run["raster_failure"] is None, cluster_run["raster_failure"]
+    fs, scored = cluster_run["fs"], f"predictions/demo/{MODEL}/{RASTER_REGION}"
+    predictions = pd.read_csv(io.BytesIO(fs.cat_file(f"{scored}/score_predictions.csv")))
+    assert len(predictions) == 8 and predictions["filepath"].str.match(r"32619_\d+_\d+").all()
+    fs.get_file(f"{scored}/rasters/land_use.tif", str(tmp_path / "land_use.tif"))
+    assert is_valid_cog(tmp_path / "land_use.tif")

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.browser import chromium, rendered_dom
-from tests.conftest import EARLIER_REGION, MODEL, REGION, kedro
+from tests.conftest import EARLIER_REGION, MODEL, REGION, kedro, write_raster_region
 
 
 def train_and_evaluate(project: Path, classifier: str) -> None:
@@ -364,15 +364,7 @@ RASTER_YEARS = ("rasterdemo2018", "rasterdemo2021")  # one place, two years, as 
 
 
 def _raster_year(project: Path, region: str, houses_from_block: int) -> None:
-    """Two NAIP-like 4-band COG quads (UTM 19N, 1 m, nodata collars, overlapping) of forest, with
-    houses east of 32 m block ``houses_from_block``, and no tile_summaries.csv; then scored."""
-    from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, write_quads
-    from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES
-
-    classes = np.full((16, 31), LAND_USE_CLASSES.index("Developed"))
-    classes[:, :houses_from_block] = LAND_USE_CLASSES.index("Forest")
-    layout = MosaicLayout(quad_px=512, overlap_px=32, collar_px=8)  # 992 m x 512 m
-    write_quads(project / "data" / "01_raw" / region, "naip", classes, 32.0, layout, 5)
+    write_raster_region(project / "data" / "01_raw" / region, houses_from_block)
     kedro(project, "run", "--pipelines=score,report", "--params", f"region={region}")
 
 

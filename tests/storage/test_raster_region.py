@@ -80,8 +80,55 @@ def test_headers_are_read_through_the_storages_filesystem(quads):
     assert image.size == (64, 64) and np.asarray(image).std() > 0
 
 
+def test_a_region_on_blob_storage_is_read_beside_a_container_named_test(quads, azurite):
+    """Azurite, with the project's blob layout (a ``test`` container of test tiles): rasterio
+    probes an opener with ``size("test")``, which a plain callable over adlfs fails."""
+    from aerial_landuse.storage import storage_location
+
+    storage, root = storage_location(
+        "abfs://rasterregion/", {"connection_string": azurite.connection_string}
+    )
+    for container in ("rasterregion", "test"):
+        storage.fs.mkdir(container)
+    storage.fs.pipe_file("test/Forest/tile.png", b"a test tile")
+    for path in sorted(quads.iterdir()):
+        storage.fs.put_file(str(path), f"rasterregion/{path.name}")
+    folder = _folder(root, storage)
+    region = read_raster_region(folder, region_raster_files(folder, "image"), RASTER)
+    assert [s.url for s in region.sources] == ["rasterregion/quad_0.tif", "rasterregion/quad_1.tif"]
+    cell = f"32619_{region.grid.col_min + 2}_{region.grid.row_min + 1}"
+    assert CellImages(region, storage, [cell], size=32)[cell]().size == (32, 32)
+
+
 def test_a_file_that_is_no_raster_is_named(tmp_path):
     (tmp_path / "mosaic.tif").write_bytes(b"not a tiff")
     folder = _folder(tmp_path)
     with pytest.raises(UserInputError, match=r"mosaic\.tif is not a raster GDAL can read"):
         read_raster_region(folder, region_raster_files(folder, "image"), RASTER)
+
+
+@pytest.mark.parametrize(
+    "bands, dtype, message",
+    [
+        (3, "uint8", r"mixes band counts \(.*third\.tif has 3, .*quad_\d\.tif has 4\)"),
+        (4, "uint16", r"third\.tif .* holds uint16 pixels.*gdal_translate -ot Byte -scale"),
+    ],
+)
+def test_files_of_another_depth_or_band_count_are_named_with_the_fix(
+    quads, tmp_path, bands, dtype, message
+):
+    from rasterio.transform import from_origin
+
+    from aerial_landuse.core.tiles.cog import write_cog
+
+    for path in quads.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    pixels = np.full((bands, 64, 64), 9, dtype=dtype)
+    write_cog(tmp_path / "third.tif", pixels, "EPSG:32619", from_origin(311_000, 4_700_000, 1, 1))
+    folder = _folder(tmp_path)
+    with pytest.raises(UserInputError, match=message):
+        read_raster_region(folder, region_raster_files(folder, "image"), RASTER)
+    with pytest.raises(UserInputError, match=r"has 4 band\(s\) but ingest.raster.bands asks"):
+        read_raster_region(
+            folder, region_raster_files(folder, "image")[:1], {**RASTER, "bands": [5, 1, 2]}
+        )

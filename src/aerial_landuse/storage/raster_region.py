@@ -14,9 +14,10 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 
 from PIL import Image
+from rasterio.abc import FileContainer
 
 from aerial_landuse.core.errors import UserInputError
-from aerial_landuse.core.geometry.cell_grid import grid_of
+from aerial_landuse.core.geometry.cell_grid import RasterSource, grid_of
 from aerial_landuse.core.tiles.raster_cells import CellReader, read_source_header
 from aerial_landuse.core.tiles.raster_region import RasterRegion, cell_position
 
@@ -27,14 +28,46 @@ from .tile_listing import TileFolder
 RASTER_EXTENSIONS = (".tif", ".tiff")
 
 
-def _open_on(storage: Storage, path: str, mode: str = "rb") -> IO[bytes]:
-    return storage.fs.open(path, mode)
+class StorageFiles(FileContainer):
+    """The files of ``storage`` as rasterio's ``opener`` (its FileContainer interface), read-only;
+    picklable, so executors open the files through their own filesystem. (A plain callable
+    fails rasterio's opener probe, a ``size("test")`` call, where a blob container is named
+    ``test``, as the project's layout has it.)"""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[bytes]:
+        return self._storage.fs.open(path, mode)
+
+    def isfile(self, path: str) -> bool:
+        return bool(self._storage.fs.isfile(path))
+
+    def isdir(self, path: str) -> bool:
+        return bool(self._storage.fs.isdir(path))
+
+    def ls(self, path: str) -> list[str]:
+        return [str(p) for p in self._storage.fs.ls(path, detail=False)]
+
+    def mtime(self, path: str) -> int:
+        try:
+            return int(self._storage.fs.modified(path).timestamp())
+        except (NotImplementedError, AttributeError):
+            return 0
+
+    def size(self, path: str) -> int:
+        fs = self._storage.fs
+        if not fs.isfile(path):  # a folder or container is no file to GDAL
+            raise FileNotFoundError(path)
+        return int(fs.size(path))
+
+    def rm(self, path: str) -> None:
+        raise PermissionError(f"{self._storage.uri(path)}: raster regions are read, never changed")
 
 
-def rasterio_opener(storage: Storage) -> Callable[..., Any] | None:
-    """rasterio's ``opener`` for files on ``storage`` (None on local disk: GDAL reads it itself);
-    picklable, so executors open the files through their own filesystem."""
-    return None if storage.protocol == "file" else partial(_open_on, storage)
+def rasterio_opener(storage: Storage) -> StorageFiles | None:
+    """rasterio's ``opener`` for files on ``storage`` (None on local disk: GDAL reads it itself)."""
+    return None if storage.protocol == "file" else StorageFiles(storage)
 
 
 def region_raster_files(folder: TileFolder, stac_asset: str) -> list[str]:
@@ -71,6 +104,7 @@ def read_raster_region(folder: TileFolder, urls: list[str], raster: dict[str, An
             raise UserInputError(
                 f"The raster region {folder.storage.uri(folder.root)} cannot be read: {exc}"
             ) from None
+    _check_bands_and_depth(folder, sources, tuple(raster["bands"]))
     area = raster.get("area")
     grid = grid_of(
         sources, float(raster["tile_size_m"]), raster.get("crs"), tuple(area) if area else None
@@ -82,6 +116,31 @@ def read_raster_region(folder: TileFolder, urls: list[str], raster: dict[str, An
         max_nodata_share=float(raster["max_nodata_share"]),
         resampling=raster["resampling"],
     )
+
+
+def _check_bands_and_depth(
+    folder: TileFolder, sources: list[RasterSource], bands: tuple[int, ...]
+) -> None:
+    """Every file 8-bit, with the same bands, among them those asked for; else the fix."""
+    where = folder.storage.uri(folder.root)
+    for source in sources:
+        if source.dtype != "uint8":
+            raise UserInputError(
+                f"{source.url} (raster region {where}) holds {source.dtype} pixels; 8-bit imagery "
+                "(NAIP's) is read as is: convert it with `gdal_translate -ot Byte -scale`."
+            )
+        if source.band_count < max(bands):
+            raise UserInputError(
+                f"{source.url} (raster region {where}) has {source.band_count} band(s) but "
+                f"ingest.raster.bands asks for {list(bands)}: choose bands it has."
+            )
+    counts = {source.band_count: source.url for source in sources}
+    if len(counts) > 1:
+        shown = ", ".join(f"{url} has {n}" for n, url in sorted(counts.items()))
+        raise UserInputError(
+            f"The raster region {where} mixes band counts ({shown}): band numbers would mean "
+            "different things in different files; keep files of one product in a region."
+        )
 
 
 class CellImages(Mapping[str, Callable[[], Image.Image]]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -85,7 +86,9 @@ def featurize_tiles(
             "featurize.backend to onnxruntime, or tta to 1."
         )
     rows, fingerprint = count_and_fingerprint(tile_index)
-    key = stable_digest(fingerprint, model_key(network), backend, str(views))
+    # a raster region's chips also depend on its grid, bands and resampling
+    region_key = [json.dumps(raster_region, sort_keys=True)] if raster_region else []
+    key = stable_digest(fingerprint, model_key(network), backend, str(views), *region_key)
     todo, remaining = _not_yet_featurized(tile_index, rows, key, progress)
     partitions = partitions_for(todo, remaining, int(params["rows_per_partition"]))
     frame = todo.repartition(partitions)
