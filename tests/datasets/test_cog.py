@@ -7,7 +7,7 @@ import numpy as np
 from rasterio.transform import from_origin
 
 from aerial_landuse.core.tiles.cog import CogLayer, is_valid_cog
-from aerial_landuse.datasets import CogDataset
+from aerial_landuse.datasets import CogDataset, CogFolderDataset
 
 
 def _layer() -> CogLayer:
@@ -26,3 +26,16 @@ def test_a_layer_round_trips_as_a_valid_cog(tmp_path):
     assert np.array_equal(loaded.pixels, _layer().pixels) and loaded.crs == "EPSG:32619"
     assert loaded.colormap[2][:3] == (0, 255, 0) and loaded.band_tags["CLASS_1"] == "Developed"
     assert loaded.transform == _layer().transform and local.exists()
+
+
+def test_a_folder_of_cogs_lists_what_it_holds_also_nothing(tmp_path):
+    """A region of tiles saves no raster, and the folder exists (reruns see the node done); a
+    raster an earlier run wrote and this one does not is removed."""
+    folder = CogFolderDataset(str(tmp_path / "rasters"))
+    assert not folder.exists()
+    folder.save({"land_use": _layer(), "probabilities": _layer()})
+    assert sorted(folder.load()) == ["land_use", "probabilities"]
+    assert is_valid_cog(tmp_path / "rasters" / "probabilities.tif")
+    folder.save({})
+    assert folder.exists() and folder.load() == {}
+    assert [p.name for p in (tmp_path / "rasters").iterdir()] == ["rasters.json"]

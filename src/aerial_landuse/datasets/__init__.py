@@ -12,7 +12,8 @@
 - ``SpreadsheetCSVDataset``: a CSV people open in a spreadsheet; no cell runs as a formula.
 - ``WholeFileDataset``: any single-file dataset, saved whole (a temporary file moved in) under a lock.
 - ``GeoPackageDataset``: a GeoDataFrame as a GeoPackage layer (for QGIS), on any filesystem.
-- ``CogDataset``: a raster (class codes, probabilities) as a Cloud-Optimized GeoTIFF, on any filesystem.
+- ``CogDataset``: a raster (class codes, probabilities) as a Cloud-Optimized GeoTIFF, on any filesystem;
+  ``CogFolderDataset``: named ones in a folder with the list of them (none for a region of tiles).
 - ``OptionalDataset``: any dataset that may be absent (the score region of a labelled-only user).
 - ``PackageTextDataset``: a text resource of the installed package (the report template).
 - ``MlflowParamsDataset``, ``MlflowRunsDataset``, ``ModelChoiceDataset``: run parameters, the run
@@ -20,7 +21,7 @@
 """
 
 from .fsspec_spark import FsspecSparkDataset, StagedRowsDataset
-from .geopackage import CogDataset, GeoPackageDataset
+from .geopackage import CogDataset, CogFolderDataset, GeoPackageDataset
 from .mlflow_runs import (
     MlflowParamsDataset,
     MlflowRunsDataset,
@@ -38,6 +39,7 @@ from .whole_file import WholeFileDataset
 
 __all__ = [
     "CogDataset",
+    "CogFolderDataset",
     "FsspecSparkDataset",
     "GeoPackageDataset",
     "MlflowParamsDataset",

@@ -1,5 +1,5 @@
-"""``GeoPackageDataset`` and ``CogDataset``: files that GDAL writes to a path (a GeoPackage
-layer, a Cloud-Optimized GeoTIFF), on any fsspec filesystem.
+"""``GeoPackageDataset``, ``CogDataset`` and ``CogFolderDataset``: files that GDAL writes to a
+path (a GeoPackage layer, Cloud-Optimized GeoTIFFs), on any fsspec filesystem.
 
 Written to a local temporary file and then copied to its place whole (storage/atomic.py: never
 overwritten in place); GDAL cannot write these formats to an open fsspec file handle
@@ -8,6 +8,7 @@ overwritten in place); GDAL cannot write these formats to an open fsspec file ha
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from functools import partial
@@ -94,3 +95,49 @@ class CogDataset(_LocalCopyDataset):
 
     def _read_local(self, local: Path) -> CogLayer:
         return read_layer(local)
+
+
+class CogFolderDataset(AbstractDataset[dict[str, CogLayer], dict[str, CogLayer]]):
+    """Named ``CogLayer``s as ``<name>.tif`` COGs in a folder, with ``rasters.json`` naming them,
+    written last: a region of tiles has no raster, and its folder says so (``--only-missing-
+    outputs`` sees the node done). A COG of an earlier run that this one does not write is
+    removed, so the folder holds what its list names."""
+
+    manifest = "rasters.json"
+
+    def __init__(
+        self,
+        path: str,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._url, self._credentials, self._fs_args = path.rstrip("/"), credentials, fs_args
+        self._storage, self._path = storage_location(path, credentials, fs_args)
+        self.metadata = metadata
+
+    def _cog(self, name: str) -> CogDataset:
+        return CogDataset(f"{self._url}/{name}.tif", self._credentials, self._fs_args)
+
+    def save(self, data: dict[str, CogLayer]) -> None:
+        fs = self._storage.fs
+        for name, layer in data.items():
+            self._cog(name).save(layer)
+        for stale in set(self._names()) - set(data):
+            fs.rm(f"{self._path}/{stale}.tif")
+        listing = json.dumps(sorted(data)).encode()
+        write_file(fs, f"{self._path}/{self.manifest}", lambda handle: handle.write(listing))
+
+    def _names(self) -> list[str]:
+        path = f"{self._path}/{self.manifest}"
+        fs = self._storage.fs
+        return json.loads(fs.cat_file(path)) if fs.exists(path) else []
+
+    def load(self) -> dict[str, CogLayer]:
+        return {name: self._cog(name).load() for name in self._names()}
+
+    def _exists(self) -> bool:
+        return self._storage.fs.exists(f"{self._path}/{self.manifest}")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": self._storage.uri(self._path)}
