@@ -104,14 +104,24 @@ THIRD_PARTY_NOISE = (
     "NativeCodeLoader",  # Spark's start-up notices (conf/base/log4j2.properties)
     "InstanceBuilder",
 )
+ONCE_PER_COMMAND = "as logging configuration|No typed parameter requirements|--async flag"
+LIBRARY_PRINTS = "Loaded pretrained weights|registered model|Created version"
 
 
 @pytest.mark.e2e
 def test_console_shows_no_warning_a_user_cannot_act_on_and_unwrapped_lines(project):
     printed = (project / "run.log").read_text()
     assert not [noise for noise in THIRD_PARTY_NOISE if noise in printed]
-    # piped output is not wrapped at 80 columns: a long log line stays on one line
-    assert any(len(line) > 120 and "Running node" in line for line in printed.splitlines())
+    lines = printed.splitlines()
+    # piped output is one plain line per record: not wrapped at 80 columns, not padded
+    assert any(len(line) > 120 and "Running node" in line for line in lines)
+    assert not [line for line in lines if line != line.rstrip()]
+    # said once per command or per pipeline, and not the user's to act on
+    assert not [line for line in lines if re.search(ONCE_PER_COMMAND, line)]
+    assert "Completed 1 out of" in printed  # Kedro's progress stays
+    assert "[Stage " not in printed  # Spark's progress bars are for terminals
+    printed_by_libraries = [line for line in lines if re.search(LIBRARY_PRINTS, line)]
+    assert all(re.match(r"\d{4}-\d\d-\d\d ", line) for line in printed_by_libraries)
 
 
 @pytest.mark.e2e

@@ -44,6 +44,14 @@ def test_a_cluster_master_needs_the_executors_python_from_spark_yml():
     assert conf.get("spark.pyspark.driver.python") == sys.executable
 
 
+def test_spark_draws_progress_bars_on_a_terminal_only(monkeypatch):
+    settings = {"spark.master": "local[1]", "spark.ui.showConsoleProgress": "true"}
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert spark_conf(settings).get("spark.ui.showConsoleProgress") == "true"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)  # make, CI, kedro run 2> run.log
+    assert spark_conf(settings).get("spark.ui.showConsoleProgress") == "false"
+
+
 def test_the_spark_ui_stays_on_a_loopback_driver_and_kills_nothing(monkeypatch):
     from tests.test_conf import BLOB_ENVS, loader
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import PurePosixPath
 from typing import Any
 
 import mlflow
 from kedro.io import AbstractDataset
 
+from aerial_landuse.core.library_output import prints_logged
 from aerial_landuse.core.networks.onnx_graphs import ONNXNetwork, read_onnx_network
 from aerial_landuse.core.networks.registry import is_finetuned
 from aerial_landuse.storage import storage_location
 from aerial_landuse.storage.atomic import write_file
 
 from .missing import MissingInputError
+
+logger = logging.getLogger(__name__)
 
 
 class ONNXNetworkDataset(AbstractDataset[ONNXNetwork, ONNXNetwork]):
@@ -69,11 +73,12 @@ def register_network(network: ONNXNetwork) -> Any:
 
     lineage = network.lineage
     name = f"{network.spec.name}-{lineage.get('dataset', 'unknown')}"
-    info = mlflow.onnx.log_model(
-        onnx.load_model_from_string(network.onnx_bytes),
-        name="network",
-        registered_model_name=name,
-    )
+    with prints_logged(logger, stdout=False, stderr=True):
+        info = mlflow.onnx.log_model(
+            onnx.load_model_from_string(network.onnx_bytes),
+            name="network",
+            registered_model_name=name,
+        )
     client, version = MlflowClient(), str(info.registered_model_version)
     for key, value in lineage.items():
         client.set_model_version_tag(name, version, key, str(value)[:5000])

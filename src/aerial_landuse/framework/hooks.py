@@ -57,6 +57,8 @@ def spark_conf(settings: dict[str, object]) -> SparkConf:
             "./environment/bin/python (see conf/cluster/spark.yml and docs/cluster.md)."
         )
     _ui_on_the_driver_address(conf)
+    if not sys.stderr.isatty():  # on a file or pipe a progress bar is one endless line
+        conf.set("spark.ui.showConsoleProgress", "false")
     os.environ["PYSPARK_PYTHON"] = conf.get("spark.pyspark.python")
     return conf
 

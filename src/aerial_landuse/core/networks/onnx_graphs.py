@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aerial_landuse.core.library_output import prints_logged
 from aerial_landuse.core.networks.registry import (
     LITE_NETWORKS,
     NETWORKS,
@@ -190,7 +191,8 @@ def lite_torch_model(name: str, pretrained: bool = True) -> torch.nn.Module:
 
     model_name = name.replace("_", "-")
     if pretrained:
-        return EfficientNet.from_pretrained(model_name, weights_path=lite_weights_file(name))
+        with prints_logged(logger):
+            return EfficientNet.from_pretrained(model_name, weights_path=lite_weights_file(name))
     return EfficientNet.from_name(model_name)
 
 
