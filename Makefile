@@ -19,6 +19,10 @@ DATASET ?= $(call global_default,dataset)
 REGION := $(call global_default,region)
 REGION_BEFORE := $(call global_nested,change,before)
 REGION_AFTER := $(call global_nested,change,after)
+# The same kind of region as NAIP-like GeoTIFF quads (demo_rasters.before / .after), no tiles cut.
+RASTERS_BEFORE := $(call global_nested,demo_rasters,before)
+RASTERS_AFTER := $(call global_nested,demo_rasters,after)
+DEMO_FILES := data/01_raw/$(REGION_BEFORE)/tile_summaries.csv data/01_raw/$(RASTERS_AFTER)/quad_0.tif
 
 export DO_NOT_TRACK := 1
 export KEDRO_DISABLE_TELEMETRY := true
@@ -66,10 +70,10 @@ synapseml-jars: $(JARS_STAMP)  ## Resolve SynapseML's jars from Maven Central in
 
 install: $(STAMP) $(JARS_STAMP)  ## Create .venv with the pinned dependencies, resolve SynapseML's jars
 
-data/01_raw/$(REGION_BEFORE)/tile_summaries.csv: | $(STAMP)
+$(DEMO_FILES) &: | $(STAMP)
 	$(BIN)/kedro run --pipelines=demo_data
 
-demo-data: data/01_raw/$(REGION_BEFORE)/tile_summaries.csv  ## Write the synthetic demo tiles (once)
+demo-data: $(DEMO_FILES)  ## Write the synthetic demo tiles and GeoTIFF quads (once)
 
 # The network is made once, as the registry says (tools/network.py): a fine-tuned one from the
 # labelled tiles (ingest, finetune: torch on the driver), any other exported (pretrained).
@@ -86,9 +90,15 @@ run: install demo-data pretrained  ## Run the whole job on the demo data (and it
 	$(BIN)/kedro run --params pretrained_model=$(NETWORK)
 	$(BIN)/kedro run --pipelines=score --params pretrained_model=$(NETWORK),region=$(REGION_BEFORE)
 	$(BIN)/kedro run --pipelines=change --params pretrained_model=$(NETWORK)
+	$(BIN)/kedro run --pipelines=score,report --params pretrained_model=$(NETWORK),region=$(RASTERS_AFTER)
+	$(BIN)/kedro run --pipelines=score --params pretrained_model=$(NETWORK),region=$(RASTERS_BEFORE)
+	$(BIN)/kedro run --pipelines=change --params pretrained_model=$(NETWORK),before=$(RASTERS_BEFORE),after=$(RASTERS_AFTER)
 	@echo
 	@echo "Report: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/$(REGION)/report.html)"
 	@echo "Change: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/change_$(REGION_BEFORE)_$(REGION_AFTER)/change_report.html)"
+	@echo "GeoTIFF region: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/$(RASTERS_AFTER)/report.html)"
+	@echo "  its class COG: $(abspath data/07_model_output/$(DATASET)/$(MODEL)/$(RASTERS_AFTER)/rasters/land_use.tif)"
+	@echo "  change: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/change_$(RASTERS_BEFORE)_$(RASTERS_AFTER)/change_report.html)"
 
 sweep: install demo-data  ## Train + evaluate every network x classifier available offline, then the leaderboard
 	$(MAKE) --no-print-directory pretrained NETWORK=efficientnet_lite0

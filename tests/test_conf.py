@@ -250,7 +250,8 @@ def test_make_runs_the_projects_default_model():
             "-s",
             "-f",
             "Makefile",
-            "--eval=show: ; @echo $(NETWORK) $(MODEL) $(DATASET) $(REGION) $(REGION_BEFORE)",
+            "--eval=show: ; @echo $(NETWORK) $(MODEL) $(DATASET) $(REGION) $(REGION_BEFORE) "
+            "$(RASTERS_BEFORE) $(RASTERS_AFTER)",
             "show",
         ],
         cwd=CONF.parent,
@@ -265,4 +266,6 @@ def test_make_runs_the_projects_default_model():
         globals_["dataset"],
         globals_["region"],
         globals_["change"]["before"],
+        globals_["demo_rasters"]["before"],  # the demo as GeoTIFFs, scored by make run too
+        globals_["demo_rasters"]["after"],
     ]

@@ -103,6 +103,7 @@ THIRD_PARTY_NOISE = (
     "DeprecationWarning",
     "NativeCodeLoader",  # Spark's start-up notices (conf/base/log4j2.properties)
     "InstanceBuilder",
+    "Truncated the string representation",  # Spark's plan strings (log4j2.properties)
 )
 ONCE_PER_COMMAND = "as logging configuration|No typed parameter requirements|--async flag"
 LIBRARY_PRINTS = "Loaded pretrained weights|registered model|Created version"
@@ -375,7 +376,8 @@ RASTER_YEARS = ("rasterdemo2018", "rasterdemo2021")  # one place, two years, as 
 
 def _raster_year(project: Path, region: str, houses_from_block: int) -> None:
     write_raster_region(project / "data" / "01_raw" / region, houses_from_block)
-    kedro(project, "run", "--pipelines=score,report", "--params", f"region={region}")
+    printed = kedro(project, "run", "--pipelines=score,report", "--params", f"region={region}")
+    (project / f"{region}.log").write_text(printed)
 
 
 @pytest.fixture(scope="module")
@@ -403,6 +405,7 @@ def test_a_region_of_geotiff_mosaics_is_scored_into_cogs_and_reported(project, r
     accounting = json.loads((out / "tile_accounting.json").read_text())["score"]
     assert (accounting["listed"], accounting["featurized"]) == (24, 8)
     assert accounting["quarantined_featurize"] == 16
+    assert accounting["grid"] == {"grid_cells": 24, "outside_imagery": 0, "outside_area": 0}
     for name in ("land_use", "probabilities"):
         assert is_valid_cog(scored / "rasters" / f"{name}.tif")
     with rasterio.open(scored / "rasters" / "land_use.tif") as raster:
@@ -426,6 +429,32 @@ def test_a_region_of_geotiff_mosaics_is_scored_into_cogs_and_reported(project, r
     assert cells.crs.to_epsg() == 32619 and np.allclose(cells.area, 224.0**2)
     html = (out / "report.html").read_text()
     assert html.count("data:image/jpeg;base64,") >= 2  # the cells' gallery and review sheet
+    assert 'id="imagery-map"' in html and (out / "figures" / "imagery_map.png").is_file()
+    assert re.search(r'id="grid-accounting">The raster region\'s grid\s+holds 24 cells', html)
+    printed = (project / f"{region}.log").read_text()
+    assert "color interpretation" not in printed  # the class COG's palette is meant
+
+
+@pytest.mark.e2e
+def test_an_area_of_interest_beside_the_mosaics_clips_the_cells_scored(project, raster_years):
+    """A county boundary as area_of_interest.gpkg (in degrees) in the region's folder: only the
+    cells that share ground with it are listed and scored; the file is not a raster."""
+    import shapely
+
+    region = "rasterdemo2018west"
+    folder = project / "data" / "01_raw" / region
+    shutil.copytree(project / "data" / "01_raw" / raster_years[0], folder)
+    west = gpd.GeoDataFrame(
+        geometry=[shapely.box(310_000, 4_699_488, 310_450, 4_700_000)], crs=32619
+    )
+    west.to_crs(4326).to_file(folder / "area_of_interest.gpkg", engine="pyogrio")
+    printed = kedro(project, "run", "--pipelines=score", "--params", f"region={region}")
+    assert "non conformant file extension" not in printed  # GDAL's note on reading from storage
+    scores = pd.read_csv(
+        project / "data" / "07_model_output" / "demo" / MODEL / region / "score_predictions.csv"
+    )
+    cols = scores["filepath"].str.split("_").str[1].astype(int)
+    assert len(scores) == 4 and set(cols) == {1384, 1385}  # the whole cells inside it
 
 
 @pytest.mark.e2e

@@ -7,7 +7,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from aerial_landuse.core.contracts import CLASSIFIER_NAMES, SAFE_NAME_RULE, is_safe_name
 from aerial_landuse.core.errors import UserInputError
@@ -223,6 +230,22 @@ class DemoChangeParameters(_Block):
     site_radius_tiles: Annotated[float, Field(gt=0)]
 
 
+class DemoRasterParameters(_Block):
+    crs: Annotated[str, Field(pattern=r"^EPSG:326(0[1-9]|[1-5][0-9]|60)$")]  # a UTM zone (north)
+    quads: Count
+    quad_px: Count
+    resolution: Annotated[float, Field(gt=0)]
+    overlap_px: Annotated[int, Field(ge=0)]
+    collar_px: Annotated[int, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _quads_fit_the_layout(self) -> DemoRasterParameters:
+        from aerial_landuse.core.tiles.demo_rasters import MosaicLayout
+
+        MosaicLayout(quad_px=self.quad_px, overlap_px=self.overlap_px, collar_px=self.collar_px)
+        return self
+
+
 class DemoDataParameters(_Block):
     seed: int
     tile_size: Count
@@ -232,6 +255,7 @@ class DemoDataParameters(_Block):
     edge_mix_probability: Annotated[float, Field(ge=0, le=1)]
     region: DemoRegionParameters
     change: DemoChangeParameters
+    rasters: DemoRasterParameters
 
 
 class RunParameters(BaseModel):

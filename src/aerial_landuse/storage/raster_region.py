@@ -18,7 +18,12 @@ from rasterio.abc import FileContainer
 
 from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.core.geometry.cell_grid import RasterSource, grid_of
-from aerial_landuse.core.tiles.raster_cells import CellReader, read_source_header
+from aerial_landuse.core.tiles.raster_cells import (
+    CellReader,
+    QuickLook,
+    quick_look,
+    read_source_header,
+)
 from aerial_landuse.core.tiles.raster_region import RasterRegion, cell_position
 
 from .location import Storage
@@ -182,3 +187,39 @@ def region_images(
     if region is None:
         return tiles.image_loaders()
     return CellImages(region, tiles.storage, ids)
+
+
+def region_quick_look(
+    tiles: TileFolder, raster_region: dict[str, Any] | None, max_px: int = 1200
+) -> QuickLook | None:
+    """A raster region's imagery at most ``max_px`` pixels a side (None for a tile region)."""
+    region = RasterRegion.from_record(raster_region)
+    if region is None:
+        return None
+    opener = rasterio_opener(tiles.storage)
+    return quick_look(region.grid, list(region.sources), region.bands, max_px, opener)
+
+
+AREA_FILE = "area_of_interest.gpkg"  # a region's optional polygon layer (catalog: area_of_interest)
+
+
+def area_outline(area: Any, crs: str, folder: TileFolder) -> Any:
+    """The polygons of an area-of-interest layer (a GeoDataFrame: a county boundary...) as one
+    shapely geometry in ``crs``; a layer without a CRS or without a polygon is refused."""
+    import shapely
+
+    where = f"{folder.storage.uri(folder.root)}/{AREA_FILE} (catalog: area_of_interest)"
+    if area.crs is None:
+        raise UserInputError(
+            f"The area of interest {where} has no CRS, so it cannot be laid on the grid: set "
+            "it, e.g. `ogr2ogr -a_srs EPSG:4326 fixed.gpkg area_of_interest.gpkg`."
+        )
+    shapes = area.to_crs(crs).geometry
+    shapes = shapes[shapes.notna() & ~shapes.is_empty]
+    shapes = shapes[shapes.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if shapes.empty:
+        raise UserInputError(
+            f"The area of interest {where} holds no polygon: give the area's outline (e.g. a "
+            "county boundary) as polygons, or remove the file to score the whole region."
+        )
+    return shapely.union_all(shapely.make_valid(shapes.to_numpy()))

@@ -21,6 +21,7 @@ from aerial_landuse.core.tiles.raster_cells import (
     CellReader,
     ChipSettings,
     cell_decoder,
+    quick_look,
     read_source_header,
 )
 
@@ -191,3 +192,18 @@ def test_executors_featurize_cells_straight_from_the_files(spark, quads, lite0_n
     assert inside["error"] is None and len(inside["features"]) == lite0_network.spec.feature_dim
     void = rows[grid.cell_id(grid.col_min - 1, grid.row_min)]
     assert void["features"] is None and void["error"].startswith("nodata: 100%")
+
+
+def test_a_quick_look_is_the_imagery_on_the_grid_read_from_overviews(quads):
+    sources = [read_source_header(str(p)) for p in quads]
+    grid = grid_of(sources, CELL)
+    look = quick_look(grid, sources, (1, 2, 3), max_px=48)  # 10 x 5 cells: 4 px per cell
+    assert look.cell_px == 4 and look.pixels.shape == (grid.rows * 4, grid.cols * 4, 3)
+    row, col = np.nonzero(look.valid)
+    x = grid.col_min * CELL + (col + 0.5) * CELL / 4  # each valid pixel's ground position
+    y = (grid.row_max + 1) * CELL - (row + 0.5) * CELL / 4
+    assert LEFT <= x.min() and x.max() <= LEFT + 1960 and TOP - 1000 <= y.min() and y.max() <= TOP
+    expected_red = 100 + 60 * np.sin(x / 700.0)  # the ground's pattern, averaged over 56 m
+    inner = (x > LEFT + 60) & (x < LEFT + 1900) & (y < TOP - 60) & (y > TOP - 940)
+    assert np.abs(look.pixels[row, col, 0][inner] - expected_red[inner]).max() < 12
+    assert look.valid.mean() > 0.6 and not look.valid[:, -1].any()  # beyond the east file

@@ -4,6 +4,7 @@ import pandas as pd
 from aerial_landuse.core.tiles.demo_textures import GENERATORS, LAND_USE_CLASSES
 from aerial_landuse.pipelines.demo_data.nodes import (
     class_map,
+    generate_raster_regions,
     generate_regions,
     grown_class_map,
     labelled_tiles,
@@ -24,6 +25,14 @@ PARAMS = parameters("demo_data") | {
         "development_sites": 2,
         "forest_clearings": 1,
         "site_radius_tiles": 1.5,
+    },
+    "rasters": {
+        "crs": "EPSG:32619",
+        "quads": 2,
+        "quad_px": 448,
+        "resolution": 1.0,
+        "overlap_px": 32,
+        "collar_px": 8,
     },
 }
 
@@ -113,3 +122,32 @@ def test_the_later_year_changes_in_patches_next_to_the_town():
     # patches: most changed cells have changed neighbours on both sides
     inner = changed[1:-1, 1:-1] & changed[:-2, 1:-1] & changed[2:, 1:-1]
     assert inner.sum() > 0.6 * changed.sum()
+
+
+def test_the_raster_demo_is_naip_like_quads_of_the_tile_regions_place_in_both_years(tmp_path):
+    from kedro_datasets.partitions import PartitionedDataset
+    from pyproj import Transformer
+
+    from aerial_landuse.storage import Storage, TileFolder
+    from aerial_landuse.storage.raster_region import read_raster_region, region_raster_files
+
+    before, after = generate_raster_regions(PARAMS)
+    assert list(before) == list(after) == ["quad_0", "quad_1"]
+    west, east = before["quad_0"], before["quad_1"]
+    assert west.pixels.shape == (4, 448, 448) and west.pixels.dtype == np.uint8
+    assert west.crs == "EPSG:32619" and west.nodata == 0
+    assert (west.pixels[:, :8] == 0).all() and (west.pixels[:, 8:-8, 8:-8] > 0).all()  # collars
+    assert east.transform.c - west.transform.c == 448 - 32  # overlapping, west to east
+    lon, lat = Transformer.from_crs("EPSG:32619", "EPSG:4326", always_xy=True).transform(
+        west.transform.c, west.transform.f
+    )
+    assert abs(lat - 42.5) < 1e-4 and abs(lon + 71.4) < 1e-4  # the tile region's corner
+    assert not np.array_equal(west.pixels, after["quad_0"].pixels)  # another flight
+    folder = tmp_path / "naipdemo2010"
+    PartitionedDataset(
+        path=str(folder), dataset="aerial_landuse.datasets.CogDataset", filename_suffix=".tif"
+    ).save(before)
+    region = TileFolder(str(folder), labelled=False, storage=Storage())
+    files = region_raster_files(region, "image")
+    record = read_raster_region(region, files, parameters("ingest")["raster"])
+    assert len(files) == 2 and len(record.cells()) >= 4  # 864 m x 448 m of 224 m cells

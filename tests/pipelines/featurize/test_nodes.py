@@ -141,7 +141,9 @@ def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
         ]
     )
     tiles = folder(root, labelled=False)
-    listing, ignored, _ = list_score_tiles(tiles, summaries, {**INGEST, "score_sample_frac": 1.0})
+    listing, ignored, _ = list_score_tiles(
+        tiles, summaries, None, {**INGEST, "score_sample_frac": 1.0}
+    )
     index, _, _ = split_index_and_quarantine(
         probe_tiles(listing, tiles, INGEST), listing, ignored, INGEST
     )
@@ -215,14 +217,16 @@ def test_a_raster_region_is_listed_as_cells_and_featurized_from_its_files(
     layout = MosaicLayout(quad_px=512, overlap_px=32, collar_px=8)  # 992 m x 512 m
     write_quads(tmp_path / "region", "quad", np.zeros((16, 31), int), 32.0, layout, seed=3)
     tiles = folder(tmp_path / "region", labelled=False)
-    listing, ignored, record = list_score_tiles(tiles, None, INGEST)
+    listing, ignored, record = list_score_tiles(tiles, None, None, INGEST)
     assert len(listing) == 24 and listing["path"].str.fullmatch(r"32619_\d+_\d+").all()
     assert record["grid"]["crs"] == "EPSG:32619" and len(record["sources"]) == 2
     assert ignored.empty and listing[["llcrnrlat", "urcrnrlon"]].notna().all().all()
-    index, quarantine, _ = split_index_and_quarantine(
-        probe_tiles(listing, tiles, INGEST, record), listing, ignored, INGEST
+    index, quarantine, ingested = split_index_and_quarantine(
+        probe_tiles(listing, tiles, INGEST, record), listing, ignored, INGEST, record
     )
     assert index.count() == 24 and quarantine.empty  # no cell is read at ingest
+    grid = {"grid_cells": 24, "outside_imagery": 0, "outside_area": 0}
+    assert ingested["score"]["listed"] == 24 and ingested["score"]["grid"] == grid
     featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE, INGEST, None, record)
     quarantine, summary = quarantine_and_count_featurized(index, featurized.frame, lite0_network)
     # columns 1383 and 1388 reach 16 m and 200 m into the imagery (8 m of it collar): 4 + 4

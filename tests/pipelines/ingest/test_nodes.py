@@ -88,7 +88,9 @@ def _score_folder(tmp_path, n=4):
 
 def test_score_tiles_get_bounds_from_tile_summaries(tmp_path):
     root, summaries = _score_folder(tmp_path)
-    listing, ignored, region = list_score_tiles(folder(root, labelled=False), summaries, PARAMS)
+    listing, ignored, region = list_score_tiles(
+        folder(root, labelled=False), summaries, None, PARAMS
+    )
     assert region == {}
     assert listing["split"].eq("score").all() and listing["label"].isna().all()
     assert listing.set_index("filename").loc["t2.png", "llcrnrlon"] == pytest.approx(-70.994)
@@ -97,13 +99,15 @@ def test_score_tiles_get_bounds_from_tile_summaries(tmp_path):
 def test_score_tile_without_metadata_row_is_an_error_naming_it(tmp_path):
     root, summaries = _score_folder(tmp_path)
     with pytest.raises(ValueError, match=r"t3\.png"):
-        list_score_tiles(folder(root, labelled=False), summaries.iloc[:3], PARAMS)
+        list_score_tiles(folder(root, labelled=False), summaries.iloc[:3], None, PARAMS)
 
 
 def test_tile_summaries_missing_columns_is_an_error(tmp_path):
     root, summaries = _score_folder(tmp_path)
     with pytest.raises(ValueError, match="urcrnrlon"):
-        list_score_tiles(folder(root, labelled=False), summaries.drop(columns="urcrnrlon"), PARAMS)
+        list_score_tiles(
+            folder(root, labelled=False), summaries.drop(columns="urcrnrlon"), None, PARAMS
+        )
 
 
 def _with(summaries, column, value, row=1):
@@ -132,7 +136,7 @@ def test_bad_tile_summaries_are_refused_before_any_tile_is_read(tmp_path, case):
     root, summaries = _score_folder(tmp_path)
     change, message = BAD_SUMMARIES[case]
     with pytest.raises(UserInputError, match=message):
-        list_score_tiles(folder(root, labelled=False), change(summaries), PARAMS)
+        list_score_tiles(folder(root, labelled=False), change(summaries), None, PARAMS)
 
 
 def test_same_file_name_in_two_sub_folders_needs_relative_paths(tmp_path):
@@ -140,10 +144,13 @@ def test_same_file_name_in_two_sub_folders_needs_relative_paths(tmp_path):
     (root / "2019").mkdir()
     (root / "2019" / "t0.png").write_bytes((root / "t0.png").read_bytes())
     with pytest.raises(UserInputError, match=r"share a file name .*2019/t0\.png.*relative"):
-        list_score_tiles(folder(root, labelled=False), summaries, PARAMS)
+        list_score_tiles(folder(root, labelled=False), summaries, None, PARAMS)
     extra = summaries.iloc[:1].assign(filename="2019/t0.png", llcrnrlat=41.5, urcrnrlat=41.502)
     listing, _, _ = list_score_tiles(
-        folder(root, labelled=False), pd.concat([summaries, extra], ignore_index=True), PARAMS
+        folder(root, labelled=False),
+        pd.concat([summaries, extra], ignore_index=True),
+        None,
+        PARAMS,
     )
     by_path = listing.set_index("relpath")
     assert by_path.loc["2019/t0.png", "llcrnrlat"] == 41.5
@@ -216,3 +223,54 @@ def test_a_split_with_too_many_unreadable_tiles_stops_the_run_naming_the_folder(
     message = str(error.value)
     assert str(root) in message and "UnidentifiedImageError" in message
     assert "max_quarantined_share" in message and "of " in message
+
+
+@pytest.fixture(scope="module")
+def raster_region(tmp_path_factory):
+    """Two COG quads, 992 m x 512 m from 310,000 m E (UTM 19N): a 6 x 4 grid of 224 m cells."""
+    from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, write_quads
+
+    root = tmp_path_factory.mktemp("rasters") / "region"
+    layout = MosaicLayout(quad_px=512, overlap_px=32, collar_px=8)
+    write_quads(root, "quad", np.zeros((16, 31), int), 32.0, layout, seed=3)
+    return folder(root, labelled=False)
+
+
+def _area(box: tuple[float, float, float, float], crs: str | None = "EPSG:32619"):
+    import geopandas as gpd
+    import shapely
+
+    return gpd.GeoDataFrame(geometry=[shapely.box(*box)], crs=crs)
+
+
+def test_an_area_of_interest_clips_a_raster_regions_cells_and_the_rest_is_counted(raster_region):
+    whole, _, record = list_score_tiles(raster_region, None, None, PARAMS)
+    assert record["cell_counts"] == {"grid_cells": 24, "outside_imagery": 0, "outside_area": 0}
+    # the western half of the imagery, given in degrees as a county boundary would be
+    west = _area((310_000, 4_699_488, 310_450, 4_700_000)).to_crs("EPSG:4326")
+    listing, _, record = list_score_tiles(raster_region, None, west, PARAMS)
+    cols = listing["path"].str.split("_").str[1].astype(int)
+    assert set(cols) == {1383, 1384, 1385} and len(listing) == 12  # cells sharing ground with it
+    assert record["cell_counts"] == {"grid_cells": 24, "outside_imagery": 0, "outside_area": 12}
+    assert set(listing["id"]) < set(whole["id"])
+
+
+def test_a_bad_area_of_interest_is_refused_naming_the_file_and_the_fix(raster_region):
+    with pytest.raises(UserInputError, match=r"area_of_interest\.gpkg.* no CRS.*ogr2ogr"):
+        list_score_tiles(
+            raster_region, None, _area((310_000, 4_699_500, 310_400, 4_700_000), None), PARAMS
+        )
+    with pytest.raises(UserInputError, match=r"does not overlap the region's imagery"):
+        list_score_tiles(raster_region, None, _area((0, 0, 1000, 1000)), PARAMS)
+
+
+def test_the_grid_counts_reconcile_in_the_ingest_summary(spark, raster_region):
+    west = _area((310_000, 4_699_488, 310_450, 4_700_000))
+    listing, ignored, record = list_score_tiles(raster_region, None, west, PARAMS)
+    probed = probe_tiles(listing, raster_region, PARAMS, record)
+    _, _, summary = split_index_and_quarantine(probed, listing, ignored, PARAMS, record)
+    grid = summary["score"]["grid"]
+    assert summary["score"]["listed"] + grid["outside_imagery"] + grid["outside_area"] == 24
+    broken = {**record, "cell_counts": {**record["cell_counts"], "outside_area": 11}}
+    with pytest.raises(RuntimeError, match="do not reconcile"):
+        split_index_and_quarantine(probed, listing, ignored, PARAMS, broken)

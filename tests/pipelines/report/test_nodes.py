@@ -179,6 +179,10 @@ def test_accounting_reconciles_and_refuses_counts_that_do_not():
     stale = {"train": {"indexed": 9, "featurized": 9, "quarantined": 0}}
     with pytest.raises(RuntimeError, match="reconcile"):
         reconcile_tile_counts(split, ingest, stale, score_ingest, score_featurize)
+    grid = {"grid_cells": 9, "outside_imagery": 3, "outside_area": 2}  # a raster region's
+    cells = {"score": {**score_ingest["score"], "grid": grid}}
+    accounting = reconcile_tile_counts(split, ingest, featurize, cells, score_featurize)
+    assert accounting["score"]["grid"] == grid and "grid" not in accounting["train"]
 
 
 def _test_predictions(predictions: pd.DataFrame) -> pd.DataFrame:

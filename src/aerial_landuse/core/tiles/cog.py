@@ -56,6 +56,8 @@ def write_cog(
         with memory.open() as source, warnings.catch_warnings():
             # GDAL reports a nodata mask of an in-memory file as a per-dataset one; nodata rules
             warnings.simplefilter("ignore", NodataAlphaMaskWarning)
+            # a class raster's colour table makes its band a palette, as meant
+            warnings.filterwarnings("ignore", "Dataset color interpretation was set to `Palette`")
             cog_translate(
                 source,
                 str(path),

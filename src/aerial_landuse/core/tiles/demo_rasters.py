@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aerial_landuse.core.tiles.cog import write_cog
+from aerial_landuse.core.tiles.cog import CogLayer, write_cog
 from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES, composite_tile
 
 CHUNK_PX = 224  # pixels painted per texture (the textures' own scale: 1 m/pixel)
@@ -34,6 +34,7 @@ NIR_BASE = {
     "Herbaceous": 175,
     "Shrub": 140,
 }
+BAND_NAMES = ["red", "green", "blue", "nir"]  # NAIP's band order
 LAND_COVER_CRS = "EPSG:5070"  # NLCD's CONUS Albers
 LAND_COVER_RES = 30.0
 LAND_COVER_NODATA = 0
@@ -111,21 +112,14 @@ def paint_mosaic(
     return np.maximum(bands, 1)  # a black pixel is still data: 1, never the nodata 0
 
 
-def write_quads(
-    folder: Path,
-    name: str,
-    classes: np.ndarray,
-    block_m: float,
-    layout: MosaicLayout,
-    seed: int,
-) -> list[Path]:
-    """The layout's quads as COGs ``<folder>/<name>_<i>.tif``, west to east, nodata 0 in their
-    collars."""
+def quad_layers(
+    classes: np.ndarray, block_m: float, layout: MosaicLayout, seed: int
+) -> list[CogLayer]:
+    """The layout's quads, west to east, as 4-band COG layers with nodata 0 in their collars."""
     from rasterio.transform import from_origin
 
     mosaic = paint_mosaic(classes, block_m, layout, seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    quads = []
     for index in range(layout.quads):
         start = index * (layout.quad_px - layout.overlap_px)
         quad = mosaic[:, :, start : start + layout.quad_px].copy()
@@ -136,9 +130,22 @@ def write_quads(
         transform = from_origin(
             layout.quad_left(index), layout.top, layout.resolution, layout.resolution
         )
-        path = folder / f"{name}_{index}.tif"
-        paths.append(write_cog(path, quad, layout.crs, transform, nodata=0))
-    return paths
+        quads.append(CogLayer(quad, layout.crs, transform, nodata=0, band_names=BAND_NAMES))
+    return quads
+
+
+def write_quads(
+    folder: Path,
+    name: str,
+    classes: np.ndarray,
+    block_m: float,
+    layout: MosaicLayout,
+    seed: int,
+) -> list[Path]:
+    """``quad_layers`` as COGs ``<folder>/<name>_<i>.tif``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    layers = quad_layers(classes, block_m, layout, seed)
+    return [layer.write(folder / f"{name}_{i}.tif") for i, layer in enumerate(layers)]
 
 
 def code_of_each_class(table: Mapping[int, str | None]) -> dict[str, int]:

@@ -322,3 +322,53 @@ def _depth_message(dtype: str) -> str:
         f"its pixels are {dtype}; 8-bit imagery (NAIP's) is read as is: convert other depths "
         "with `gdal_translate -ot Byte -scale`"
     )
+
+
+@dataclass(frozen=True)
+class QuickLook:
+    """A small picture of a region's imagery on its grid: ``pixels`` (rows x cols x 3 uint8,
+    north row first) with ``valid`` where a file had data, ``cell_px`` pixels per cell side."""
+
+    pixels: np.ndarray
+    valid: np.ndarray
+    cell_px: int
+
+
+def quick_look(
+    grid: CellGrid,
+    sources: list[RasterSource],
+    bands: tuple[int, int, int],
+    max_px: int = 1200,
+    opener: Callable[..., Any] | None = None,
+) -> QuickLook:
+    """The imagery of ``grid`` at most ``max_px`` pixels a side, read in square blocks of cells
+    at a coarse resolution (GDAL serves it from the COGs' overviews: never a whole file)."""
+    cell_px = max(1, min(32, max_px // max(grid.cols, grid.rows)))
+    block = max(1, 256 // cell_px)  # cells per block side: reads of 256 px or so
+    pixels = np.zeros((grid.rows * cell_px, grid.cols * cell_px, 3), np.uint8)
+    valid = np.zeros(pixels.shape[:2], bool)
+    with RasterFiles(sources, grid.crs, opener) as files:
+        for col in range(grid.col_min, grid.col_max + 1, block):
+            for row in range(grid.row_min, grid.row_max + 1, block):
+                left, bottom, _, _ = grid.bounds(col, row)
+                side = block * grid.cell_size
+                data, mask = files.warp(
+                    (left, bottom, left + side, bottom + side), block * cell_px, bands, "average"
+                )
+                _paste(pixels, valid, data.transpose(1, 2, 0), mask, grid, col, row, cell_px)
+    return QuickLook(pixels, valid, cell_px)
+
+
+def _paste(
+    pixels: np.ndarray, valid: np.ndarray, data: np.ndarray, mask: np.ndarray,
+    grid: CellGrid, col: int, row: int, cell_px: int,
+) -> None:  # fmt: skip
+    """Put the block whose south-west cell is (``col``, ``row``) in its place (north up); the
+    part beyond the grid is cut off."""
+    top_row = (grid.row_max - row + 1) * cell_px  # the block's bottom edge, in picture rows
+    left_px = (col - grid.col_min) * cell_px
+    size = data.shape[0]
+    top = top_row - size
+    y0, x1 = max(top, 0), min(left_px + size, pixels.shape[1])
+    pixels[y0:top_row, left_px:x1] = data[y0 - top :, : x1 - left_px]
+    valid[y0:top_row, left_px:x1] = mask[y0 - top :, : x1 - left_px]

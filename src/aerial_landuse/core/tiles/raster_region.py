@@ -16,6 +16,10 @@ from aerial_landuse.core.contracts import BOUND_COLUMNS
 from aerial_landuse.core.geometry.cell_grid import CellGrid, RasterSource, cell_id, footprint_in
 from aerial_landuse.core.tiles.raster_cells import ChipSettings, parse_cell_id
 
+# The region record's key for its grid's cell counts: grid_cells = listed + outside_imagery +
+# outside_area (ingest writes it, the accounting checks it).
+GRID_COUNTS = "cell_counts"
+
 
 @dataclass(frozen=True)
 class RasterRegion:
@@ -84,6 +88,16 @@ class RasterRegion:
         corners = _corners_in_degrees(grid.crs, left, bottom, size)
         ids = [cell_id(grid.epsg, int(c), int(r)) for c, r in zip(cols, rows, strict=True)]
         return pd.DataFrame({"id": ids, "col": cols, "row": rows, **corners})
+
+
+def in_area(grid: CellGrid, cells: list[str], area: Any) -> np.ndarray:
+    """Whether each cell's square shares ground with ``area`` (a shapely geometry in the grid's
+    CRS); a cell that only touches its outline is outside."""
+    import shapely
+
+    squares = cell_squares(grid, cells)
+    shapely.prepare(area)
+    return shapely.intersects(area, squares) & ~shapely.touches(area, squares)
 
 
 def cell_squares(grid: CellGrid, cells: list[str]) -> Any:

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
+from aerial_landuse.core.tiles.cog import CogLayer
+from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, quad_layers
 from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES, composite_tile, labelled_tile
 
 METRES_PER_DEGREE_LAT = 111_320.0
@@ -219,4 +221,50 @@ def generate_regions(
     return (
         *_render_region(params, before, REGION_RESOLUTION, int(years["before_year"])),
         *_render_region(params, after, REGION_RESOLUTION, int(years["after_year"])),
+    )
+
+
+def raster_layout(params: dict[str, Any]) -> MosaicLayout:
+    """The NAIP-like quads' layout (``rasters``), its north-west corner at the tile region's
+    (``region.north_lat``, ``region.west_lon``) in the quads' UTM zone, snapped to whole metres."""
+    from pyproj import Transformer
+
+    rasters, region = params["rasters"], params["region"]
+    to_utm = Transformer.from_crs("EPSG:4326", rasters["crs"], always_xy=True)
+    left, top = to_utm.transform(float(region["west_lon"]), float(region["north_lat"]))
+    return MosaicLayout(
+        crs=str(rasters["crs"]),
+        left=float(round(left)),
+        top=float(round(top)),
+        quads=int(rasters["quads"]),
+        quad_px=int(rasters["quad_px"]),
+        resolution=float(rasters["resolution"]),
+        overlap_px=int(rasters["overlap_px"]),
+        collar_px=int(rasters["collar_px"]),
+    )
+
+
+def generate_raster_regions(
+    params: dict[str, Any],
+) -> tuple[dict[str, CogLayer], dict[str, CogLayer]]:
+    """The demo as a GIS analyst has it, in both years: ``rasters.quads`` NAIP-like 4-band COG
+    quads per year (``quad_<i>.tif``, west to east, overlapping, nodata collars), painted from a
+    class map of the same kind as the tile region's and, in the later year, the same change
+    (``grown_class_map``); each year its own textures (another flight)."""
+    layout = raster_layout(params)
+    tile_m = float(params["tile_size_m"])
+    left, bottom, right, top = layout.bounds()
+    span = {"rows": math.ceil((top - bottom) / tile_m), "cols": math.ceil((right - left) / tile_m)}
+    map_params = {**params, "region": {**params["region"], **span}}
+    before = class_map(map_params, REGION_RESOLUTION)
+    after = grown_class_map(before, map_params, REGION_RESOLUTION)
+    block_m, years, seed = tile_m / REGION_RESOLUTION, params["change"], int(params["seed"])
+    return tuple(  # type: ignore[return-value]
+        {
+            f"quad_{index}": layer
+            for index, layer in enumerate(
+                quad_layers(classes, block_m, layout, seed * 10_000 + int(years[year]))
+            )
+        }
+        for classes, year in ((before, "before_year"), (after, "after_year"))
     )

@@ -1,8 +1,14 @@
-"""Demo-data pipeline: writes the synthetic tile set into data/01_raw (not part of __default__)."""
+"""Demo-data pipeline: writes the synthetic tile set, and the same kind of region as NAIP-like
+GeoTIFF quads, into data/01_raw (not part of __default__)."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import generate_regions, generate_test_tiles, generate_train_tiles
+from .nodes import (
+    generate_raster_regions,
+    generate_regions,
+    generate_test_tiles,
+    generate_train_tiles,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -30,6 +36,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "demo_after_tile_summaries",
                 ],
                 name="generate_regions",
+            ),
+            Node(
+                generate_raster_regions,
+                "params:demo_data",
+                ["demo_before_raster_region", "demo_after_raster_region"],
+                name="generate_raster_regions",
             ),
         ]
     )

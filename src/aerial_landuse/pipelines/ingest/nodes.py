@@ -26,9 +26,15 @@ from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.core.inference import probe_partition
 from aerial_landuse.core.spark_frames import count_by, partitions_for
 from aerial_landuse.core.tiles.images import TileLimits
+from aerial_landuse.core.tiles.raster_region import GRID_COUNTS, in_area
 from aerial_landuse.core.tiles.sampling import mark_sample
 from aerial_landuse.storage import FolderScan, TileFolder
-from aerial_landuse.storage.raster_region import read_raster_region, region_raster_files
+from aerial_landuse.storage.raster_region import (
+    AREA_FILE,
+    area_outline,
+    read_raster_region,
+    region_raster_files,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +101,17 @@ def _check_classes(listing: pd.DataFrame, train_tiles: TileFolder, test_tiles: T
 
 
 def list_score_tiles(
-    score_tiles: TileFolder, tile_summaries: pd.DataFrame | None, params: dict[str, Any]
+    score_tiles: TileFolder,
+    tile_summaries: pd.DataFrame | None,
+    area_of_interest: Any | None,
+    params: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Tiles to score joined with their bounds from tile_summaries.csv (one row per tile), the
     files of the folder that are ignored (hidden, OS, other formats), and ``{}``; or, for a
-    region of GeoTIFF/COG files (no tile_summaries.csv), its cells, no ignored file, and the
-    region's record (grid, files, chip settings: ``RasterRegion``).
+    region of GeoTIFF/COG files (no tile_summaries.csv), its cells over the imagery and inside
+    the ``area_of_interest`` polygons when given, no ignored file, and the region's record
+    (grid, files, chip settings: ``RasterRegion``; and how many of the grid's cells lie outside
+    the imagery or the area).
 
     No score region (its folder does not exist): an empty listing and one line that says so,
     so that a user with labelled tiles only gets everything else, report included.
@@ -121,13 +132,20 @@ def list_score_tiles(
     if tile_summaries is None:
         rasters = region_raster_files(score_tiles, params["raster"]["stac_asset"])
         if rasters:
-            return _list_raster_cells(score_tiles, rasters, params)
+            return _list_raster_cells(score_tiles, rasters, area_of_interest, params)
         raise UserInputError(
             f"The score region {score_tiles.storage.uri(score_tiles.root)} has no "
             "tile_summaries.csv: add one (filename, llcrnrlat, llcrnrlon, urcrnrlat, urcrnrlon, "
             "decimal degrees) or point the tile_summaries catalog entry at it. A region of "
             "GeoTIFF/COG mosaics needs none: put the .tif files (or a STAC JSON listing them) "
             "in the folder."
+        )
+    if area_of_interest is not None:
+        logger.warning(
+            "%s/%s is ignored: an area of interest clips a raster region's grid; a region of "
+            "tiles is scored whole (move the tiles outside the area out of the folder).",
+            score_tiles.storage.uri(score_tiles.root),
+            AREA_FILE,
         )
     scan = _scan(score_tiles, params)
     listing = _with_ids(scan.tiles.assign(split="score", label=None), prefix_split=False)
@@ -154,30 +172,47 @@ def list_score_tiles(
 
 
 def _list_raster_cells(
-    folder: TileFolder, rasters: list[str], params: dict[str, Any]
+    folder: TileFolder, rasters: list[str], area: Any | None, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """The cells of a raster region that overlap its imagery, one listing row each (path, id and
-    filename: the cell id; bounds: the cell's square in degrees); no pixel is read here."""
+    """The cells of a raster region that overlap its imagery (and the ``area`` of interest), one
+    listing row each (path, id and filename: the cell id; bounds: the cell's square in
+    degrees); no pixel is read here."""
     region = read_raster_region(folder, rasters, params["raster"])
-    cells = region.cells()
+    grid = region.grid
+    over_imagery = region.cells()
+    cells = over_imagery
+    if area is not None:
+        outline = area_outline(area, grid.crs, folder)
+        cells = over_imagery[in_area(grid, over_imagery["id"].tolist(), outline)]
+        if cells.empty:
+            raise UserInputError(
+                f"The area of interest {folder.storage.uri(folder.root)}/{AREA_FILE} does not "
+                f"overlap the region's imagery ({grid.crs}): check the layer and the region."
+            )
+    counts = {
+        "grid_cells": grid.cells,
+        "outside_imagery": grid.cells - len(over_imagery),
+        "outside_area": len(over_imagery) - len(cells),
+    }
     listing = cells.drop(columns=["col", "row"]).assign(
         path=cells["id"], filename=cells["id"], label=None, split="score", reason=None
     )
     sampled = mark_sample(listing, float(params["score_sample_frac"]), int(params["seed"]), by=None)
-    grid = region.grid
     logger.info(
         "Raster region %s: %d file(s) on a %s grid of %g m cells (%d x %d), %d of them over "
-        "the imagery",
+        "the imagery%s",
         folder.storage.uri(folder.root),
         len(region.sources),
         grid.crs,
         grid.cell_size,
         grid.cols,
         grid.rows,
-        len(cells),
+        len(over_imagery),
+        "" if area is None else f", {len(cells)} of those in the area of interest",
     )
     listing = listing.reindex(columns=[*LISTING_COLUMNS, "reason"]).assign(sampled=sampled)
-    return listing, pd.DataFrame(columns=IGNORED_COLUMNS), region.to_record()
+    record = {**region.to_record(), GRID_COUNTS: counts}
+    return listing, pd.DataFrame(columns=IGNORED_COLUMNS), record
 
 
 BOUND_RANGES = {"llcrnrlat": 90.0, "urcrnrlat": 90.0, "llcrnrlon": 180.0, "urcrnrlon": 180.0}
@@ -284,10 +319,15 @@ class UnusableTilesError(UserInputError):
 
 
 def split_index_and_quarantine(
-    probed: DataFrame, listing: pd.DataFrame, ignored: pd.DataFrame, params: dict[str, Any]
+    probed: DataFrame,
+    listing: pd.DataFrame,
+    ignored: pd.DataFrame,
+    params: dict[str, Any],
+    raster_region: dict[str, Any] | None = None,
 ) -> tuple[DataFrame, pd.DataFrame, dict[str, Any]]:
     """Readable tiles (the index), unreadable ones and those refused at listing (quarantine),
-    and counts that reconcile (ignored files counted beside them).
+    and counts that reconcile (ignored files counted beside them; for a raster region, its
+    grid's cells too: listed + outside the imagery + outside the area of interest).
 
     Stops the run when a split has no readable tile, or when its quarantined share passes
     ``max_quarantined_share``: then something is wrong with the folder, not with a few tiles.
@@ -304,12 +344,22 @@ def split_index_and_quarantine(
         ignore_index=True,
     )
     summary = ingest_summary(listing, count_by(index, "split"), quarantine, ignored)
+    if raster_region and GRID_COUNTS in raster_region:
+        summary = _with_grid_counts(summary, raster_region[GRID_COUNTS])
     check_usable_share(summary, listing, quarantine, float(params["max_quarantined_share"]))
     if quarantine.shape[0]:
         logger.warning(
             "Quarantined %d unreadable tile(s); see the quarantine report", len(quarantine)
         )
     return index, quarantine.reindex(columns=QUARANTINE_COLUMNS), summary
+
+
+def _with_grid_counts(summary: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+    """The score row with the grid's cells (raises if they do not reconcile with the listing)."""
+    row = summary.get("score", {"listed": 0})
+    if counts["grid_cells"] != row["listed"] + counts["outside_imagery"] + counts["outside_area"]:
+        raise RuntimeError(f"Grid cells do not reconcile with the listing: {counts}, {row}")
+    return {**summary, "score": {**row, "grid": counts}}
 
 
 def check_usable_share(

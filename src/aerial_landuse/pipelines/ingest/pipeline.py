@@ -21,6 +21,7 @@ def _probe_and_index(tile_set: str, tiles: str, region: str | None = None) -> li
                 f"{tile_set}_listing",
                 f"ingest_ignored_{tile_set}",
                 "params:ingest",
+                *([region] if region else []),
             ],
             [
                 f"{tile_set}_tile_index",
@@ -49,7 +50,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 list_score_tiles,
-                ["score_tiles", "tile_summaries", "params:ingest"],
+                ["score_tiles", "tile_summaries", "area_of_interest", "params:ingest"],
                 ["score_listing", "ingest_ignored_score", "score_raster_region"],
                 name="list_score_tiles",
             ),

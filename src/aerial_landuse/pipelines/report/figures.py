@@ -13,6 +13,9 @@ import pandas as pd
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Patch
 
+from aerial_landuse.core.geometry.cell_grid import CellGrid
+from aerial_landuse.core.tiles.raster_cells import QuickLook
+from aerial_landuse.core.tiles.raster_region import cell_position
 from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.reporting.maps import class_colours, north_up, tile_polygons
 
@@ -112,6 +115,53 @@ def land_use_map_figure(predictions: pd.DataFrame, labels: Sequence[str], title:
     north_up(right, predictions)
     right.set_title("Confidence (probability of the predicted class)")
     fig.colorbar(confidence, ax=right, shrink=0.8)
+    return fig
+
+
+def imagery_map_figure(
+    look: QuickLook, grid: CellGrid, predictions: pd.DataFrame, labels: Sequence[str]
+) -> Figure:
+    """A raster region's imagery (a quick-look on its grid) beside the predicted classes drawn
+    over it, half transparent, in the grid's CRS (kilometres)."""
+    from matplotlib.colors import ListedColormap
+
+    codes = np.full((grid.rows, grid.cols), -1)
+    index = {label: i for i, label in enumerate(labels)}
+    for cell, label in zip(predictions["id"], predictions["pred_label"], strict=True):
+        col, row = cell_position(str(cell))
+        codes[grid.row_max - row, col - grid.col_min] = index[label]
+    per_pixel = np.repeat(np.repeat(codes, look.cell_px, 0), look.cell_px, 1)
+    imagery = np.where(look.valid[..., None], look.pixels, 255)
+    colours = class_colours(labels)
+    km = grid.cell_size / 1000
+    extent = (
+        grid.col_min * km,
+        (grid.col_max + 1) * km,
+        grid.row_min * km,
+        (grid.row_max + 1) * km,
+    )
+    height = min(6.0, 6.2 * grid.rows / grid.cols) + 1.4  # two maps side by side, the legend
+    fig = Figure(figsize=(13, height), layout="constrained")
+    titles = ("Imagery", "Predicted land use over the imagery")
+    for ax, title in zip(fig.subplots(1, 2), titles, strict=True):
+        ax.imshow(imagery, extent=extent, interpolation="nearest")
+        ax.set(title=title, xlabel=f"easting (km, {grid.crs})", ylabel="northing (km)")
+    ax.imshow(
+        np.ma.masked_less(per_pixel, 0),
+        cmap=ListedColormap([colours[label] for label in labels]),
+        vmin=-0.5,
+        vmax=len(labels) - 0.5,
+        alpha=0.5,
+        extent=extent,
+        interpolation="nearest",
+    )
+    counts = predictions["pred_label"].value_counts()
+    fig.legend(
+        handles=[Patch(color=colours[c], label=f"{c} ({counts.get(c, 0)})") for c in labels],
+        loc="outside lower center",
+        ncols=min(len(labels), 6),
+        frameon=False,
+    )
     return fig
 
 

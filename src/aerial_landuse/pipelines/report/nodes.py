@@ -30,9 +30,15 @@ from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.reporting.learning_curves import finetune_summary, plot_learning_curves
 from aerial_landuse.reporting.maps import class_colours, interactive_map, qgis_style, tile_tip
 from aerial_landuse.storage import TileFolder
-from aerial_landuse.storage.raster_region import region_images
+from aerial_landuse.storage.raster_region import region_images, region_quick_look
 
-from .figures import class_metrics_figure, confusion_figure, gallery_figure, land_use_map_figure
+from .figures import (
+    class_metrics_figure,
+    confusion_figure,
+    gallery_figure,
+    imagery_map_figure,
+    land_use_map_figure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +51,8 @@ def reconcile_tile_counts(
     featurize_score: dict[str, Any],
 ) -> dict[str, Any]:
     """Per split: listed = sampled out + quarantined (ingest, featurize) + featurized (for train
-    and test: used by the model), checked against what ingest and featurize counted."""
+    and test: used by the model), checked against what ingest and featurize counted; for a
+    raster region, its grid's cells = listed + outside the imagery + outside the area."""
     accounting = {
         split: {
             "listed": row["listed"],
@@ -75,6 +82,8 @@ def reconcile_tile_counts(
                 f"ingest, {feat['indexed']} at featurize). Re-run ingest and featurize together."
             )
         accounting[split] = {**entry, "ignored": row.get("ignored", 0)}
+        if "grid" in row:  # a raster region: the grid's cells that were not listed, and why
+            accounting[split]["grid"] = row["grid"]
     return accounting
 
 
@@ -186,8 +195,9 @@ def draw_figures(
     raster_region: dict[str, Any] | None = None,
 ) -> dict[str, Figure]:
     """Confusion matrix, per-class metrics, right and wrong test tiles, fine-tuning's learning
-    curves when the network was fine-tuned and, when a region was scored, its land-use map,
-    sample tiles per predicted class and the review sheet (the tiles the model is least sure
+    curves when the network was fine-tuned and, when a region was scored, its land-use map (and,
+    for a raster region, the classes over a quick-look of its imagery), sample tiles per
+    predicted class and the review sheet (the tiles the model is least sure
     of); keyed by file name."""
     labels = metrics["confusion_matrix"]["labels"]
     model = metrics["model"]["model_name"]
@@ -206,6 +216,10 @@ def draw_figures(
         figures["land_use_map.png"] = land_use_map_figure(
             score_predictions, labels, f"Predicted land use ({model})"
         )
+        look = region_quick_look(score_tiles, raster_region)
+        if look is not None:
+            grid = RasterRegion.from_record(raster_region).grid  # type: ignore[union-attr]
+            figures["imagery_map.png"] = imagery_map_figure(look, grid, score_predictions, labels)
         truth = true_labels(tile_summaries)
         figures["gallery.png"] = gallery_figure(
             _gallery_samples(
