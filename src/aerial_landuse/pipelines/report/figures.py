@@ -146,6 +146,7 @@ def imagery_map_figure(
     for ax, title in zip(fig.subplots(1, 2), titles, strict=True):
         ax.imshow(imagery, extent=extent, interpolation="nearest")
         ax.set(title=title, xlabel=f"easting (km, {grid.crs})", ylabel="northing (km)")
+        ax.ticklabel_format(useOffset=False, style="plain")  # whole kilometres, no "+4.7e3"
     ax.imshow(
         np.ma.masked_less(per_pixel, 0),
         cmap=ListedColormap([colours[label] for label in labels]),
