@@ -449,7 +449,7 @@ def test_an_area_of_interest_beside_the_mosaics_clips_the_cells_scored(project, 
     )
     west.to_crs(4326).to_file(folder / "area_of_interest.gpkg", engine="pyogrio")
     printed = kedro(project, "run", "--pipelines=score", "--params", f"region={region}")
-    assert "non conformant file extension" not in printed  # GDAL's note on reading from storage
+    assert "non conformant file extension" not in printed  # read from a local copy, as .gpkg
     scores = pd.read_csv(
         project / "data" / "07_model_output" / "demo" / MODEL / region / "score_predictions.csv"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -55,7 +56,7 @@ def test_outage_mid_featurize_then_restart_and_resume(e2e_project, tmp_path):
             stop_groups([run.pid])
         assert run.returncode != 0
         assert f"Lost the connection to blob storage at 127.0.0.1:{port}" in printed
-        assert "kedro run --only-missing-outputs" in printed and "Traceback" not in printed
+        assert "kedro run --only-missing-outputs" in printed and not driver_tracebacks(printed)
 
         server, process = launch(folder, port)  # storage is back, same data
         fs = fsspec.filesystem("abfs", connection_string=server.connection_string,
@@ -70,3 +71,10 @@ def test_outage_mid_featurize_then_restart_and_resume(e2e_project, tmp_path):
         assert resumed["confusion_matrix"] == local["confusion_matrix"]
     finally:
         stop_groups([process.pid])
+
+
+def driver_tracebacks(printed: str) -> list[str]:
+    """The tracebacks in ``printed`` but those of Spark's Python workers, which PySpark's daemon
+    prints when the failed run's tasks are killed mid-batch (an EOFError: not the driver's)."""
+    blocks = re.split(r"(?=Traceback \(most recent call last\):)", printed)[1:]
+    return [b for b in blocks if "pyspark/daemon.py" not in "".join(b.splitlines()[1:2])]

@@ -64,11 +64,13 @@ class _LocalCopyDataset(AbstractDataset[Any, Any]):
 
 
 class GeoPackageDataset(_LocalCopyDataset):
-    """A GeoDataFrame as one ``layer`` of a GeoPackage (written by geopandas with pyogrio)."""
+    """A GeoDataFrame as one ``layer`` of a GeoPackage (written and read by geopandas with
+    pyogrio; no ``layer``: the file's first, for a file the user gives). kedro-datasets'
+    GenericDataset is not used: importing it sets geopandas' engine to fiona for the process."""
 
     suffix = ".gpkg"
 
-    def __init__(self, filepath: str, layer: str, **arguments: Any) -> None:
+    def __init__(self, filepath: str, layer: str | None = None, **arguments: Any) -> None:
         super().__init__(filepath, **arguments)
         self._layer = layer
 

@@ -21,8 +21,6 @@ THIRD_PARTY_WARNINGS = (
     r"ORJSONResponse is deprecated",
     # Kedro 1.7 itself still calls OmegaConf's deprecated register_new_resolver.
     r"register_new_resolver\(\) is deprecated",
-    # pyogrio reads a GeoPackage from storage as an in-memory file whose name has no .gpkg.
-    r"has GPKG application_id, but non conformant file extension",
 )
 # logger -> messages it logs that are not the user's to act on
 THIRD_PARTY_NOTICES = {
