@@ -326,9 +326,11 @@ def _depth_message(dtype: str) -> str:
 
 @dataclass(frozen=True)
 class QuickLook:
-    """A small picture of a region's imagery on its grid: ``pixels`` (rows x cols x 3 uint8,
-    north row first) with ``valid`` where a file had data, ``cell_px`` pixels per cell side."""
+    """A small picture of a region's imagery on its ``grid``: ``pixels`` (rows x cols x 3
+    uint8, north row first) with ``valid`` where a file had data, ``cell_px`` pixels per cell
+    side."""
 
+    grid: CellGrid
     pixels: np.ndarray
     valid: np.ndarray
     cell_px: int
@@ -356,7 +358,7 @@ def quick_look(
                     (left, bottom, left + side, bottom + side), block * cell_px, bands, "average"
                 )
                 _paste(pixels, valid, data.transpose(1, 2, 0), mask, grid, col, row, cell_px)
-    return QuickLook(pixels, valid, cell_px)
+    return QuickLook(grid, pixels, valid, cell_px)
 
 
 def _paste(

@@ -13,7 +13,6 @@ import pandas as pd
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Patch
 
-from aerial_landuse.core.geometry.cell_grid import CellGrid
 from aerial_landuse.core.tiles.raster_cells import QuickLook
 from aerial_landuse.core.tiles.raster_region import cell_position
 from aerial_landuse.reporting.figure import Figure
@@ -118,12 +117,12 @@ def land_use_map_figure(predictions: pd.DataFrame, labels: Sequence[str], title:
     return fig
 
 
-def imagery_map_figure(
-    look: QuickLook, grid: CellGrid, predictions: pd.DataFrame, labels: Sequence[str]
-) -> Figure:
+def imagery_map_figure(look: QuickLook, predictions: pd.DataFrame, labels: Sequence[str]) -> Figure:
     """A raster region's imagery (a quick-look on its grid) beside the predicted classes drawn
     over it, half transparent, in the grid's CRS (kilometres)."""
     from matplotlib.colors import ListedColormap
+
+    grid = look.grid
 
     codes = np.full((grid.rows, grid.cols), -1)
     index = {label: i for i, label in enumerate(labels)}

@@ -218,8 +218,7 @@ def draw_figures(
         )
         look = region_quick_look(score_tiles, raster_region)
         if look is not None:
-            grid = RasterRegion.from_record(raster_region).grid  # type: ignore[union-attr]
-            figures["imagery_map.png"] = imagery_map_figure(look, grid, score_predictions, labels)
+            figures["imagery_map.png"] = imagery_map_figure(look, score_predictions, labels)
         truth = true_labels(tile_summaries)
         figures["gallery.png"] = gallery_figure(
             _gallery_samples(
