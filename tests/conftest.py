@@ -158,17 +158,13 @@ def copy_project(destination: Path, network: str = NETWORK) -> Path:
     )
     (destination / "conf" / "local").mkdir()
     # Test copies run the frozen network in every environment (as `make run
-    # NETWORK=efficientnet_lite0`): no fine-tuning in each copy; test_default_run_e2e.py runs
-    # the project's own default.
+    # NETWORK=efficientnet_lite0`) and fit the classifier's given hyperparameters
+    # (train.preset=as_given): no fine-tuning and no hyperparameter search in each copy (the
+    # search alone is a minute per model on 72 tiles). test_default_run_e2e.py runs the project's
+    # own default, both included; tests/pipelines/train tests the search.
     if network is not None:
-        globals_file = destination / "conf" / "base" / "globals.yml"
-        globals_file.write_text(
-            re.sub(
-                r"(?m)^pretrained_model: .*$",
-                f"pretrained_model: {network}",
-                globals_file.read_text(),
-            )
-        )
+        _set_line(destination / "conf" / "base" / "globals.yml", "pretrained_model: ", network)
+        _set_line(destination / "conf" / "base" / "parameters_train.yml", "  preset: ", "as_given")
     shutil.copytree(
         ROOT / "src",
         destination / "src",
@@ -178,6 +174,13 @@ def copy_project(destination: Path, network: str = NETWORK) -> Path:
         shutil.copy(ROOT / name, destination / name)
     (destination / ".jars").symlink_to(ROOT / ".jars")  # SynapseML's jars, resolved by make
     return destination
+
+
+def _set_line(path: Path, key: str, value: str) -> None:
+    """The line of ``path`` that starts with ``key`` set to ``key + value`` (it must be there)."""
+    text, count = re.subn(rf"(?m)^{re.escape(key)}.*$", key + value, path.read_text())
+    assert count == 1, f"{path} has {count} lines starting {key!r}"
+    path.write_text(text)
 
 
 @pytest.fixture(scope="session")

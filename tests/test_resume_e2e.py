@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,20 +18,25 @@ import pytest
 
 from aerial_landuse.storage.atomic import STAGING_SUFFIX
 from aerial_landuse.tools.processes import group_alive, stop_groups
-from tests.conftest import MODEL, REGION, SMALL_DEMO, copy_project, kedro
+from tests.conftest import MODEL, REGION, copy_project, kedro
 
 FEATURES = Path("data/04_feature/demo/efficientnet_lite0")
 SCORE_FEATURES = (
     Path("data/04_feature/regions") / REGION / "efficientnet_lite0" / "features.parquet"
 )
 OUTPUTS = Path("data/07_model_output/demo") / MODEL / REGION
+RAW, NETWORK_FILE = Path("data/01_raw"), Path("data/06_models/pretrained/efficientnet_lite0.onnx")
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
+def project(e2e_project, tmp_path_factory) -> Path:
+    """A copy of the project of its own (the kills below change only it), with the e2e project's
+    demo tiles and exported network, after one uninterrupted `kedro run`."""
     project = copy_project(tmp_path_factory.mktemp("resume") / "aerial-landuse")
-    kedro(project, "run", "--pipelines=demo_data", "--params", SMALL_DEMO)
-    kedro(project, "run", "--pipelines=pretrained")
+    for tiles in ("train", "test", REGION):
+        shutil.copytree(e2e_project / RAW / tiles, project / RAW / tiles)
+    (project / NETWORK_FILE).parent.mkdir(parents=True)
+    shutil.copy(e2e_project / NETWORK_FILE, project / NETWORK_FILE)
     kedro(project, "run")
     return project
 
