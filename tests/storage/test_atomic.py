@@ -174,3 +174,23 @@ def test_a_folder_copied_without_its_marker_is_not_trusted_on_blob(azurite):
     assert complete_version(fs, "marker/out") == "marker/out"
     fs.rm(f"marker/out/{SUCCESS_FILE}")  # as a kill mid-copy leaves it: the marker comes last
     assert complete_version(fs, "marker/out") is None
+
+
+def test_a_writer_that_lost_the_storage_lets_its_lease_lapse_instead_of_retrying(azurite):
+    """With the storage gone, releasing the lease would retry against an endpoint that does not
+    answer (a minute and more of the client's back-off): it is left to lapse instead. After
+    any other error it is released at once."""
+    from aerial_landuse.storage import BlobAccount, create_containers
+
+    credentials = {"connection_string": azurite.connection_string}
+    create_containers({BlobAccount("t", credentials): {"lapsing": ["x"]}})
+    fs = fsspec.filesystem("abfs", skip_instance_cache=True, **credentials)
+    lost = OSError(f"Cannot connect to host 127.0.0.1:{azurite.port} ssl:default")
+    with pytest.raises(OSError), output_lock(fs, "lapsing/out"):
+        raise lost
+    with pytest.raises(OutputLockTimeout), output_lock(fs, "lapsing/out", wait_s=0.5):
+        pass  # still leased: it lapses within LEASE_S
+    with pytest.raises(ValueError), output_lock(fs, "lapsing/other"):
+        raise ValueError("a bad parameter")
+    with output_lock(fs, "lapsing/other", wait_s=0.5):  # released at once
+        pass

@@ -31,6 +31,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from aerial_landuse.core.errors import storage_outage_in
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -63,8 +65,10 @@ def output_lock(fs: Any, path: str, wait_s: float = LOCK_WAIT_S) -> Iterator[Non
     lock.acquire(wait_s)
     try:
         yield
-    finally:
-        lock.release()
+    except BaseException as exc:
+        lock.release(storage_lost=storage_outage_in(exc) is not None)
+        raise
+    lock.release()
 
 
 @contextlib.contextmanager
@@ -235,7 +239,7 @@ class _LocalLock:
             raise
         self._fd = fd
 
-    def release(self) -> None:
+    def release(self, storage_lost: bool = False) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
@@ -269,8 +273,14 @@ class _BlobLease:
         self._renewer = threading.Thread(target=self._renew, daemon=True, name="output-lease")
         self._renewer.start()
 
-    def release(self) -> None:
+    def release(self, storage_lost: bool = False) -> None:
+        """End the lease; with the storage lost, let it lapse (within LEASE_S) rather than wait
+        for a renewal and a release that retry against an endpoint that does not answer."""
         self._stop.set()
+        if storage_lost:
+            logger.info("Left the lease on %s to lapse within %d s", self._path, LEASE_S)
+            self._lease = None
+            return
         if self._renewer is not None:
             self._renewer.join()
         if self._lease is not None:
