@@ -35,7 +35,8 @@ REGION, EARLIER_REGION = "middlesexma2016", "middlesexma2010"  # the demo region
 SMALL_DEMO = (
     "demo_data.train_tiles_per_class=12,demo_data.test_tiles_per_class=6,"
     "demo_data.region.rows=4,demo_data.region.cols=5,"
-    "demo_data.change.site_radius_tiles=1.2,demo_data.change.development_sites=2"
+    "demo_data.change.site_radius_tiles=1.2,demo_data.change.development_sites=2,"
+    "demo_data.rasters.quad_px=448"  # the NAIP-like demo quads: tests write their own rasters
 )
 
 

@@ -20,11 +20,6 @@ from tests.browser import chromium, rendered_dom
 from tests.conftest import EARLIER_REGION, MODEL, REGION, kedro, write_raster_region
 
 
-def train_and_evaluate(project: Path, classifier: str) -> None:
-    """The README's command for another classifier on the existing features."""
-    kedro(project, "run", "--pipelines=train,evaluate", "--params", f"classifier={classifier}")
-
-
 @pytest.fixture(scope="module")
 def project(e2e_project: Path) -> Path:
     return e2e_project
@@ -144,43 +139,6 @@ def _mlflow_run_count(project: Path) -> int:
 
 
 @pytest.mark.e2e
-def test_other_classifier_reuses_features_and_score_pipeline_runs_alone(project):
-    features = project / "data" / "04_feature" / "demo" / "efficientnet_lite0" / "labelled.parquet"
-    stamp = features.stat().st_mtime
-    train_and_evaluate(project, "random_forest")
-    assert features.stat().st_mtime == stamp
-    metrics = json.loads(
-        (
-            project
-            / "data"
-            / "07_model_output"
-            / "demo"
-            / "efficientnet_lite0_random_forest"
-            / "metrics.json"
-        ).read_text()
-    )
-    assert metrics["model"]["classifier"] == "random_forest" and metrics["accuracy"] > 0.5
-
-    kedro(
-        project,
-        "run",
-        "--pipelines=score",
-        "--params",
-        "model_name=efficientnet_lite0_random_forest",
-    )
-    scores = pd.read_csv(
-        project
-        / "data"
-        / "07_model_output"
-        / "demo"
-        / "efficientnet_lite0_random_forest"
-        / REGION
-        / "score_predictions.csv"
-    )
-    assert len(scores) == 20 and scores["model_name"].eq("efficientnet_lite0_random_forest").all()
-
-
-@pytest.mark.e2e
 def test_registry_lists_the_six_pipelines(project):
     listed = kedro(project, "registry", "list")
     for name in ("ingest", "featurize", "train", "evaluate", "score", "report"):
@@ -229,9 +187,13 @@ def test_interactive_maps_run_in_a_real_browser(project, tmp_path):
 
 
 @pytest.mark.e2e
-def test_missing_model_error_suggests_a_command_that_trains_it(project):
-    """Scoring a model not trained yet says how to train it; running exactly that command works."""
+def test_missing_model_error_suggests_a_command_that_trains_it_on_the_same_features(project):
+    """Scoring a model not trained yet says how to train it; running exactly that command trains
+    another classifier on the existing features (not featurized again), and the score pipeline
+    then runs alone with it."""
     model = "efficientnet_lite0_lightgbm"
+    features = project / "data" / "04_feature" / "demo" / "efficientnet_lite0" / "labelled.parquet"
+    stamp = features.stat().st_mtime
     score = ("run", "--pipelines=score", "--params", f"model_name={model}")
     failed = kedro(project, *score, check=False)
     assert "No trained model 'efficientnet_lite0_lightgbm'" in failed
@@ -239,6 +201,7 @@ def test_missing_model_error_suggests_a_command_that_trains_it(project):
     suggested = re.search(r"Train it first: `kedro ([^`]+)`", failed).group(1)
     assert "classifier=lightgbm" in suggested
     kedro(project, *shlex.split(suggested))
+    assert features.stat().st_mtime == stamp
 
     metrics = json.loads(
         (project / "data" / "07_model_output" / "demo" / model / "metrics.json").read_text()
@@ -248,6 +211,10 @@ def test_missing_model_error_suggests_a_command_that_trains_it(project):
         project / "data" / "06_models" / "trained" / "demo" / model / "classifier.txt"
     ).is_file()
     kedro(project, *score)
+    scores = pd.read_csv(
+        project / "data" / "07_model_output" / "demo" / model / REGION / "score_predictions.csv"
+    )
+    assert len(scores) == 20 and scores["model_name"].eq(model).all()
 
 
 @pytest.mark.e2e
