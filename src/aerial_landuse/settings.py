@@ -14,6 +14,7 @@ from aerial_landuse.framework.hooks import (
     SparkSaveTimer,
     StorageHooks,
 )
+from aerial_landuse.reporting.embedded import photo_sheet_files
 
 # Also a kedro.init entry point (earlier, for the CLI); here for notebooks and KedroSession users.
 quiet_console()
@@ -58,5 +59,6 @@ CONFIG_LOADER_ARGS = {
         "tracking_uri": tracking_uri,
         "features_of": features_of,
         "network_file": network_file,
+        "photo_sheets": photo_sheet_files,
     },
 }

@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import fsspec
 import matplotlib.pyplot as plt
 import mlflow
 import pytest
@@ -51,3 +52,19 @@ def test_without_a_run_nothing_is_logged_and_the_save_still_happens(tmp_path):
 def test_a_dataset_without_a_place_is_refused():
     with pytest.raises(ValueError, match="file or folder dataset"):
         TrackedArtifactDataset({"type": "kedro.io.MemoryDataset"})
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_files_named_not_logged_stay_out_of_the_run_but_are_saved(run, tmp_path, where):
+    root = str(tmp_path) if where == "local" else "memory:///not-logged"
+    figures = TrackedArtifactDataset(
+        {"type": "matplotlib.MatplotlibDataset", "filepath": f"{root}/figures"},
+        not_logged=["gallery.png"],
+    )
+    chart, sheet = plt.figure(), plt.figure()
+    figures.save({"chart.png": chart, "gallery.png": sheet})
+    plt.close(chart)
+    plt.close(sheet)
+    assert _artifacts(run, "figures") == {"figures/chart.png"}
+    saved = fsspec.open_files(f"{root}/figures/*.png")
+    assert sorted(f.path.rsplit("/", 1)[-1] for f in saved) == ["chart.png", "gallery.png"]

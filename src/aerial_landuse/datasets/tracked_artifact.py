@@ -4,6 +4,7 @@ active MLflow run, on any storage.
 kedro-mlflow's MlflowArtifactDataset logs the dataset's path as a local file, so on blob storage
 it fails (or logs nothing); this wrapper copies the saved file or folder through the dataset's
 own filesystem first, so local and blob runs log the same artifacts from one catalog entry.
+Files of a folder named in ``not_logged`` stay out of the run (what another artifact holds).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from aerial_landuse.storage import storage_location
 
 class TrackedArtifactDataset(AbstractDataset[Any, Any]):
     """Wraps ``dataset`` (a catalog definition with ``filepath`` or ``path``); after each save
-    the written file or folder goes to the active MLflow run under ``artifact_path``."""
+    the written file or folder goes to the active MLflow run under ``artifact_path``, but for
+    the folder's files named in ``not_logged``."""
 
     def __init__(
         self,
         dataset: dict[str, Any],
         artifact_path: str | None = None,
+        not_logged: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         config = deepcopy(dataset)
@@ -40,6 +43,7 @@ class TrackedArtifactDataset(AbstractDataset[Any, Any]):
             str(location), config.get("credentials"), config.get("fs_args")
         )
         self._artifact_path = artifact_path
+        self._not_logged = frozenset(not_logged or ())
         self.metadata = metadata
 
     def load(self) -> Any:
@@ -51,14 +55,17 @@ class TrackedArtifactDataset(AbstractDataset[Any, Any]):
             self._log_artifact()
 
     def _log_artifact(self) -> None:
-        if self._storage.protocol == "file":
+        fs = self._storage.fs
+        is_folder = fs.isdir(self._path)
+        if self._storage.protocol == "file" and not (is_folder and self._not_logged):
             mlflow.log_artifact(self._path, self._artifact_path)
             return
         with tempfile.TemporaryDirectory() as folder:
             local = Path(folder) / Path(self._path).name
-            fs = self._storage.fs
-            if fs.isdir(self._path):
+            if is_folder:
                 fs.get(f"{self._path}/", f"{local}/", recursive=True)
+                for name in self._not_logged:
+                    (local / name).unlink(missing_ok=True)
             else:
                 fs.get(self._path, str(local))
             mlflow.log_artifact(str(local), self._artifact_path)
@@ -67,4 +74,8 @@ class TrackedArtifactDataset(AbstractDataset[Any, Any]):
         return self._dataset.exists()
 
     def _describe(self) -> dict[str, Any]:
-        return {"dataset": self._dataset._describe(), "artifact_path": self._artifact_path}
+        return {
+            "dataset": self._dataset._describe(),
+            "artifact_path": self._artifact_path,
+            "not_logged": sorted(self._not_logged),
+        }

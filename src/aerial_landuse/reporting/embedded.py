@@ -15,6 +15,12 @@ PHOTO_SHEETS = frozenset({"gallery", "test_gallery", "review_sheet"})
 JPEG_QUALITY = 85
 
 
+def photo_sheet_files() -> list[str]:
+    """``${photo_sheets:}`` in the catalog: the photo sheets' file names, which the MLflow run
+    gets inside report.html only (as JPEG), not a second time as PNG files."""
+    return sorted(f"{stem}.png" for stem in PHOTO_SHEETS)
+
+
 def data_uri(image: Image.Image, photo: bool = False) -> str:
     """``image`` as a ``data:`` URI: JPEG when it is a ``photo``, else PNG."""
     buffer = io.BytesIO()
