@@ -30,7 +30,7 @@ export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
 
-.PHONY: quality install-torch executor-env cluster-up cluster-down upload-cluster run-cluster hdinsight-packages bench sweep compare mlflow-ui synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
+.PHONY: quality install-torch executor-env cluster-up cluster-down upload-cluster run-cluster hdinsight-packages bench bench-region sweep compare mlflow-ui synapseml-jars help install prerequisites demo-data pretrained run test lint viz clean-data azurite-install azurite azurite-stop upload run-azurite
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -112,6 +112,11 @@ TILES ?= 2000
 bench: install  ## Throughput benchmark: network alone, plain loop, featurize, score (TILES=1000,4000,16000)
 	$(MAKE) --no-print-directory pretrained NETWORK=efficientnet_lite0
 	$(BIN)/python -m aerial_landuse.tools.bench --tiles $(TILES)
+
+REGION_TILES ?= 67600
+bench-region: install  ## A county-sized region (REGION_TILES=67600) scored and reported: time, memory, file sizes
+	$(MAKE) --no-print-directory pretrained NETWORK=efficientnet_lite0
+	$(BIN)/python -m aerial_landuse.tools.bench --tiles none --region-tiles $(REGION_TILES)
 
 compare: install  ## Leaderboard of the MLflow run history (data/08_reporting/leaderboard.html)
 	$(BIN)/kedro run --pipelines=compare

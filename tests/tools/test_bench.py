@@ -1,5 +1,10 @@
-"""The benchmark's own parts (the benchmark itself runs from `make bench`, not in the tests)."""
+"""The benchmark's parts, and a smoke run of the whole (`make bench` and `make bench-region` on a
+few dozen tiles: it must run; no figure is asserted)."""
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -41,7 +46,8 @@ def test_peak_memory_sees_this_process():
         ballast = b"x" * (64 * 2**20)  # written, so resident
         time.sleep(0.2)
     assert memory.peak["driver_python"] > len(ballast)
-    assert set(memory.megabytes()) == {"driver_python", "jvm", "python_workers"}
+    assert set(memory.megabytes()) == {"driver_python", "jvm", "python_workers", "all_processes"}
+    assert memory.peak["all_processes"] >= memory.peak["driver_python"]
 
 
 def test_tile_summaries_give_every_tile_its_own_cell(tmp_path):
@@ -74,3 +80,37 @@ def test_results_table_has_one_line_per_n_with_the_ratios():
     lines = results_table([run(1000), run(4000)]).splitlines()
     assert len(lines) == 3 and "c/a" in lines[0] and "driver MB" in lines[0]
     assert lines[1].split()[0] == "1000" and "0.75" in lines[1] and "1.30" in lines[1]
+
+
+@pytest.mark.e2e
+def test_the_benchmark_runs_end_to_end_on_a_few_dozen_tiles(tmp_path, lite0_network):
+    """`make bench` and `make bench-region` as they run, tiny: throughput for N = 24, then a
+    region of 30 tiles scored and reported by the model those runs trained."""
+    from aerial_landuse.tools.processes import stop_groups
+
+    network = tmp_path / "efficientnet_lite0.onnx"
+    network.write_bytes(lite0_network.onnx_bytes)
+    command = [
+        sys.executable, "-m", "aerial_landuse.tools.bench", "--tiles", "24",
+        "--region-tiles", "30", "--train-tiles", "24", "--forward-seconds", "0.2",
+        "--workdir", str(tmp_path / "bench"), "--network-file", str(network),
+    ]  # fmt: skip
+    environment = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200",
+                   "PYSPARK_PYTHON": sys.executable}  # fmt: skip
+    process = subprocess.Popen(  # its own process group: Spark's JVM goes with it
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=environment, start_new_session=True,
+    )  # fmt: skip
+    try:
+        output, _ = process.communicate(timeout=1800)
+    finally:
+        stop_groups([process.pid])
+    assert process.returncode == 0, output[-8000:]
+    results = json.loads((tmp_path / "bench" / "results.json").read_text())
+    (run,) = results["runs"]
+    assert run["tiles"] == 24 and set(run["ratios"]) >= {"c_over_a", "d_over_a"}
+    region = results["region"]
+    assert region["tiles"] == 30 and region["score"]["seconds"] > 0
+    assert region["report"]["peak_memory_mb"]["all_processes"] > 0
+    assert set(region["files_mb"]) == {"report.html", "land_use.geojson", "land_use.gpkg"}
+    assert "c/a" in output and "Region of 30 tiles: score" in output

@@ -2,6 +2,7 @@
 
     python -m aerial_landuse.tools.bench                      # N = 2,000 generated 224 px PNG tiles
     python -m aerial_landuse.tools.bench --tiles 1000,4000,16000   # scaling table
+    python -m aerial_landuse.tools.bench --tiles none --region-tiles 67600   # `make bench-region`
 
 For each N, side by side in one process tree: (a) onnxruntime's forward pass alone at its best
 batch size and thread count, (b) a plain single-process loop of read + decode + forward, (c) the
@@ -10,6 +11,10 @@ featurize pipeline on local Spark (tile index to Parquet) and (d) the score pipe
 d/a and peak memory (PSS) of the driver, the JVM and Spark's Python workers; writes JSON.
 The pipelines run in a scratch copy of this project's conf under ``--workdir``, so data/ is
 untouched; the tiles (synthetic, from the demo textures) are generated once and reused.
+
+``--region-tiles M``: a region of M tiles (the scenario's county is 67,600) scored and reported
+by a model trained on ``--train-tiles`` of them (or on the last N's): wall time of the score and report pipelines,
+peak memory of all processes together, and the sizes of the report and the GIS layers.
 """
 
 from __future__ import annotations
@@ -55,7 +60,11 @@ logger = logging.getLogger(__name__)
 
 TILE_SIZE = 224
 FORWARD_BATCHES = (8, 16, 32, 64)
-TRACKED_OFF = ["ingest", "featurize", "train", "score", "pretrained", "demo_data"]
+TRACKED_OFF = [
+    *("ingest", "featurize", "train", "evaluate", "score", "report", "pretrained", "demo_data")
+]
+REGION = "middlesexma2016"  # the scratch project's default region (conf/base/globals.yml)
+LAYERS = ("report.html", "land_use.geojson", "land_use.gpkg")  # sizes the region case reports
 
 
 # ---- tiles ------------------------------------------------------------------------------------
@@ -110,7 +119,13 @@ def memory_snapshot(root: psutil.Process) -> dict[str, int]:
             jvm += _pss(child)
         elif name.startswith("python"):
             workers += _pss(child)
-    return {"driver_python": _pss(root), "jvm": jvm, "python_workers": workers}
+    driver = _pss(root)
+    return {
+        "driver_python": driver,
+        "jvm": jvm,
+        "python_workers": workers,
+        "all_processes": driver + jvm + workers,
+    }
 
 
 @dataclass
@@ -259,21 +274,38 @@ def scratch_project(workdir: Path) -> Path:
     return project
 
 
-def fill_data(project: Path, tiles: list[Path], tile_root: Path, network_file: Path) -> None:
-    """Fresh data/ whose labelled and score folders hold exactly ``tiles`` (hard links)."""
+def fill_data(
+    project: Path,
+    tiles: list[Path],
+    tile_root: Path,
+    network_file: Path,
+    labelled: list[Path] | None = None,
+) -> None:
+    """Fresh data/ whose score folder holds exactly ``tiles`` and whose labelled folder holds
+    ``labelled`` (default: the same tiles), as hard links."""
     if (project / "data").exists():
         shutil.rmtree(project / "data")
-    raw = project / "data" / "01_raw"
-    for folder in ("train", "middlesexma2016"):
-        (raw / folder).mkdir(parents=True)
-        for tile in tiles:
-            target = raw / folder / tile.relative_to(tile_root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.link(tile, target)
-    _tile_summaries(tiles).to_csv(raw / "middlesexma2016" / "tile_summaries.csv", index=False)
+    _link_tiles(project / "data" / "01_raw" / "train", labelled or tiles, tile_root)
+    fill_region(project, tiles, tile_root)
     pretrained = project / "data" / "06_models" / "pretrained"
     pretrained.mkdir(parents=True)
     shutil.copy(network_file, pretrained / network_file.name)
+
+
+def fill_region(project: Path, tiles: list[Path], tile_root: Path) -> None:
+    """The score folder (the region) holds exactly ``tiles``, with their tile_summaries.csv."""
+    folder = project / "data" / "01_raw" / REGION
+    shutil.rmtree(folder, ignore_errors=True)
+    _link_tiles(folder, tiles, tile_root)
+    _tile_summaries(tiles).to_csv(folder / "tile_summaries.csv", index=False)
+
+
+def _link_tiles(folder: Path, tiles: list[Path], tile_root: Path) -> None:
+    folder.mkdir(parents=True)
+    for tile in tiles:
+        target = folder / tile.relative_to(tile_root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(tile, target)
 
 
 def _tracking_off(project: Path) -> None:
@@ -319,12 +351,22 @@ def catalog_entries(project: Path, params: dict, names: list[str]) -> list[Any]:
         return [catalog.load(name) for name in names]
 
 
+def bench_params(network: str) -> dict[str, Any]:
+    """The runs' parameters: a quarter of the labelled tiles tested, the classifier's given
+    hyperparameters (what is timed is featurizing and scoring, not the search)."""
+    return {
+        "ingest": {"test_fraction": 0.25},
+        "train": {"preset": "as_given"},
+        "pretrained_model": network,
+    }
+
+
 def pipeline_phases(project: Path, network: str, n: int) -> dict[str, Any]:
     """Ingest (untimed), (c) featurize, train (untimed), (d) score, with their tile counts."""
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(project)
-    params = {"ingest": {"test_fraction": 0.25}, "pretrained_model": network}
+    params = bench_params(network)
     with contextlib.chdir(project):  # back in the caller's folder for the next N
         kedro_phase(project, "ingest", ["labelled"], params)
         featurize = kedro_phase(project, "featurize", ["labelled"], params)
@@ -340,6 +382,56 @@ def pipeline_phases(project: Path, network: str, n: int) -> dict[str, Any]:
         "featurize": {**featurize, "images_per_second": n / featurize["seconds"]},
         "score": {**score, "images_per_second": n / score["seconds"]},
     }
+
+
+# ---- region: score + report of one large region -------------------------------------------------
+def region_case(
+    m: int, args: argparse.Namespace, network_file: Path, trained: bool
+) -> dict[str, Any]:
+    """A model trained on ``--train-tiles`` tiles (untimed: ingest, featurize, train; or the
+    one the throughput runs ``trained``), then the region of ``m`` tiles scored and reported,
+    each pipeline timed and its memory sampled; the sizes of the report and GIS layers."""
+    from kedro.framework.startup import bootstrap_project
+
+    workdir = args.workdir
+    tile_root = workdir / "tiles"
+    tiles = ensure_tiles(tile_root, max(m, args.train_tiles), os.cpu_count() or 1)
+    project = scratch_project(workdir)
+    if trained:
+        fill_region(project, tiles[:m], tile_root)
+    else:
+        fill_data(project, tiles[:m], tile_root, network_file, labelled=tiles[: args.train_tiles])
+    bootstrap_project(project)
+    params = bench_params(args.network)
+    with contextlib.chdir(project):
+        if not trained:
+            for pipeline, tags in (("ingest", ["labelled"]), ("featurize", ["labelled"])):
+                kedro_phase(project, pipeline, tags, params)
+            kedro_phase(project, "train", None, params)
+        kedro_phase(project, "evaluate", None, params)  # the report shows the test metrics
+        phases = {name: kedro_phase(project, name, None, params) for name in ("score", "report")}
+        (scored,) = catalog_entries(project, params, ["featurize_summary_score"])
+    if scored["score"]["featurized"] != m:
+        raise RuntimeError(f"The region run lost tiles: {scored}")
+    return {"tiles": m, **phases, "files_mb": layer_sizes(project)}
+
+
+def layer_sizes(project: Path) -> dict[str, float]:
+    """Megabytes of the region's report and GIS layers (LAYERS), by file name."""
+    (folder,) = {p.parent for p in project.glob(f"data/08_reporting/**/{REGION}/report.html")}
+    return {name: round((folder / name).stat().st_size / 2**20, 2) for name in LAYERS}
+
+
+def region_summary(region: dict[str, Any]) -> str:
+    """One line: the region's wall times, peak memory of all processes, file sizes."""
+    score, report = region["score"], region["report"]
+    memory = max(p["peak_memory_mb"]["all_processes"] for p in (score, report)) / 1024
+    files = ", ".join(f"{name} {mb:.1f} MB" for name, mb in region["files_mb"].items())
+    return (
+        f"Region of {region['tiles']:,} tiles: score {score['seconds']:.0f} s + report "
+        f"{report['seconds']:.0f} s = {score['seconds'] + report['seconds']:.0f} s; peak memory "
+        f"(all processes) {memory:.1f} GB; {files}"
+    )
 
 
 # ---- driver ---------------------------------------------------------------------------------------
@@ -442,8 +534,15 @@ def results_table(results: list[dict[str, Any]]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tiles", default="2000", help="N, or several: 1000,4000,16000")
+    parser.add_argument(
+        "--tiles", default="2000", help="N, or several: 1000,4000,16000; none: no throughput runs"
+    )
+    parser.add_argument("--region-tiles", type=int, default=0, help="M: a region scored, reported")
+    parser.add_argument("--train-tiles", type=int, default=240, help="the region's model's tiles")
     parser.add_argument("--network", default="efficientnet_lite0")
+    parser.add_argument(
+        "--network-file", type=Path, default=None, help="default: data/06_models/pretrained/"
+    )
     parser.add_argument("--workdir", type=Path, default=project_root() / "data" / "bench")
     parser.add_argument(
         "--output", type=Path, default=None, help="JSON (default <workdir>/results.json)"
@@ -456,8 +555,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = parse_args(argv)
     args.workdir = args.workdir.resolve()  # the pipelines run from the scratch project folder
     args.output = (args.output or args.workdir / "results.json").resolve()
-    sizes = [int(n) for n in str(args.tiles).split(",")]
-    network_file = project_root() / "data" / "06_models" / "pretrained" / f"{args.network}.onnx"
+    sizes = [] if args.tiles == "none" else [int(n) for n in str(args.tiles).split(",")]
+    network_file = (
+        args.network_file
+        or project_root() / "data" / "06_models" / "pretrained" / f"{args.network}.onnx"
+    ).resolve()
     if not network_file.exists():
         raise SystemExit(
             f"{network_file} does not exist: export it first with "
@@ -466,14 +568,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args.workdir.mkdir(parents=True, exist_ok=True)
     spark_start = start_spark(scratch_project(args.workdir.resolve()))
     results = [benchmark(n, args, network_file) for n in sizes]
-    output = args.output
-    output.write_text(
-        json.dumps(
-            {"machine": machine(), "spark_start_seconds": spark_start, "runs": results}, indent=2
-        )
+    region = (
+        region_case(args.region_tiles, args, network_file, trained=bool(results))
+        if args.region_tiles
+        else None
     )
-    print(results_table(results))  # noqa: T201
-    print(f"Results: {output.resolve()}")  # noqa: T201
+    record = {"machine": machine(), "spark_start_seconds": spark_start, "runs": results}
+    args.output.write_text(json.dumps({**record, "region": region}, indent=2))
+    if results:
+        print(results_table(results))  # noqa: T201
+    if region:
+        print(region_summary(region))  # noqa: T201
+    print(f"Results: {args.output}")  # noqa: T201
     return results
 
 
