@@ -144,6 +144,24 @@ def kedro(project: Path, *args: str, env: dict[str, str] | None = None, check: b
     return done.stdout + done.stderr
 
 
+def run_tool(command: list[str], cwd: Path | None = None) -> tuple[int, str]:
+    """``command`` (one of the project's tools) in its own process group, so that Spark's JVM
+    and workers (and torch's) are stopped with it; its exit status and everything it printed."""
+    from aerial_landuse.tools.processes import stop_groups
+
+    environment = {**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "true",
+                   "PYSPARK_PYTHON": sys.executable, "COLUMNS": "200"}  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        output, _ = process.communicate(timeout=3000)
+    finally:
+        stop_groups([process.pid])
+    return process.returncode, output
+
+
 def copy_project(destination: Path, network: str = NETWORK) -> Path:
     """conf/ (all environments), src/ and pyproject.toml of this project, with empty data/;
     its default network is ``network`` (None: the project's own)."""

@@ -2,8 +2,6 @@
 few dozen tiles: it must run; no figure is asserted)."""
 
 import json
-import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -19,6 +17,7 @@ from aerial_landuse.tools.bench import (
     results_table,
     tile_name,
 )
+from tests.conftest import run_tool
 
 
 def test_every_prefix_of_the_tile_set_is_balanced_across_classes():
@@ -86,8 +85,6 @@ def test_results_table_has_one_line_per_n_with_the_ratios():
 def test_the_benchmark_runs_end_to_end_on_a_few_dozen_tiles(tmp_path, lite0_network):
     """`make bench` and `make bench-region` as they run, tiny: throughput for N = 24, then a
     region of 30 tiles scored and reported by the model those runs trained."""
-    from aerial_landuse.tools.processes import stop_groups
-
     network = tmp_path / "efficientnet_lite0.onnx"
     network.write_bytes(lite0_network.onnx_bytes)
     command = [
@@ -95,17 +92,8 @@ def test_the_benchmark_runs_end_to_end_on_a_few_dozen_tiles(tmp_path, lite0_netw
         "--region-tiles", "30", "--train-tiles", "24", "--forward-seconds", "0.2",
         "--workdir", str(tmp_path / "bench"), "--network-file", str(network),
     ]  # fmt: skip
-    environment = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200",
-                   "PYSPARK_PYTHON": sys.executable}  # fmt: skip
-    process = subprocess.Popen(  # its own process group: Spark's JVM goes with it
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=environment, start_new_session=True,
-    )  # fmt: skip
-    try:
-        output, _ = process.communicate(timeout=1800)
-    finally:
-        stop_groups([process.pid])
-    assert process.returncode == 0, output[-8000:]
+    code, output = run_tool(command)
+    assert code == 0, output[-8000:]
     results = json.loads((tmp_path / "bench" / "results.json").read_text())
     (run,) = results["runs"]
     assert run["tiles"] == 24 and set(run["ratios"]) >= {"c_over_a", "d_over_a"}

@@ -4,8 +4,6 @@ every combination an MLflow run and the fine-tuned network registered."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 
 import mlflow
@@ -13,8 +11,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from aerial_landuse.tools.processes import stop_groups
-from tests.conftest import copy_project, write_labelled_folder
+from tests.conftest import copy_project, run_tool, write_labelled_folder
 
 pytestmark = pytest.mark.e2e
 pytest.importorskip("torch", reason="the torch extra is not installed")
@@ -36,17 +33,8 @@ def quality(tmp_path_factory):
         "--networks", "efficientnet_lite0", "--finetune", "efficientnet_lite0",
         "--tta", "1", "2", "--classifiers", "logistic_regression", "--params", FAST,
     ]  # fmt: skip
-    environment = {**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "true",
-                   "PYSPARK_PYTHON": sys.executable, "COLUMNS": "200"}  # fmt: skip
-    process = subprocess.Popen(  # its own process group: Spark's JVM and torch's go with it
-        command, cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
-    )  # fmt: skip
-    try:
-        output, _ = process.communicate(timeout=3000)
-    finally:
-        stop_groups([process.pid])
-    assert process.returncode == 0, output[-12000:]
+    code, output = run_tool(command, cwd=project)
+    assert code == 0, output[-12000:]
     return project, output
 
 
