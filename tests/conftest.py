@@ -118,16 +118,21 @@ def write_raster_region(folder: Path, houses_from_block: int) -> None:
     write_quads(folder, "naip", classes, 32.0, layout, 5)
 
 
-def kedro(project: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
-    """Run ``kedro *args`` in ``project``; returns everything it printed."""
-    environment = {
+def _run_environment() -> dict[str, str]:
+    """What a `kedro` or tool subprocess of the tests runs with: no telemetry, this Python for
+    Spark's workers, lines wide enough not to wrap."""
+    return {
         **os.environ,
         "DO_NOT_TRACK": "1",
         "KEDRO_DISABLE_TELEMETRY": "true",
         "PYSPARK_PYTHON": sys.executable,
         "COLUMNS": "200",
-        **(env or {}),
     }
+
+
+def kedro(project: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
+    """Run ``kedro *args`` in ``project``; returns everything it printed."""
+    environment = {**_run_environment(), **(env or {})}
     done = subprocess.run(
         [sys.executable, "-m", "kedro", *args],
         check=False,
@@ -149,10 +154,8 @@ def run_tool(command: list[str], cwd: Path | None = None) -> tuple[int, str]:
     and workers (and torch's) are stopped with it; its exit status and everything it printed."""
     from aerial_landuse.tools.processes import stop_groups
 
-    environment = {**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "true",
-                   "PYSPARK_PYTHON": sys.executable, "COLUMNS": "200"}  # fmt: skip
     process = subprocess.Popen(
-        command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        command, cwd=cwd, env=_run_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, start_new_session=True,
     )  # fmt: skip
     try:

@@ -13,8 +13,8 @@ The pipelines run in a scratch copy of this project's conf under ``--workdir``, 
 untouched; the tiles (synthetic, from the demo textures) are generated once and reused.
 
 ``--region-tiles M``: a region of M tiles (the scenario's county is 67,600) scored and reported
-by a model trained on ``--train-tiles`` of them (or on the last N's): wall time of the score and report pipelines,
-peak memory of all processes together, and the sizes of the report and the GIS layers.
+by a model trained on ``--train-tiles`` of them (or on the last N's): wall time of the score and
+report pipelines, peak memory of all processes together, sizes of the report and GIS layers.
 """
 
 from __future__ import annotations
@@ -60,8 +60,15 @@ logger = logging.getLogger(__name__)
 
 TILE_SIZE = 224
 FORWARD_BATCHES = (8, 16, 32, 64)
-TRACKED_OFF = [
-    *("ingest", "featurize", "train", "evaluate", "score", "report", "pretrained", "demo_data")
+TRACKED_OFF = [  # pipelines whose runs open no MLflow run
+    "ingest",
+    "featurize",
+    "train",
+    "evaluate",
+    "score",
+    "report",
+    "pretrained",
+    "demo_data",
 ]
 REGION = "middlesexma2016"  # the scratch project's default region (conf/base/globals.yml)
 LAYERS = ("report.html", "land_use.geojson", "land_use.gpkg")  # sizes the region case reports
