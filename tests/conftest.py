@@ -118,6 +118,24 @@ def write_raster_region(folder: Path, houses_from_block: int) -> None:
     write_quads(folder, "naip", classes, 32.0, layout, 5)
 
 
+def write_labelled_raster_set(imagery: Path, land_cover: Path) -> None:
+    """A labelled raster set: two NAIP-like COG quads (as ``write_raster_region``'s, 992 m x
+    512 m) of Forest, Cultivated and Developed bands, 320 m wide, west to east, and an NLCD-like
+    30 m land-cover COG of the same ground in CONUS Albers (the project's class table), with a
+    woody wetland (code 90, excluded) in the forest."""
+    from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, write_land_cover, write_quads
+
+    names = ("Forest", "Cultivated", "Developed")
+    classes = np.repeat([LAND_USE_CLASSES.index(name) for name in names], [10, 10, 11])
+    classes = np.tile(classes, (16, 1))
+    layout = MosaicLayout(quad_px=512, overlap_px=32, collar_px=8)
+    write_quads(imagery, "naip", classes, 32.0, layout, 11)
+    table = parameters("ingest")["land_cover"]["classes"]
+    land_cover.mkdir(parents=True, exist_ok=True)
+    wetland = (90, layout.left + 100.0, layout.top - 400.0)
+    write_land_cover(land_cover / "nlcd.tif", classes, 32.0, layout, table, wetland)
+
+
 def _run_environment() -> dict[str, str]:
     """What a `kedro` or tool subprocess of the tests runs with: no telemetry, this Python for
     Spark's workers, lines wide enough not to wrap."""

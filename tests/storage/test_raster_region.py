@@ -5,17 +5,21 @@ ambiguous folders named with their fix."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import pickle
 
 import numpy as np
 import pystac
 import pytest
+from PIL import Image
 
 from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, write_quads
 from aerial_landuse.storage import Storage, TileFolder
 from aerial_landuse.storage.raster_region import (
     CellImages,
+    CellSource,
     rasterio_opener,
     read_raster_region,
     region_raster_files,
@@ -78,6 +82,10 @@ def test_headers_are_read_through_the_storages_filesystem(quads):
     cell = f"32619_{region.grid.col_min + 2}_{region.grid.row_min + 1}"  # inside the imagery
     image = CellImages(region, storage, [cell], size=64)[cell]()
     assert image.size == (64, 64) and np.asarray(image).std() > 0
+    # fine-tuning reads cells by id as a TileSource: the same chip, losslessly, after pickling
+    source = pickle.loads(pickle.dumps(CellSource(region, storage, 64)))
+    chip = Image.open(io.BytesIO(source.read_bytes(cell)))
+    assert chip.format == "PNG" and np.array_equal(np.asarray(chip), np.asarray(image))
 
 
 def test_a_region_on_blob_storage_is_read_beside_a_container_named_test(quads, azurite):

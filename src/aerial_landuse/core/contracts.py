@@ -98,6 +98,9 @@ FINETUNE_SPLIT_COLUMNS = ["id", "path", "label", "role"]
 
 # ---- quarantine: one row per tile that could not be used, at any stage ----------------------
 QUARANTINE_COLUMNS = ["path", "split", "label", "stage", "reason"]
+# A labelled raster set's cells that the land-cover raster leaves without a class (mixed, water,
+# outside it) are listed in the ingest quarantine with this stage, and counted apart (unlabelled)
+UNLABELLED_STAGE = "label"
 IGNORED_COLUMNS = ["path", "split", "reason"]  # files of a tile folder that are not tiles
 
 # ---- predictions (score) ----------------------------------------------------------------------

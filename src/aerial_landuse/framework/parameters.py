@@ -102,6 +102,15 @@ class RasterParameters(_Block):
     stac_asset: str
 
 
+class LandCoverParameters(_Block):
+    """How the cells of a labelled raster set are labelled and split (docs/rasters.md)."""
+
+    classes: dict[int, str | None]  # land-cover code -> land-use class; None: excluded
+    min_label_purity: Share
+    split_block_cells: Count
+    test_block_share: Annotated[float, Field(gt=0, lt=1)]
+
+
 class IngestParameters(_Block):
     test_fraction: Annotated[float, Field(gt=0, lt=1)] | None
     sample_frac: Share
@@ -114,6 +123,7 @@ class IngestParameters(_Block):
     follow_external_links: bool
     rows_per_partition: Count
     raster: RasterParameters
+    land_cover: LandCoverParameters
 
 
 class FeaturizeParameters(_Block):

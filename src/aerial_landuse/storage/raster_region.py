@@ -8,6 +8,7 @@ ItemCollection / catalog JSON (``*.json``) naming them.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from pathlib import PurePosixPath
@@ -96,6 +97,23 @@ def region_raster_files(folder: TileFolder, stac_asset: str) -> list[str]:
     return [path for path in files if path.lower().endswith(RASTER_EXTENSIONS)]
 
 
+def labelled_raster_files(folder: TileFolder, stac_asset: str) -> list[str]:
+    """The imagery of a labelled folder given as rasters: a STAC JSON or GeoTIFF/COG files at
+    its top level (labelled tiles, TIFF ones too, sit one level down, in class folders); none
+    for a folder of class folders."""
+    if not folder.exists():
+        return []
+    fs, root = folder.storage.fs, folder.root.rstrip("/")
+    top = [str(path) for path in fs.ls(root, detail=False)]
+    if not any(
+        PurePosixPath(path).suffix.lower() in (".json", *RASTER_EXTENSIONS)
+        and not PurePosixPath(path).name.startswith(".")
+        for path in top
+    ):
+        return []
+    return region_raster_files(folder, stac_asset)
+
+
 def read_raster_region(folder: TileFolder, urls: list[str], raster: dict[str, Any]) -> RasterRegion:
     """The region of ``urls`` as ``raster`` (the ``ingest.raster`` parameters) cuts it: each
     file's header read once here, the grid snapped to ``tile_size_m`` in ``crs`` (or the first
@@ -121,6 +139,26 @@ def read_raster_region(folder: TileFolder, urls: list[str], raster: dict[str, An
         max_nodata_share=float(raster["max_nodata_share"]),
         resampling=raster["resampling"],
     )
+
+
+def read_land_cover(
+    folder: TileFolder | None, stac_asset: str, labelled: TileFolder
+) -> list[RasterSource]:
+    """The headers of the land-cover rasters (NLCD...) that label the cells of the ``labelled``
+    raster set: the GeoTIFF/COG files of ``folder`` (or those its STAC JSON lists)."""
+    where = "the land_cover folder" if folder is None else folder.storage.uri(folder.root)
+    urls = region_raster_files(folder, stac_asset) if folder and folder.exists() else []
+    if folder is None or not urls:
+        raise UserInputError(
+            f"{labelled.storage.uri(labelled.root)} holds imagery (GeoTIFF/COG) rather than class "
+            f"folders, so its cells are labelled from a land-cover raster, but {where} holds "
+            "none: put the land-cover GeoTIFF (e.g. NLCD) there (catalog: land_cover)."
+        )
+    opener = rasterio_opener(folder.storage)
+    try:
+        return [read_source_header(url, opener) for url in urls]
+    except ValueError as exc:
+        raise UserInputError(f"The land-cover raster in {where} cannot be read: {exc}") from None
 
 
 def _check_bands_and_depth(
@@ -177,6 +215,25 @@ class CellImages(Mapping[str, Callable[[], Image.Image]]):
         if chip.pixels is None:
             raise OSError(f"cell {cell}: {chip.error}")
         return Image.fromarray(chip.pixels)
+
+
+class CellSource:
+    """The cells of a raster region as a ``TileSource`` (``read_bytes(cell id)``: the cell's chip,
+    ``size`` pixels a side, as PNG), so that code which reads tiles by path (fine-tuning) reads
+    cells; picklable: executors read the windows themselves."""
+
+    def __init__(self, region: RasterRegion, storage: Storage, size: int) -> None:
+        self._region, self._storage, self._size = region, storage, size
+
+    @property
+    def fs(self) -> Any:
+        return self._storage.fs
+
+    def read_bytes(self, path: str, limit: int | None = None) -> bytes:
+        image = CellImages(self._region, self._storage, [path], self._size)[path]()
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
 
 
 def region_images(

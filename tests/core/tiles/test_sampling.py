@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from aerial_landuse.core.tiles.sampling import mark_sample, stratified_split
+from aerial_landuse.core.tiles.sampling import mark_sample, split_listing, stratified_split
+from tests.conftest import parameters
 
 
 def test_one_labelled_folder_is_split_per_class_by_test_fraction():
@@ -46,3 +47,31 @@ def test_sample_frac_is_seeded_per_class_and_keeps_every_class():
 def test_bad_sample_frac_is_refused(bad):
     with pytest.raises(ValueError, match="sample_frac"):
         mark_sample(pd.DataFrame({"path": ["a"], "label": ["x"]}), bad, 0, by=None)
+
+
+def test_cells_split_by_spatial_blocks_and_unlabelled_cells_are_in_no_split():
+    """A labelled raster set's cells: whole blocks of cells on one side, the same split for the
+    train and finetune pipelines (both call split_listing); unreadable cells keep their block's
+    split, cells the land cover gave no class are no tile of either."""
+    cells = [f"32619_{col}_{row}" for col in range(100, 112) for row in range(40, 52)]
+    readable = pd.DataFrame(
+        {"id": cells, "path": cells, "label": "Forest", "folder": "train", "state": "featurized"}
+    )
+    quarantine = pd.DataFrame(
+        {
+            "path": ["32619_112_40", "32619_112_41"],
+            "split": "train",
+            "label": None,
+            "stage": ["label", "ingest"],
+            "reason": ["mixed: ...", "unreadable"],
+        }
+    )
+    ingest = parameters("ingest")
+    ingest["land_cover"] |= {"split_block_cells": 4, "test_block_share": 0.5}
+    tiles = split_listing(readable, quarantine, ingest, cells=True)
+    assert set(tiles["path"]) == {*cells, "32619_112_41"}
+    position = tiles["path"].str.split("_", expand=True).astype(int)
+    block = (position[1] // 4).astype(str) + "/" + (position[2] // 4).astype(str)
+    assert tiles.groupby(block)["split"].nunique().eq(1).all()
+    assert set(tiles["split"]) == {"train", "test"}
+    assert tiles.equals(split_listing(readable, quarantine, ingest, cells=True))

@@ -56,7 +56,7 @@ def indexed_tiles(tmp_path, size):
         (root / "Forest" / "forest_000.png").read_bytes()[:300]
     )
     tiles = folder(root)
-    listing, ignored = list_labelled_tiles(tiles, folder(tmp_path / "none"), INGEST)
+    listing, ignored, _ = list_labelled_tiles(tiles, folder(tmp_path / "none"), INGEST)
     index, quarantine, _ = split_index_and_quarantine(
         probe_tiles(listing, tiles, INGEST), listing, ignored, INGEST
     )

@@ -58,7 +58,7 @@ FINETUNE = parameters("finetune") | {
 
 def indexed(tmp_path, per_class=8):
     tiles = folder(write_labelled_folder(tmp_path / "train", per_class, CLASSES, size=64))
-    listing, ignored = list_labelled_tiles(tiles, folder(tmp_path / "none"), INGEST)
+    listing, ignored, _ = list_labelled_tiles(tiles, folder(tmp_path / "none"), INGEST)
     index, quarantine, _ = split_index_and_quarantine(
         probe_tiles(listing, tiles, INGEST), listing, ignored, INGEST
     )

@@ -36,7 +36,7 @@ def corpus(tmp_path_factory, spark):
     root = (base / "train").resolve()
     write_corpus(root, base / "elsewhere")
     tiles = folder(root)
-    listing, ignored = list_labelled_tiles(tiles, folder(base / "none"), PARAMS)
+    listing, ignored, _ = list_labelled_tiles(tiles, folder(base / "none"), PARAMS)
     index, quarantine, summary = split_index_and_quarantine(
         probe_tiles(listing, tiles, PARAMS), listing, ignored, PARAMS
     )

@@ -11,7 +11,7 @@ from aerial_landuse.pipelines.ingest.nodes import (
     probe_tiles,
     split_index_and_quarantine,
 )
-from tests.conftest import folder, parameters, write_labelled_folder
+from tests.conftest import folder, parameters, write_labelled_folder, write_labelled_raster_set
 
 PARAMS = parameters("ingest") | {
     "test_fraction": None,
@@ -26,7 +26,7 @@ PARAMS = parameters("ingest") | {
 def test_separate_folders_give_train_and_test_with_labels_from_parent_folder(tmp_path):
     train = write_labelled_folder(tmp_path / "train", 3, ("Forest", "Shrub"))
     test = write_labelled_folder(tmp_path / "test", 2, ("Forest", "Shrub"))
-    listing, ignored = list_labelled_tiles(folder(train), folder(test), PARAMS)
+    listing, ignored, _ = list_labelled_tiles(folder(train), folder(test), PARAMS)
     assert listing.groupby(["split", "label"]).size().to_dict() == {
         ("test", "Forest"): 2,
         ("test", "Shrub"): 2,
@@ -39,7 +39,7 @@ def test_separate_folders_give_train_and_test_with_labels_from_parent_folder(tmp
 def test_with_test_fraction_only_the_train_folder_is_listed_and_the_split_waits(tmp_path):
     root = write_labelled_folder(tmp_path / "all", 4, ("Forest", "Shrub"))
     test = write_labelled_folder(tmp_path / "test", 2, ("Forest", "Shrub"))
-    listing, ignored = list_labelled_tiles(
+    listing, ignored, _ = list_labelled_tiles(
         folder(root), folder(test), {**PARAMS, "test_fraction": 0.3}
     )
     assert len(listing) == 8 and listing["split"].eq("train").all()  # decided after featurize
@@ -181,7 +181,7 @@ def _write_odd_tiles(root):
 
 def test_probe_indexes_readable_tiles_and_quarantines_the_rest_with_a_reason(spark, tmp_path):
     _write_odd_tiles(tmp_path / "train")
-    listing, ignored = list_labelled_tiles(
+    listing, ignored, _ = list_labelled_tiles(
         folder(tmp_path / "train"), folder(tmp_path / "x"), {**PARAMS, "test_fraction": 0.4}
     )
     probed = probe_tiles(listing, folder(tmp_path / "train"), PARAMS)
@@ -214,7 +214,7 @@ def test_a_split_with_too_many_unreadable_tiles_stops_the_run_naming_the_folder(
     for path in paths:
         path.write_bytes(b"not an image")
     tiles = folder(root)
-    listing, ignored = list_labelled_tiles(
+    listing, ignored, _ = list_labelled_tiles(
         tiles, folder(tmp_path / "x"), {**PARAMS, "test_fraction": 0.3}
     )
     probed = probe_tiles(listing, tiles, PARAMS)
@@ -274,3 +274,42 @@ def test_the_grid_counts_reconcile_in_the_ingest_summary(spark, raster_region):
     broken = {**record, "cell_counts": {**record["cell_counts"], "outside_area": 11}}
     with pytest.raises(RuntimeError, match="do not reconcile"):
         split_index_and_quarantine(probed, listing, ignored, PARAMS, broken)
+
+
+def test_a_labelled_raster_sets_cells_are_labelled_on_the_executors_and_counted(spark, tmp_path):
+    """train_tiles holding imagery (no class folders): its cells are listed, labelled from the
+    land-cover raster in another projection by the executors, and the cells it gives no class
+    (mixed, wetland) are listed with the reason and counted apart from unreadable ones."""
+    write_labelled_raster_set(tmp_path / "train", tmp_path / "land_cover")
+    train, land_cover = folder(tmp_path / "train"), folder(tmp_path / "land_cover", False)
+    params = PARAMS | {"raster": PARAMS["raster"] | {"tile_size_m": 64}}
+    listing, ignored, record = list_labelled_tiles(
+        train, folder(tmp_path / "none"), params, land_cover
+    )
+    assert ignored.empty and listing["label"].isna().all() and "land_cover" in record
+    assert listing["id"].str.fullmatch(r"32619_\d+_\d+").all()
+    probed = probe_tiles(listing, train, params, record)
+    index, quarantine, summary = split_index_and_quarantine(
+        probed, listing, ignored, params, record
+    )
+    labels = index.select("id", "label").toPandas()
+    row = summary["train"]
+    assert row["listed"] == len(listing) == row["indexed"] + row["unlabelled"] + row["quarantined"]
+    assert row["quarantined"] == 0 and row["grid"]["grid_cells"] == len(listing)
+    assert set(labels["label"]) == {"Forest", "Cultivated", "Developed"}
+    unlabelled = quarantine[quarantine["stage"] == "label"]
+    assert len(unlabelled) == row["unlabelled"] > 0
+    assert unlabelled["reason"].str.startswith("mixed: ").any()
+    assert unlabelled["reason"].str.contains("code 90 is excluded").any()
+    columns = labels["id"].str.split("_").str[1].astype(int)
+    west = labels.loc[columns == columns.min(), "label"]
+    assert set(west) == {"Forest"}
+
+
+def test_a_labelled_raster_set_without_a_land_cover_raster_says_where_to_put_it(tmp_path):
+    write_labelled_raster_set(tmp_path / "train", tmp_path / "elsewhere")
+    with pytest.raises(UserInputError, match=r"land_cover.*holds none: put the land-cover"):
+        list_labelled_tiles(
+            folder(tmp_path / "train"), folder(tmp_path / "none"), PARAMS,
+            folder(tmp_path / "land_cover", False),
+        )  # fmt: skip

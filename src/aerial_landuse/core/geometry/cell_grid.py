@@ -31,6 +31,17 @@ class RasterSource:
     dtype: str
     nodata: float | None
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> RasterSource:
+        """The source of its JSON record (``dataclasses.asdict``'s, tuples read back as lists)."""
+        return cls(
+            **{
+                **record,
+                "bounds": tuple(record["bounds"]),
+                "resolution": tuple(record["resolution"]),
+            }
+        )
+
 
 @dataclass(frozen=True)
 class CellGrid:

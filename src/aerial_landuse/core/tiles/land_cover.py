@@ -10,14 +10,18 @@ covers at least ``min_purity`` of it; every other cell gets the reason it was le
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from aerial_landuse.core.geometry.cell_grid import CellGrid, RasterSource
 from aerial_landuse.core.tiles.raster_cells import FileError, RasterFiles, ReadsRasterFiles
+from aerial_landuse.core.tiles.raster_region import cell_position
+
+LAND_COVER = "land_cover"  # the raster region record's key for how its cells are labelled
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,40 @@ class LabelRule:
     def __post_init__(self) -> None:
         if not 0.0 < self.min_purity <= 1.0:
             raise ValueError(f"min_label_purity must lie in (0, 1], not {self.min_purity}")
+
+    @classmethod
+    def of(cls, params: Mapping[str, Any]) -> LabelRule:
+        """The rule of the ``ingest.land_cover`` parameters."""
+        classes = {int(code): name for code, name in params["classes"].items()}
+        return cls(classes, float(params["min_label_purity"]))
+
+
+@dataclass(frozen=True)
+class LandCoverLabels:
+    """A labelled raster set's land-cover files and label rule, as its region record holds them
+    (under ``LAND_COVER``), so that executors label cells from the record alone."""
+
+    sources: tuple[RasterSource, ...]
+    rule: LabelRule
+
+    def to_record(self) -> dict[str, Any]:
+        rule = self.rule
+        return {
+            "sources": [asdict(source) for source in self.sources],
+            "classes": [[code, name] for code, name in sorted(rule.classes.items())],
+            "min_label_purity": rule.min_purity,
+            "samples": rule.samples,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any] | None) -> LandCoverLabels | None:
+        """The labels of a region record (None: a region to score, or tiles)."""
+        if not record or LAND_COVER not in record:
+            return None
+        given = record[LAND_COVER]
+        sources = tuple(RasterSource.from_record(source) for source in given["sources"])
+        classes = {int(code): name for code, name in given["classes"]}
+        return cls(sources, LabelRule(classes, float(given["min_label_purity"]), given["samples"]))
 
 
 @dataclass(frozen=True)
@@ -90,3 +128,23 @@ def label_of(codes: np.ndarray, rule: LabelRule, total: int) -> CellLabel:
             f"mixed: {label} covers {purity:.0%} of the cell, under min_label_purity {rule.min_purity:.0%}",
         )  # fmt: skip
     return CellLabel(label, purity)
+
+
+def label_cells(
+    frames: Iterator[pd.DataFrame],
+    grid: CellGrid,
+    labels: LandCoverLabels,
+    opener: Callable[..., Any] | None,
+    unlabelled_prefix: str,
+) -> Iterator[pd.DataFrame]:
+    """A Spark task's cells (listing rows, ``id`` the cell id) with their ``label``, or none and
+    ``error`` = ``unlabelled_prefix`` + the reason; the land-cover files opened once per task."""
+    with LandCoverLabeller(grid, list(labels.sources), labels.rule, opener) as labeller:
+        for frame in frames:
+            found = [labeller.label(*cell_position(cell)) for cell in frame["id"]]
+            yield frame.assign(
+                label=[cell.label for cell in found],
+                error=[
+                    None if cell.label else unlabelled_prefix + str(cell.reason) for cell in found
+                ],
+            )

@@ -50,16 +50,7 @@ class RasterRegion:
         """The region of a record, or None for an empty one (a region of tile files)."""
         if not record:
             return None
-        sources = tuple(
-            RasterSource(
-                **{
-                    **source,
-                    "bounds": tuple(source["bounds"]),
-                    "resolution": tuple(source["resolution"]),
-                }
-            )
-            for source in record["sources"]
-        )
+        sources = tuple(RasterSource.from_record(source) for source in record["sources"])
         return cls(
             grid=CellGrid(**record["grid"]),
             sources=sources,

@@ -6,8 +6,14 @@ after featurize so that changing it never needs the tiles again).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+
+from aerial_landuse.core.contracts import UNLABELLED_STAGE
+from aerial_landuse.core.geometry.cell_grid import split_of
+from aerial_landuse.core.tiles.raster_region import cell_position
 
 
 def stratified_split(listing: pd.DataFrame, test_fraction: float, seed: int) -> pd.DataFrame:
@@ -29,20 +35,39 @@ def stratified_split(listing: pd.DataFrame, test_fraction: float, seed: int) -> 
 
 
 def split_listing(
-    readable: pd.DataFrame, ingest_quarantine: pd.DataFrame, test_fraction: float | None, seed: int
+    readable: pd.DataFrame,
+    ingest_quarantine: pd.DataFrame,
+    ingest: dict[str, Any],
+    cells: bool = False,
 ) -> pd.DataFrame:
     """Every listed labelled tile with its ``split``: ``readable`` (the tile index's rows: id,
     path, label, folder, ...) and the tiles ingest quarantined (id null, state
-    ``quarantined_ingest``), split by the folder
-    they were listed from (``test_fraction`` null) or by a seeded per-class split of all of them.
-    The train pipeline and the finetune pipeline both call this, so a tile tested on was never
-    fine-tuned on."""
-    unreadable = ingest_quarantine[["path", "label", "split"]].rename(columns={"split": "folder"})
+    ``quarantined_ingest``; cells the land cover left unlabelled are not tiles of either split),
+    split by the folder they were listed from (``ingest.test_fraction`` null) or by a seeded
+    per-class split of all of them; the ``cells`` of a labelled raster set by spatial blocks
+    (``ingest.land_cover``: ``split_block_cells``, ``test_block_share``). The train pipeline
+    and the finetune pipeline both call this, so a tile tested on was never fine-tuned on."""
+    stage = ingest_quarantine.get("stage", pd.Series(dtype=object))
+    unreadable = ingest_quarantine[stage.reindex(ingest_quarantine.index) != UNLABELLED_STAGE]
+    unreadable = unreadable[["path", "label", "split"]].rename(columns={"split": "folder"})
     unreadable = unreadable.assign(id=None, state="quarantined_ingest")
     tiles = pd.concat([readable, unreadable], ignore_index=True)
-    if test_fraction is None:
+    seed = int(ingest["seed"])
+    if cells:
+        rule = ingest["land_cover"]
+        return tiles.assign(
+            split=block_split(
+                tiles["path"], int(rule["split_block_cells"]), float(rule["test_block_share"]), seed
+            )
+        )
+    if ingest["test_fraction"] is None:
         return tiles.assign(split=tiles["folder"])
-    return stratified_split(tiles, float(test_fraction), seed)
+    return stratified_split(tiles, float(ingest["test_fraction"]), seed)
+
+
+def block_split(cells: pd.Series, block_cells: int, test_share: float, seed: int) -> list[str]:
+    """train or test for each cell id, by its spatial block (``cell_grid.split_of``)."""
+    return [split_of(*cell_position(str(cell)), block_cells, test_share, seed) for cell in cells]
 
 
 def mark_sample(

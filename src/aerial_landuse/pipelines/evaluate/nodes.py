@@ -115,6 +115,14 @@ def tabulate_test_predictions(test_predictions: DataFrame) -> pd.DataFrame:
     )
 
 
+def _test_tiles_source(test_tiles: TileFolder, params: dict[str, Any], cells: bool) -> str:
+    if cells:
+        return "spatial blocks of train_tiles' cells (ingest.land_cover)"
+    if params["test_fraction"] is not None:
+        return "split from train_tiles"
+    return test_tiles.storage.uri(test_tiles.root)
+
+
 def tracking_record(
     metrics: dict[str, Any],
     split_summary: dict[str, Any],
@@ -122,6 +130,7 @@ def tracking_record(
     test_tiles: TileFolder,
     params: dict[str, Any],
     dataset: str,
+    labelled_region: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What the MLflow run records beyond node parameters: (metrics, parameters).
 
@@ -137,9 +146,7 @@ def tracking_record(
     record: dict[str, Any] = {
         DATASET_PARAM: dataset,
         "data.train_tiles": train_tiles.storage.uri(train_tiles.root),
-        "data.test_tiles": "split from train_tiles"
-        if params["test_fraction"] is not None
-        else test_tiles.storage.uri(test_tiles.root),
+        "data.test_tiles": _test_tiles_source(test_tiles, params, bool(labelled_region)),
     }
     for split, row in split_summary.items():
         record[f"tiles.{split}"] = row["used"]

@@ -29,6 +29,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "test_tiles",
                     "params:ingest",
                     "params:dataset",
+                    "labelled_raster_region",
                 ],
                 ["tracked_metrics", "tracked_params"],
                 name="record_run",

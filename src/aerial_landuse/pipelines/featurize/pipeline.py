@@ -36,6 +36,6 @@ def _featurize(tile_set: str, tiles: str, region: str | None = None) -> Pipeline
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return _featurize("labelled", "train_tiles") + _featurize(
+    return _featurize("labelled", "train_tiles", "labelled_raster_region") + _featurize(
         "score", "score_tiles", "score_raster_region"
     )

@@ -12,7 +12,12 @@ from pyspark.sql import DataFrame
 
 from aerial_landuse.core.contracts import FINETUNE_SPLIT_COLUMNS
 from aerial_landuse.core.errors import UserInputError
-from aerial_landuse.core.networks.finetuning import FinetuneConfig, LabelledPaths, train_network
+from aerial_landuse.core.networks.finetuning import (
+    LOAD_MARGIN,
+    FinetuneConfig,
+    LabelledPaths,
+    train_network,
+)
 from aerial_landuse.core.networks.onnx_graphs import TORCH_EXTRA_HINT, ONNXNetwork, lite_onnx
 from aerial_landuse.core.networks.registry import (
     FINETUNED_SUFFIX,
@@ -20,8 +25,11 @@ from aerial_landuse.core.networks.registry import (
     base_network,
     network_spec,
 )
+from aerial_landuse.core.tiles.raster_region import RasterRegion
 from aerial_landuse.core.tiles.sampling import mark_sample, split_listing, stratified_split
+from aerial_landuse.core.tiles.source import TileSource
 from aerial_landuse.storage import TileFolder
+from aerial_landuse.storage.raster_region import CellSource
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +40,7 @@ def finetune_tiles(
     ingest: dict[str, Any],
     fraction: float,
     max_tiles: int | None = None,
+    cells: bool = False,
 ) -> pd.DataFrame:
     """The tiles fine-tuning may see: the train split exactly as the train pipeline decides it
     (``sampling.split_listing`` over the same listing), a seeded per-class ``fraction`` of them
@@ -41,7 +50,7 @@ def finetune_tiles(
     and labels only."""
     listed = tile_index.select("id", "path", "label", tile_index["split"].alias("folder"))
     seed = int(ingest["seed"])
-    tiles = split_listing(listed.toPandas(), ingest_quarantine, ingest["test_fraction"], seed)
+    tiles = split_listing(listed.toPandas(), ingest_quarantine, ingest, cells)
     train = tiles[(tiles["split"] == "train") & tiles["id"].notna()].drop(columns="split")
     if train["label"].nunique() < 2:
         raise UserInputError(
@@ -76,8 +85,10 @@ def finetune_network(
     ingest: dict[str, Any],
     params: dict[str, Any],
     dataset: str,
+    raster_region: dict[str, Any] | None = None,
 ) -> tuple[ONNXNetwork, pd.DataFrame, dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Fine-tune ``<network>`` (``pretrained_model=<network>_finetuned``) on the train split.
+    """Fine-tune ``<network>`` (``pretrained_model=<network>_finetuned``) on the train split
+    (of tiles, or of the cells of a labelled raster set, ``raster_region``, read as chips).
 
     Returns the exported network (features like the original's, from the best epoch's
     weights, its lineage in the file), the split it saw, every epoch's metrics (also as MLflow
@@ -91,6 +102,7 @@ def finetune_network(
         ingest,
         float(params["validation_fraction"]),
         params["max_tiles"],
+        cells=bool(raster_region),
     )
     labels = sorted(split["label"].unique())
     train, validation = (_tiles_of(split, role, labels) for role in ("train", "validation"))
@@ -107,7 +119,8 @@ def finetune_network(
         "local processes" if params["local_mode"] else "on executors",
         "GPU" if use_gpu else "CPU",
     )
-    result = _distribute(params, use_gpu, config, labels, train, validation, tiles)
+    source = _tile_source(tiles, raster_region, network_spec(base).image_size)
+    result = _distribute(params, use_gpu, config, labels, train, validation, source)
     lineage = _lineage(config, result, split, labels, dataset, tiles, ingest)
     spec = replace(
         network_spec(name),
@@ -141,6 +154,15 @@ def _tiles_of(split: pd.DataFrame, role: str, labels: list[str]) -> LabelledPath
     return LabelledPaths(list(rows["path"]), [labels.index(label) for label in rows["label"]])
 
 
+def _tile_source(tiles: TileFolder, raster_region: dict[str, Any] | None, size: int) -> TileSource:
+    """Where training reads its tiles by path: the tile folder's storage, or a labelled raster
+    set's cells (chips a little larger than the network's input, for the random crops)."""
+    region = RasterRegion.from_record(raster_region)
+    if region is None:
+        return tiles.storage
+    return CellSource(region, tiles.storage, round(size * LOAD_MARGIN))
+
+
 def _gpu_requested(spark: Any, setting: Any) -> bool:
     """``use_gpu``: true/false, or auto: when Spark was given GPUs (driver resources in local
     mode, task resources on a cluster), which TorchDistributor needs to hand them out."""
@@ -159,7 +181,7 @@ def _distribute(
     labels: list[str],
     train: LabelledPaths,
     validation: LabelledPaths,
-    tiles: TileFolder,
+    source: TileSource,
 ) -> dict[str, Any]:
     try:
         from pyspark.ml.torch.distributor import TorchDistributor
@@ -170,7 +192,7 @@ def _distribute(
         local_mode=bool(params["local_mode"]),
         use_gpu=use_gpu,
     )
-    result = distributor.run(train_network, config, labels, train, validation, tiles.storage)
+    result = distributor.run(train_network, config, labels, train, validation, source)
     if not result or result.get("state") is None:
         raise RuntimeError("Fine-tuning returned no weights (rank 0 produced no result).")
     return result

@@ -20,6 +20,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:ingest",
                     "params:finetune",
                     "params:dataset",
+                    "labelled_raster_region",
                 ],
                 [
                     "pretrained_network",

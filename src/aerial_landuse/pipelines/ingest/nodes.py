@@ -21,22 +21,33 @@ from aerial_landuse.core.contracts import (
     LISTING_SCHEMA,
     PROBE_FIELDS,
     QUARANTINE_COLUMNS,
+    UNLABELLED_STAGE,
 )
 from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.core.inference import probe_partition
 from aerial_landuse.core.spark_frames import count_by, partitions_for
 from aerial_landuse.core.tiles.images import TileLimits
-from aerial_landuse.core.tiles.raster_region import GRID_COUNTS, in_area
+from aerial_landuse.core.tiles.land_cover import (
+    LAND_COVER,
+    LabelRule,
+    LandCoverLabels,
+    label_cells,
+)
+from aerial_landuse.core.tiles.raster_region import GRID_COUNTS, RasterRegion, in_area
 from aerial_landuse.core.tiles.sampling import mark_sample
 from aerial_landuse.storage import FolderScan, TileFolder
 from aerial_landuse.storage.raster_region import (
     AREA_FILE,
     area_outline,
+    labelled_raster_files,
+    rasterio_opener,
+    read_land_cover,
     read_raster_region,
     region_raster_files,
 )
 
 logger = logging.getLogger(__name__)
+UNLABELLED = "unlabelled: "  # a probe error that says the cell has no class (not unreadable)
 
 
 def _with_ids(listing: pd.DataFrame, prefix_split: bool) -> pd.DataFrame:
@@ -51,14 +62,24 @@ def _scan(tiles: TileFolder, params: dict[str, Any]) -> FolderScan:
 
 
 def list_labelled_tiles(
-    train_tiles: TileFolder, test_tiles: TileFolder, params: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    train_tiles: TileFolder,
+    test_tiles: TileFolder,
+    params: dict[str, Any],
+    land_cover: TileFolder | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Every labelled file (paths only, no pixels), ``split`` naming the folder it came from:
     train and test folders, or the train folder alone when ``test_fraction`` splits it. Which
     tiles train and which test is decided after featurize (train pipeline), so that changing the
     split or the sample never needs the tiles again; every listed tile is probed and featurized.
     Files refused by a listing rule carry their ``reason`` (quarantined at ingest); ignored files
-    (hidden, OS, other formats) are the second output."""
+    (hidden, OS, other formats) are the second output; the third is ``{}``.
+
+    When train_tiles holds GeoTIFF/COG imagery (or a STAC JSON) instead of class folders, its
+    cells are listed instead, unlabelled (probe labels them from the ``land_cover`` raster on
+    the executors), with the set's region record: grid, files and label rule."""
+    rasters = labelled_raster_files(train_tiles, params["raster"]["stac_asset"])
+    if rasters:
+        return _list_labelled_cells(train_tiles, rasters, land_cover, params)
     scans = {"train": _scan(train_tiles, params)}
     if params["test_fraction"] is None:
         scans["test"] = _scan(test_tiles, params)
@@ -76,7 +97,42 @@ def list_labelled_tiles(
         listing["reason"].notna().sum(),
         len(ignored),
     )
-    return listing, ignored
+    return listing, ignored, {}
+
+
+def _list_labelled_cells(
+    folder: TileFolder, rasters: list[str], land_cover: TileFolder | None, params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The cells of a labelled raster set over its imagery, one listing row each (``split``:
+    train, the folder; labels come at probe), no ignored file, and the set's region record
+    with its land-cover files and label rule."""
+    region = read_raster_region(folder, rasters, params["raster"])
+    stac_asset = params["raster"]["stac_asset"]
+    labels = LandCoverLabels(
+        tuple(read_land_cover(land_cover, stac_asset, folder)), LabelRule.of(params["land_cover"])
+    )
+    cells = region.cells()
+    listing = cells.drop(columns=["col", "row"]).assign(
+        path=cells["id"], filename=cells["id"], label=None, split="train", reason=None
+    )
+    listing = listing.reindex(columns=[*LISTING_COLUMNS, "reason"]).assign(sampled=True)
+    counts = {
+        "grid_cells": region.grid.cells,
+        "outside_imagery": region.grid.cells - len(cells),
+        "outside_area": 0,
+    }
+    logger.info(
+        "Labelled raster set %s: %d file(s), %d cells of %g m over the imagery (%s), labelled "
+        "from %d land-cover file(s)",
+        folder.storage.uri(folder.root),
+        len(region.sources),
+        len(cells),
+        region.grid.cell_size,
+        region.grid.crs,
+        len(labels.sources),
+    )
+    record = {**region.to_record(), LAND_COVER: labels.to_record(), GRID_COUNTS: counts}
+    return listing, pd.DataFrame(columns=IGNORED_COLUMNS), record
 
 
 def _ignored(scans: dict[str, FolderScan]) -> pd.DataFrame:
@@ -305,13 +361,41 @@ def probe_tiles(
     frame = tiles.spark_frame(sampled.astype(object).where(sampled.notna(), None), LISTING_SCHEMA)
     if raster_region:
         nulls = [F.lit(None).cast(field.dataType).alias(field.name) for field in PROBE_FIELDS]
-        return frame.select("*", *nulls)
+        frame = frame.select("*", *nulls)
+        labels = LandCoverLabels.from_record(raster_region)
+        if labels is None:
+            return frame
+        return _labelled_cells(frame, len(sampled), tiles, raster_region, labels, params)
     frame = frame.repartition(
         partitions_for(frame, len(sampled), int(params["rows_per_partition"]))
     )
     schema = T.StructType(LISTING_SCHEMA.fields + PROBE_FIELDS)
     limits = TileLimits.of(params)
     return frame.mapInPandas(partial(probe_partition, storage=tiles.storage, limits=limits), schema)
+
+
+def _labelled_cells(
+    frame: DataFrame,
+    rows: int,
+    tiles: TileFolder,
+    raster_region: dict[str, Any],
+    labels: LandCoverLabels,
+    params: dict[str, Any],
+) -> DataFrame:
+    """The cells of a labelled raster set with their class from the land-cover raster, read on
+    the executors (neighbouring cells per task, so that a task reads nearby windows)."""
+    region = RasterRegion.from_record(raster_region)
+    assert region is not None
+    partitions = partitions_for(frame, rows, int(params["rows_per_partition"]))
+    frame = frame.repartitionByRange(partitions, "id")  # cells in id order: a column after another
+    label = partial(
+        label_cells,
+        grid=region.grid,
+        labels=labels,
+        opener=rasterio_opener(tiles.storage),
+        unlabelled_prefix=UNLABELLED,
+    )
+    return frame.mapInPandas(label, frame.schema)
 
 
 class UnusableTilesError(UserInputError):
@@ -335,8 +419,15 @@ def split_index_and_quarantine(
     probed = probed.persist()
     index = probed.where(F.col("error").isNull()).drop("error")
     bad = probed.where(F.col("error").isNotNull())
+    unlabelled = F.col("error").startswith(UNLABELLED)
     quarantine = bad.select(
-        "path", "split", "label", F.lit("ingest").alias("stage"), F.col("error").alias("reason")
+        "path",
+        "split",
+        "label",
+        F.when(unlabelled, F.lit(UNLABELLED_STAGE)).otherwise(F.lit("ingest")).alias("stage"),
+        F.when(unlabelled, F.substring("error", len(UNLABELLED) + 1, 100_000))
+        .otherwise(F.col("error"))
+        .alias("reason"),
     ).toPandas()
     refused = listing.loc[listing["sampled"] & listing["reason"].notna()]
     quarantine = pd.concat(
@@ -345,21 +436,30 @@ def split_index_and_quarantine(
     )
     summary = ingest_summary(listing, count_by(index, "split"), quarantine, ignored)
     if raster_region and GRID_COUNTS in raster_region:
-        summary = _with_grid_counts(summary, raster_region[GRID_COUNTS])
+        split = "train" if LAND_COVER in raster_region else "score"
+        summary = _with_grid_counts(summary, raster_region[GRID_COUNTS], split)
     check_usable_share(summary, listing, quarantine, float(params["max_quarantined_share"]))
-    if quarantine.shape[0]:
-        logger.warning(
-            "Quarantined %d unreadable tile(s); see the quarantine report", len(quarantine)
+    unreadable = int((quarantine["stage"] != UNLABELLED_STAGE).sum())
+    if unreadable:
+        logger.warning("Quarantined %d unreadable tile(s); see the quarantine report", unreadable)
+    if unreadable < len(quarantine):
+        logger.info(
+            "%d cell(s) have no class in the land-cover raster (listed with the reason in the "
+            "ingest quarantine, stage %r)",
+            len(quarantine) - unreadable,
+            UNLABELLED_STAGE,
         )
     return index, quarantine.reindex(columns=QUARANTINE_COLUMNS), summary
 
 
-def _with_grid_counts(summary: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
-    """The score row with the grid's cells (raises if they do not reconcile with the listing)."""
-    row = summary.get("score", {"listed": 0})
+def _with_grid_counts(
+    summary: dict[str, Any], counts: dict[str, int], split: str
+) -> dict[str, Any]:
+    """``split``'s row with the grid's cells (raises if they do not reconcile with the listing)."""
+    row = summary.get(split, {"listed": 0})
     if counts["grid_cells"] != row["listed"] + counts["outside_imagery"] + counts["outside_area"]:
         raise RuntimeError(f"Grid cells do not reconcile with the listing: {counts}, {row}")
-    return {**summary, "score": {**row, "grid": counts}}
+    return {**summary, split: {**row, "grid": counts}}
 
 
 def check_usable_share(
@@ -396,16 +496,20 @@ def ingest_summary(
     """Per split: listed = sampled_out + quarantined + indexed (raises if not); ``ignored``
     counts the folder's other files (hidden, OS, other formats), which are not listed."""
     summary: dict[str, Any] = {}
+    stages = quarantine["stage"] if "stage" in quarantine else pd.Series("ingest", quarantine.index)
     for split, group in listing.groupby("split"):
-        quarantined = int((quarantine["split"] == split).sum()) if len(quarantine) else 0
+        mine = quarantine["split"] == split if len(quarantine) else pd.Series(dtype=bool)
+        unlabelled = int((mine & (stages == UNLABELLED_STAGE)).sum())
         row = {
             "listed": len(group),
             "sampled_out": int((~group["sampled"]).sum()),
-            "quarantined": quarantined,
+            "quarantined": int(mine.sum()) - unlabelled,
             "indexed": int(indexed.get(str(split), 0)),
         }
+        if unlabelled:  # cells of a labelled raster set the land cover gives no class
+            row["unlabelled"] = unlabelled
         row["ignored"] = 0 if ignored is None else int((ignored["split"] == split).sum())
-        if row["listed"] != row["sampled_out"] + row["quarantined"] + row["indexed"]:
+        if row["listed"] != row["sampled_out"] + row["quarantined"] + unlabelled + row["indexed"]:
             raise RuntimeError(f"Tile counts do not reconcile for split {split}: {row}")
         if group["label"].notna().any():
             row["per_class_listed"] = {

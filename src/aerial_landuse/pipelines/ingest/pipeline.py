@@ -38,11 +38,11 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 list_labelled_tiles,
-                ["train_tiles", "test_tiles", "params:ingest"],
-                ["labelled_listing", "ingest_ignored_labelled"],
+                ["train_tiles", "test_tiles", "params:ingest", "land_cover"],
+                ["labelled_listing", "ingest_ignored_labelled", "labelled_raster_region"],
                 name="list_labelled_tiles",
             ),
-            *_probe_and_index("labelled", "train_tiles"),
+            *_probe_and_index("labelled", "train_tiles", "labelled_raster_region"),
         ],
         tags=["labelled"],
     )

@@ -90,10 +90,11 @@ def reconcile_tile_counts(
 def _check_labelled_totals(
     accounting: dict[str, Any], ingest: dict[str, Any], featurize: dict[str, Any]
 ) -> None:
-    """The split covers exactly the tiles that ingest listed and featurize counted."""
+    """The split covers exactly the tiles that ingest listed and featurize counted (but the
+    cells of a labelled raster set that the land cover gives no class: those are in no split)."""
     folders = [f for f in ingest if f in ("train", "test")]
     expected = {
-        "listed": sum(ingest[f]["listed"] for f in folders),
+        "listed": sum(ingest[f]["listed"] - ingest[f].get("unlabelled", 0) for f in folders),
         "quarantined_ingest": sum(ingest[f]["quarantined"] for f in folders),
         "quarantined_featurize": sum(featurize.get(f, {}).get("quarantined", 0) for f in folders),
         "featurized": sum(featurize.get(f, {}).get("featurized", 0) for f in folders),
@@ -153,7 +154,7 @@ def _gallery_samples(
 
 def _test_gallery_samples(
     test_predictions: pd.DataFrame,
-    tile_images: dict[str, dict[str, Callable[[], Image.Image]]],
+    tile_images: Mapping[str, Callable[[], Image.Image]],
     per_class: int,
     seed: int,
     size: int = 160,
@@ -173,12 +174,27 @@ def _test_gallery_samples(
         )
         samples[str(label)] = []
         for row in chosen.itertuples():
-            folder, relpath = str(row.id).split("/", 1)
             ok = row.pred_label == row.label
             caption = f"{'right' if ok else 'as ' + str(row.pred_label)} {row.confidence:.2f}"
-            pixels = thumbnail(tile_images[folder][relpath](), size)
+            pixels = thumbnail(tile_images[str(row.id)](), size)
             samples[str(label)].append((caption, pixels, bool(ok)))
     return samples
+
+
+def labelled_images(
+    train_tiles: TileFolder,
+    test_tiles: TileFolder,
+    raster_region: dict[str, Any] | None,
+    ids: list[str],
+) -> Mapping[str, Callable[[], Image.Image]]:
+    """Labelled tiles' lazy image loaders by id (``<folder>/<relpath>``), or a labelled raster
+    set's cells' by cell id."""
+    if raster_region:
+        return region_images(train_tiles, raster_region, ids)
+    folders = {"train": train_tiles.image_loaders(), "test": test_tiles.image_loaders()}
+    return {
+        tile: folders[folder][relpath] for tile in ids for folder, relpath in [tile.split("/", 1)]
+    }
 
 
 def draw_figures(
@@ -193,6 +209,7 @@ def draw_figures(
     params: dict[str, Any],
     finetune_history: dict[str, Any] | None = None,
     raster_region: dict[str, Any] | None = None,
+    labelled_region: dict[str, Any] | None = None,
 ) -> dict[str, Figure]:
     """Confusion matrix, per-class metrics, right and wrong test tiles, fine-tuning's learning
     curves when the network was fine-tuned and, when a region was scored, its land-use map (and,
@@ -202,7 +219,8 @@ def draw_figures(
     labels = metrics["confusion_matrix"]["labels"]
     model = metrics["model"]["model_name"]
     per_class, seed = int(params["gallery_tiles_per_class"]), int(params["seed"])
-    images = {"train": train_tiles.image_loaders(), "test": test_tiles.image_loaders()}
+    ids = test_predictions["id"].astype(str).tolist()
+    images = labelled_images(train_tiles, test_tiles, labelled_region, ids)
     figures = {
         "confusion_matrix.png": confusion_figure(metrics),
         "class_metrics.png": class_metrics_figure(metrics),
@@ -340,7 +358,10 @@ def ground_truth_agreement(
 
 
 def run_parameters(
-    metrics: dict[str, Any], ingest: dict[str, Any], featurize: dict[str, Any]
+    metrics: dict[str, Any],
+    ingest: dict[str, Any],
+    featurize: dict[str, Any],
+    labelled_region: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """What ran, section by section: the model as it was trained (its classifier's
     hyperparameters only, from the model's own record) and the tile and feature settings."""
@@ -352,17 +373,28 @@ def run_parameters(
             "classifier": model["classifier"],
             **{f"{model['classifier']}.{k}": v for k, v in model["hyperparameters"].items()},
         },
-        "Tiles (ingest)": {"split": split_rule(ingest), **ingest},
+        "Tiles (ingest)": {"split": split_rule(ingest, cells=bool(labelled_region)), **ingest},
         "Features (featurize)": {k: v for k, v in featurize.items() if k != "pretrained_model"},
     }
 
 
-def split_rule(ingest: dict[str, Any]) -> str:
+def split_rule(ingest: dict[str, Any], cells: bool = False) -> str:
     """How train and test tiles were chosen, in words (``test_fraction`` alone reads as a
-    mistake when it is none and there are test tiles)."""
+    mistake when it is none and there are test tiles); the ``cells`` of a labelled raster set
+    by spatial blocks."""
     fraction = ingest.get("test_fraction")
     sample = ingest.get("sample_frac", 1.0)
     used = "" if sample in (None, 1.0) else f"; {sample:.0%} of each class's tiles used (seeded)"
+    if cells:
+        blocks = ingest["land_cover"]
+        side = int(blocks["split_block_cells"])
+        return (
+            f"spatial: the cells split by blocks of {side} x {side} cells, "
+            f"{blocks['test_block_share']:.0%} of the blocks held out as test (seed "
+            f"{ingest.get('seed')}), so that neighbouring cells never sit on both sides; labels "
+            f"from the land-cover raster (a class covering at least "
+            f"{blocks['min_label_purity']:.0%} of the cell){used}"
+        )
     if fraction is None:
         return (
             "test tiles from the test folder, train tiles from the train folder "

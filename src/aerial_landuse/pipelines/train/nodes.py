@@ -30,19 +30,24 @@ SPARK_ML_CLASSIFIERS = {  # lightgbm: SynapseML's LightGBMClassifier, through Tr
 
 
 def split_labelled_tiles(
-    labelled_features: DataFrame, ingest_quarantine: pd.DataFrame, params: dict[str, Any]
+    labelled_features: DataFrame,
+    ingest_quarantine: pd.DataFrame,
+    params: dict[str, Any],
+    raster_region: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Which labelled tiles train and which test, decided now from ``params`` (ingest.*):
-    ``test_fraction`` (a stratified, seeded split of the train folder; null: the folders'),
-    ``sample_frac`` of each class's usable tiles, ``seed``. Every listed tile gets a split, the
-    unreadable ones too, so that counts reconcile: listed = quarantined at ingest + quarantined at
-    featurize + sampled out + used. Reads ids and labels only (no features, no pixels)."""
+    ``test_fraction`` (a stratified, seeded split of the train folder; null: the folders'), or
+    for the cells of a labelled raster set (``raster_region``) their spatial blocks
+    (``land_cover``), ``sample_frac`` of each class's usable tiles, ``seed``. Every listed tile
+    gets a split, the unreadable ones too, so that counts reconcile: listed = quarantined at
+    ingest + quarantined at featurize + sampled out + used. Reads ids and labels only (no
+    features, no pixels)."""
     readable = labelled_features.select(
         "id", "path", "label", F.col("split").alias("folder"), F.col("error").isNull().alias("ok")
     ).toPandas()
     readable["state"] = np.where(readable.pop("ok"), "featurized", "quarantined_featurize")
     seed = int(params["seed"])
-    tiles = split_listing(readable, ingest_quarantine, params["test_fraction"], seed)
+    tiles = split_listing(readable, ingest_quarantine, params, cells=bool(raster_region))
     usable = tiles[tiles["state"] == "featurized"]
     tiles["used"] = False
     tiles.loc[usable.index, "used"] = mark_sample(

@@ -10,7 +10,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 split_labelled_tiles,
-                ["labelled_features", "ingest_quarantine_labelled", "params:ingest"],
+                [
+                    "labelled_features",
+                    "ingest_quarantine_labelled",
+                    "params:ingest",
+                    "labelled_raster_region",
+                ],
                 ["labelled_split", "split_summary"],
                 name="split_labelled_tiles",
             ),
