@@ -107,6 +107,7 @@ class LandCoverParameters(_Block):
 
     classes: dict[int, str | None]  # land-cover code -> land-use class; None: excluded
     min_label_purity: Share
+    class_column: str  # the land-use class of each polygon of a labelled polygon layer
     split_block_cells: Count
     test_block_share: Annotated[float, Field(gt=0, lt=1)]
 

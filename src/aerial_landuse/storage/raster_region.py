@@ -141,6 +141,45 @@ def read_raster_region(folder: TileFolder, urls: list[str], raster: dict[str, An
     )
 
 
+VECTOR_EXTENSIONS = (".gpkg", ".geojson")
+
+
+def read_label_polygons(
+    folder: TileFolder | None, crs: str, class_column: str
+) -> tuple[Any, Any, list[str]] | None:
+    """The labelled polygons of the land_cover ``folder`` (GeoPackage / GeoJSON files, their
+    first layer) in ``crs``: (geometries, their classes from ``class_column``, the files); None
+    when the folder holds no such file (then it holds a land-cover raster)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    if folder is None or not folder.exists():
+        return None
+    urls = sorted(
+        str(path)
+        for path in folder.storage.fs.find(folder.root)
+        if str(path).lower().endswith(VECTOR_EXTENSIONS)
+        and not PurePosixPath(path).name.startswith(".")
+    )
+    if not urls:
+        return None
+    layers = []
+    for url in urls:
+        layer = gpd.read_file(io.BytesIO(folder.storage.read_bytes(url)), engine="pyogrio")
+        fix = f"{folder.storage.uri(url)} (labelled polygons, catalog: land_cover)"
+        if layer.crs is None:
+            raise UserInputError(f"{fix} has no CRS: set it, e.g. `ogr2ogr -a_srs EPSG:4326`.")
+        if class_column not in layer.columns:
+            raise UserInputError(
+                f"{fix} has no column {class_column!r} (ingest.land_cover.class_column) naming "
+                f"each polygon's land-use class; its columns: {list(layer.columns)}."
+            )
+        layer = layer[layer[class_column].notna() & layer.geometry.notna()].to_crs(crs)
+        layers.append(layer[[class_column, "geometry"]])
+    polygons = pd.concat(layers, ignore_index=True)
+    return polygons.geometry.to_numpy(), polygons[class_column].astype(str).to_numpy(), urls
+
+
 def read_land_cover(
     folder: TileFolder | None, stac_asset: str, labelled: TileFolder
 ) -> list[RasterSource]:

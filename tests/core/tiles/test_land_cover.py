@@ -10,7 +10,12 @@ from rasterio.transform import from_origin
 
 from aerial_landuse.core.geometry.cell_grid import CellGrid
 from aerial_landuse.core.tiles.cog import write_cog
-from aerial_landuse.core.tiles.land_cover import LabelRule, LandCoverLabeller, label_of
+from aerial_landuse.core.tiles.land_cover import (
+    LabelRule,
+    LandCoverLabeller,
+    label_of,
+    polygon_labels,
+)
 from aerial_landuse.core.tiles.raster_cells import read_source_header
 
 ALBERS = "EPSG:5070"  # NLCD's own CRS
@@ -53,3 +58,22 @@ def test_cells_are_labelled_from_a_raster_in_another_projection(tmp_path):
     assert west.purity == pytest.approx(1.0) and east.purity == pytest.approx(1.0)
     assert straddling.label is None and straddling.purity == pytest.approx(0.5, abs=0.05)
     assert outside.reason.startswith("no land cover")
+
+
+def test_cells_take_the_class_of_the_polygons_that_cover_most_of_them():
+    """Areas measured exactly: two Forest polygons count together, a cell 70 % Forest and 30 %
+    Developed is Forest at purity 0.7, one half and half is mixed, one outside every polygon
+    says so."""
+    import shapely
+
+    squares = np.array([shapely.box(x, 0, x + 10, 10) for x in (0, 20, 40, 60)])
+    polygons = np.array([
+        shapely.box(0, 0, 5, 10), shapely.box(5, 0, 27, 10),  # forest: cell 0 and 70 % of cell 1
+        shapely.box(27, 0, 45, 10),                            # developed: 30 % of 1, half of 2
+    ])  # fmt: skip
+    classes = np.array(["Forest", "Forest", "Developed"])
+    whole, most, mixed, outside = polygon_labels(squares, polygons, classes, 0.6)
+    assert (whole.label, whole.purity) == ("Forest", pytest.approx(1.0))
+    assert (most.label, most.purity) == ("Forest", pytest.approx(0.7))
+    assert mixed.label is None and mixed.reason.startswith("mixed: Developed covers 50%")
+    assert outside.label is None and outside.reason.startswith("no label polygon")

@@ -313,3 +313,41 @@ def test_a_labelled_raster_set_without_a_land_cover_raster_says_where_to_put_it(
             folder(tmp_path / "train"), folder(tmp_path / "none"), PARAMS,
             folder(tmp_path / "land_cover", False),
         )  # fmt: skip
+
+
+def test_a_labelled_raster_set_takes_its_classes_from_a_polygon_layer(spark, tmp_path):
+    """A GeoJSON of labelled polygons in WGS84 beside the imagery (UTM): each cell the class of
+    the polygons covering most of it (measured in the grid's CRS); cells between the polygons
+    unlabelled with the reason, counted apart."""
+    import geopandas as gpd
+    import shapely
+
+    write_labelled_raster_set(tmp_path / "train", tmp_path / "unused")
+    left, top = 310_000.0, 4_700_000.0
+    polygons = gpd.GeoDataFrame(
+        {"class": ["Forest", "Developed"]},
+        geometry=[
+            shapely.box(left, top - 512, left + 400, top),
+            shapely.box(left + 600, top - 512, left + 992, top),
+        ],
+        crs="EPSG:32619",
+    ).to_crs("EPSG:4326")
+    (tmp_path / "labels").mkdir()
+    polygons.to_file(tmp_path / "labels" / "fields.geojson", driver="GeoJSON")
+    train, labels = folder(tmp_path / "train"), folder(tmp_path / "labels", False)
+    params = PARAMS | {"raster": PARAMS["raster"] | {"tile_size_m": 64}}
+    listing, ignored, record = list_labelled_tiles(train, folder(tmp_path / "none"), params, labels)
+    assert record["land_cover"]["polygons"] == [str(tmp_path / "labels" / "fields.geojson")]
+    probed = probe_tiles(listing, train, params, record)
+    index, quarantine, summary = split_index_and_quarantine(
+        probed, listing, ignored, params, record
+    )
+    found = index.select("id", "label").toPandas()
+    column = found["id"].str.split("_").str[1].astype(int) * 64 - left  # cell's west edge, m
+    assert set(found.loc[column + 64 <= 400, "label"]) == {"Forest"}
+    assert set(found.loc[column >= 600, "label"]) == {"Developed"}
+    reasons = quarantine.loc[quarantine["stage"] == "label", "reason"]
+    assert reasons.str.startswith("no label polygon").any() and summary["train"][
+        "unlabelled"
+    ] == len(reasons)
+    assert summary["train"]["indexed"] == len(found) and summary["train"]["quarantined"] == 0

@@ -62,8 +62,9 @@ class LandCoverLabels:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any] | None) -> LandCoverLabels | None:
-        """The labels of a region record (None: a region to score, or tiles)."""
-        if not record or LAND_COVER not in record:
+        """The labels of a region record (None: a region to score, tiles, or cells labelled
+        from polygons at listing)."""
+        if not record or "sources" not in record.get(LAND_COVER, {}):
             return None
         given = record[LAND_COVER]
         sources = tuple(RasterSource.from_record(source) for source in given["sources"])
@@ -121,11 +122,43 @@ def label_of(codes: np.ndarray, rule: LabelRule, total: int) -> CellLabel:
         return CellLabel(
             None, 0.0, f"no land-use class: land-cover code {top} is {listed} the class table"
         )
-    label, purity = max(named.items(), key=lambda item: item[1])
-    if purity < rule.min_purity:
+    return _majority(named, rule.min_purity)
+
+
+def polygon_labels(
+    squares: np.ndarray, polygons: np.ndarray, classes: np.ndarray, min_purity: float
+) -> list[CellLabel]:
+    """Each cell square's label from a labelled polygon layer (shapely geometries in the grid's
+    CRS, ``classes`` their land-use classes): the class whose polygons cover most of the cell,
+    when they cover at least ``min_purity`` of it; a cell no polygon touches gets the reason."""
+    import shapely
+
+    cell_area = shapely.area(squares)
+    shares = {}
+    for name in sorted(set(classes.tolist())):
+        covered = shapely.make_valid(shapely.union_all(polygons[classes == name]))
+        shapely.prepare(covered)
+        shares[str(name)] = shapely.area(shapely.intersection(squares, covered)) / cell_area
+    labels = []
+    for i in range(len(squares)):
+        named = {name: float(share[i]) for name, share in shares.items() if share[i] > 0}
+        labels.append(
+            _majority(named, min_purity)
+            if named
+            else CellLabel(
+                None, 0.0, "no label polygon: the cell lies outside the labelled polygons"
+            )
+        )
+    return labels
+
+
+def _majority(shares: Mapping[str, float], min_purity: float) -> CellLabel:
+    """The class with the largest share of the cell, if it covers at least ``min_purity``."""
+    label, purity = max(shares.items(), key=lambda item: item[1])
+    if purity < min_purity:
         return CellLabel(
             None, purity,
-            f"mixed: {label} covers {purity:.0%} of the cell, under min_label_purity {rule.min_purity:.0%}",
+            f"mixed: {label} covers {purity:.0%} of the cell, under min_label_purity {min_purity:.0%}",
         )  # fmt: skip
     return CellLabel(label, purity)
 

@@ -32,8 +32,14 @@ from aerial_landuse.core.tiles.land_cover import (
     LabelRule,
     LandCoverLabels,
     label_cells,
+    polygon_labels,
 )
-from aerial_landuse.core.tiles.raster_region import GRID_COUNTS, RasterRegion, in_area
+from aerial_landuse.core.tiles.raster_region import (
+    GRID_COUNTS,
+    RasterRegion,
+    cell_squares,
+    in_area,
+)
 from aerial_landuse.core.tiles.sampling import mark_sample
 from aerial_landuse.storage import FolderScan, TileFolder
 from aerial_landuse.storage.raster_region import (
@@ -41,6 +47,7 @@ from aerial_landuse.storage.raster_region import (
     area_outline,
     labelled_raster_files,
     rasterio_opener,
+    read_label_polygons,
     read_land_cover,
     read_raster_region,
     region_raster_files,
@@ -107,15 +114,22 @@ def _list_labelled_cells(
     train, the folder; labels come at probe), no ignored file, and the set's region record
     with its land-cover files and label rule."""
     region = read_raster_region(folder, rasters, params["raster"])
-    stac_asset = params["raster"]["stac_asset"]
-    labels = LandCoverLabels(
-        tuple(read_land_cover(land_cover, stac_asset, folder)), LabelRule.of(params["land_cover"])
-    )
+    rule = params["land_cover"]
     cells = region.cells()
     listing = cells.drop(columns=["col", "row"]).assign(
         path=cells["id"], filename=cells["id"], label=None, split="train", reason=None
     )
     listing = listing.reindex(columns=[*LISTING_COLUMNS, "reason"]).assign(sampled=True)
+    polygons = read_label_polygons(land_cover, region.grid.crs, rule["class_column"])
+    if polygons is None:
+        stac_asset = params["raster"]["stac_asset"]
+        sources = read_land_cover(land_cover, stac_asset, folder)
+        labels = LandCoverLabels(tuple(sources), LabelRule.of(rule))
+        how, labelled_by = labels.to_record(), f"{len(sources)} land-cover file(s)"
+    else:
+        listing = _labelled_by_polygons(listing, region, polygons, float(rule["min_label_purity"]))
+        how = {"polygons": polygons[2], "min_label_purity": float(rule["min_label_purity"])}
+        labelled_by = f"{len(polygons[0])} labelled polygon(s)"
     counts = {
         "grid_cells": region.grid.cells,
         "outside_imagery": region.grid.cells - len(cells),
@@ -123,16 +137,30 @@ def _list_labelled_cells(
     }
     logger.info(
         "Labelled raster set %s: %d file(s), %d cells of %g m over the imagery (%s), labelled "
-        "from %d land-cover file(s)",
+        "from %s",
         folder.storage.uri(folder.root),
         len(region.sources),
         len(cells),
         region.grid.cell_size,
         region.grid.crs,
-        len(labels.sources),
+        labelled_by,
     )
-    record = {**region.to_record(), LAND_COVER: labels.to_record(), GRID_COUNTS: counts}
+    record = {**region.to_record(), LAND_COVER: how, GRID_COUNTS: counts}
     return listing, pd.DataFrame(columns=IGNORED_COLUMNS), record
+
+
+def _labelled_by_polygons(
+    listing: pd.DataFrame, region: RasterRegion, polygons: tuple, min_purity: float
+) -> pd.DataFrame:
+    """The cells with their class from the labelled polygons (their exact squares measured in
+    the grid's CRS), the others refused with the reason, as unlabelled."""
+    geometries, classes, _ = polygons
+    squares = cell_squares(region.grid, listing["id"].tolist())
+    found = polygon_labels(squares, geometries, classes, min_purity)
+    return listing.assign(
+        label=[cell.label for cell in found],
+        reason=[None if cell.label else UNLABELLED + str(cell.reason) for cell in found],
+    )
 
 
 def _ignored(scans: dict[str, FolderScan]) -> pd.DataFrame:
@@ -430,9 +458,13 @@ def split_index_and_quarantine(
         .alias("reason"),
     ).toPandas()
     refused = listing.loc[listing["sampled"] & listing["reason"].notna()]
+    unlabelled = refused["reason"].astype(str).str.startswith(UNLABELLED)
+    refused = refused.assign(
+        stage=np.where(unlabelled, UNLABELLED_STAGE, "ingest"),
+        reason=refused["reason"].astype(str).str.removeprefix(UNLABELLED),
+    )
     quarantine = pd.concat(
-        [quarantine, refused[["path", "split", "label", "reason"]].assign(stage="ingest")],
-        ignore_index=True,
+        [quarantine, refused[["path", "split", "label", "stage", "reason"]]], ignore_index=True
     )
     summary = ingest_summary(listing, count_by(index, "split"), quarantine, ignored)
     if raster_region and GRID_COUNTS in raster_region:
