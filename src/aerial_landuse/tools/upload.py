@@ -3,8 +3,9 @@
     python -m aerial_landuse.tools.upload --env azurite [--region middlesexma2010]
 
 Creates every container the environment's catalog names, then copies ``train_tiles``,
-``test_tiles``, ``score_tiles`` and ``tile_summaries`` from the base (local) catalog to the
-environment's, with a progress bar. Idempotent: a blob that already exists with the same size
+``test_tiles``, ``score_tiles``, ``land_cover`` and ``tile_summaries`` from the base (local)
+catalog to the environment's, with a progress bar (a folder of rasters, imagery or land cover,
+whole; a tile folder's tiles). Idempotent: a blob that already exists with the same size
 is skipped.
 """
 
@@ -15,7 +16,7 @@ import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import fsspec
@@ -26,6 +27,7 @@ from tqdm import tqdm
 
 from aerial_landuse.storage import (
     StorageError,
+    TileFolder,
     blob_containers,
     create_containers,
     storage_location,
@@ -34,7 +36,7 @@ from aerial_landuse.tools import project_root
 
 logger = logging.getLogger(__name__)
 
-TILE_SETS = ("train_tiles", "test_tiles", "score_tiles")
+TILE_SETS = ("train_tiles", "test_tiles", "score_tiles", "land_cover")
 SUMMARIES = "tile_summaries"
 
 
@@ -86,13 +88,29 @@ def plan(src_catalog: DataCatalog, dst_catalog: DataCatalog) -> list[Transfer]:
         if not src_catalog.exists(name):  # e.g. no test folder when test_fraction splits train
             logger.info("Skipping %s: %s does not exist", name, source.storage.uri(source.root))
             continue
-        listing = source.list_tiles()
-        sizes = source.storage.fs.sizes(listing["path"].tolist())
-        for (relpath, path), size in zip(
-            listing[["relpath", "path"]].itertuples(index=False), sizes, strict=True
-        ):
+        files = _files_of(source, whole=name == "land_cover")
+        sizes = source.storage.fs.sizes([path for _, path in files])
+        for (relpath, path), size in zip(files, sizes, strict=True):
             transfers.append(Transfer(path, f"{destination.root.rstrip('/')}/{relpath}", int(size)))
     return transfers
+
+
+def _files_of(folder: TileFolder, whole: bool) -> list[tuple[str, str]]:
+    """(relative path, path) of what to copy: a tile folder's tiles, or every file but hidden
+    ones of a ``whole`` folder (land cover) or of a labelled folder of rasters (its files at
+    the top level, where labelled tiles sit in class folders: imagery, a STAC JSON)."""
+    fs, root = folder.storage.fs, folder.root.rstrip("/")
+    rasters = folder.labelled and any(fs.isfile(path) for path in fs.ls(root, detail=False))
+    if not (whole or rasters):
+        listing = folder.list_tiles()
+        return list(listing[["relpath", "path"]].itertuples(index=False, name=None))
+    paths = [str(path) for path in fs.find(root)]
+    relpaths = [str(PurePosixPath(path).relative_to(root)) for path in paths]
+    return [
+        (relpath, path)
+        for relpath, path in zip(relpaths, paths, strict=True)
+        if not any(part.startswith(".") for part in PurePosixPath(relpath).parts)
+    ]
 
 
 def existing_sizes(fs: fsspec.AbstractFileSystem, transfers: list[Transfer]) -> dict[str, int]:
