@@ -1,5 +1,6 @@
 """The interactive map in a real browser: legend, scale bar and coordinates, outlines on top."""
 
+import json
 import re
 from importlib.resources import files
 
@@ -45,9 +46,11 @@ def test_the_map_has_its_legend_a_scale_that_fits_and_its_coordinates(tmp_path):
     page.write_text(f"<html><head><style>{style}</style></head><body>{html}</body></html>")
     dom = rendered_dom(page, tmp_path / "profile")
 
-    assert 'data-ready="20"' in dom
-    tips = re.findall(r'data-tip="tile (\d+)"', dom)
-    assert {int(t) for t in tips[-2:]} == outlined  # outlines last: no neighbour covers them
+    assert 'data-ready="20"' in dom  # the script decoded and drew the 20 tiles, no error
+    payload = json.loads(re.search(r'id="m-data">(.*?)</script>', html).group(1))
+    tips = payload["tips"]  # the drawing order
+    assert {int(t.split()[1]) for t in tips[-2:]} == outlined  # outlines last: never covered
+    assert "<rect" not in html  # one canvas, not an element per tile
     legend = re.search(r'id="m-legend">(.*?)</div>', dom).group(1)
     assert [re.sub("<[^>]+>", "", k) for k in legend.split('<span class="tilemap-key">')[1:]] == [
         "Forest",

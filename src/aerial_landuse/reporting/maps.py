@@ -9,6 +9,8 @@ Leaflet load theirs from a CDN, which an offline report cannot).
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from collections.abc import Sequence
 from html import escape
@@ -94,24 +96,65 @@ def _scale_bar(ax: Axes, west: float, east: float, south: float, north: float, l
 
 
 # ---- interactive map (HTML report) ------------------------------------------------------------
+# Tiles drawn on a canvas from a compact payload (corners as int32 metres, colour indices, one
+# hover line each), so that a county of 67,600 tiles stays a few MB; one SVG element per tile
+# made the same report 18 MB.
 _PAN_ZOOM_SCRIPT = """
 (function () {
-  document.querySelectorAll('svg.tilemap').forEach(function (svg) {
-    var box = svg.viewBox.baseVal, start = null;
-    var info = document.getElementById(svg.dataset.info);
-    var where = document.getElementById(svg.id + '-where');
-    var bar = document.getElementById(svg.id + '-bar'), size = document.getElementById(svg.id + '-size');
-    var west = Number(svg.dataset.west), north = Number(svg.dataset.north);
-    var kx = Number(svg.dataset.kx), ky = Number(svg.dataset.ky);
-    function view() {  // the drawing area on screen (inside the border) and km per px on it
-      var r = svg.getBoundingClientRect(), w = svg.clientWidth, h = svg.clientHeight;
-      return {left: r.left + svg.clientLeft, top: r.top + svg.clientTop, w: w, h: h,
-              s: Math.max(box.width / w, box.height / h)};
+  function bytes(text) {
+    var bin = atob(text), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { out[i] = bin.charCodeAt(i); }
+    return out.buffer;
+  }
+  document.querySelectorAll('canvas.tilemap').forEach(function (canvas) {
+    var data = JSON.parse(document.getElementById(canvas.id + '-data').textContent);
+    var boxes = new Int32Array(bytes(data.boxes)), codes = new Uint16Array(bytes(data.codes));
+    var tips = data.tips, n = tips.length, start = null, pending = false;
+    var home = canvas.dataset.home.split(' ').map(Number);
+    var box = {x: home[0], y: home[1], width: home[2], height: home[3]};
+    var info = document.getElementById(canvas.dataset.info);
+    var where = document.getElementById(canvas.id + '-where');
+    var bar = document.getElementById(canvas.id + '-bar'), size = document.getElementById(canvas.id + '-size');
+    var west = Number(canvas.dataset.west), north = Number(canvas.dataset.north);
+    var kx = Number(canvas.dataset.kx), ky = Number(canvas.dataset.ky);
+    function view() {  // the drawing area on screen (inside the border), km per px, the map's offset
+      var r = canvas.getBoundingClientRect(), w = canvas.clientWidth, h = canvas.clientHeight;
+      var s = Math.max(box.width / w, box.height / h);
+      return {left: r.left + canvas.clientLeft, top: r.top + canvas.clientTop, w: w, h: h, s: s,
+              dx: (w - box.width / s) / 2, dy: (h - box.height / s) / 2};
     }
     function km(e) {  // the map point under the pointer, km east and south of the north-west corner
-      var v = view(), left = v.left + (v.w - box.width / v.s) / 2;
-      var top = v.top + (v.h - box.height / v.s) / 2;
-      return [box.x + (e.clientX - left) * v.s, box.y + (e.clientY - top) * v.s];
+      var v = view();
+      return [box.x + (e.clientX - v.left - v.dx) * v.s, box.y + (e.clientY - v.top - v.dy) * v.s];
+    }
+    function draw() {  // every tile at whole device pixels: neighbours meet without a seam
+      pending = false;
+      var v = view(), ratio = window.devicePixelRatio || 1, ctx = canvas.getContext('2d');
+      canvas.width = Math.round(v.w * ratio); canvas.height = Math.round(v.h * ratio);
+      ctx.fillStyle = '#f4f4f4'; ctx.fillRect(0, 0, canvas.width, canvas.height);
+      var k = ratio / v.s / 1000, bx = (v.dx - box.x / v.s) * ratio, by = (v.dy - box.y / v.s) * ratio;
+      for (var i = 0; i < n; i++) {
+        var x0 = Math.round(boxes[4 * i] * k + bx), y0 = Math.round(boxes[4 * i + 1] * k + by);
+        var x1 = Math.round(boxes[4 * i + 2] * k + bx), y1 = Math.round(boxes[4 * i + 3] * k + by);
+        if (x1 < 0 || y1 < 0 || x0 > canvas.width || y0 > canvas.height) { continue; }
+        ctx.fillStyle = data.palette[codes[2 * i]];
+        ctx.fillRect(x0, y0, Math.max(x1 - x0, 1), Math.max(y1 - y0, 1));
+        if (codes[2 * i + 1]) {
+          var line = Math.max(0.06 * (x1 - x0), 1);
+          ctx.strokeStyle = data.outlines[codes[2 * i + 1] - 1]; ctx.lineWidth = line;
+          ctx.strokeRect(x0 + line / 2, y0 + line / 2, x1 - x0 - line, y1 - y0 - line);
+        }
+      }
+    }
+    function redraw() { if (!pending) { pending = true; requestAnimationFrame(draw); } }
+    function tileAt(p) {  // the topmost tile under a point (km): outlined tiles are drawn last
+      var x = p[0] * 1000, y = p[1] * 1000;
+      for (var i = n - 1; i >= 0; i--) {
+        if (boxes[4 * i] <= x && x < boxes[4 * i + 2] && boxes[4 * i + 1] <= y && y < boxes[4 * i + 3]) {
+          return i;
+        }
+      }
+      return -1;
     }
     function degrees(x, y) {
       var lat = north - y / ky, lon = west + x / kx;
@@ -125,35 +168,36 @@ _PAN_ZOOM_SCRIPT = """
       bar.style.width = (nice / perPx).toFixed(1) + 'px';
       size.textContent = nice >= 1 ? nice + ' km' : Math.round(nice * 1000) + ' m';
     }
-    svg.addEventListener('wheel', function (e) {
+    canvas.addEventListener('wheel', function (e) {
       e.preventDefault();
       var p = km(e), k = e.deltaY < 0 ? 0.8 : 1.25;
       box.x = p[0] - (p[0] - box.x) * k; box.y = p[1] - (p[1] - box.y) * k;
       box.width *= k; box.height *= k;
-      scale();
+      scale(); redraw();
     });
-    svg.addEventListener('mousedown', function (e) { start = [e.clientX, e.clientY]; });
+    canvas.addEventListener('mousedown', function (e) { start = [e.clientX, e.clientY]; });
     window.addEventListener('mouseup', function () { start = null; });
-    svg.addEventListener('mousemove', function (e) {
+    canvas.addEventListener('mousemove', function (e) {
       if (start) {
         var s = view().s;
         box.x -= (e.clientX - start[0]) * s;
         box.y -= (e.clientY - start[1]) * s;
         start = [e.clientX, e.clientY];
+        redraw();
       }
-      var t = e.target.closest('rect[data-tip]');
-      if (t && info) { info.textContent = t.dataset.tip; }
-      var p = km(e);
+      var p = km(e), i = tileAt(p);
+      if (i >= 0 && info) { info.textContent = tips[i]; }
       where.textContent = degrees(p[0], p[1]);
     });
-    svg.addEventListener('dblclick', function () {
-      var o = svg.dataset.home.split(' ').map(Number);
-      box.x = o[0]; box.y = o[1]; box.width = o[2]; box.height = o[3];
-      scale();
+    canvas.addEventListener('dblclick', function () {
+      box.x = home[0]; box.y = home[1]; box.width = home[2]; box.height = home[3];
+      scale(); redraw();
     });
+    window.addEventListener('resize', redraw);
     where.textContent = 'centre ' + degrees(box.x + box.width / 2, box.y + box.height / 2);
     scale();
-    svg.setAttribute('data-ready', svg.querySelectorAll('rect').length);
+    draw();
+    canvas.setAttribute('data-ready', n);
   });
 })();
 """
@@ -169,7 +213,7 @@ def interactive_map(
     outline_label: str | None = None,
     width_px: int = 900,
 ) -> str:
-    """An SVG map of ``tiles`` (one rectangle per tile at its bounds, true proportions, north
+    """A map of ``tiles`` drawn on a canvas (each tile at its bounds, true proportions, north
     up; outlined tiles drawn last, so no neighbour covers an outline) with pan (drag), zoom
     (wheel), reset (double click), a hover line naming the tile, the pointer's coordinates, a
     scale bar that follows the zoom and the ``legend`` (label -> fill colour; ``outline_label``
@@ -186,39 +230,58 @@ def interactive_map(
     x_scale = math.cos(math.radians(lat)) * METRES_PER_DEGREE_LAT / 1000  # km per degree lon
     y_scale = METRES_PER_DEGREE_LAT / 1000
     west, north = float(tiles["llcrnrlon"].min()), float(tiles["urcrnrlat"].max())
-    x0 = (tiles["llcrnrlon"].to_numpy(float) - west) * x_scale
-    x1 = (tiles["urcrnrlon"].to_numpy(float) - west) * x_scale
-    y0 = (north - tiles["urcrnrlat"].to_numpy(float)) * y_scale
-    y1 = (north - tiles["llcrnrlat"].to_numpy(float)) * y_scale
-    width, height = float(x1.max()), float(y1.max())
-    rects = []
-    for i in sorted(range(len(tiles)), key=lambda i: outlines[i] is not None):
-        stroke = (
-            f' stroke="{outlines[i]}" stroke-width="{0.06 * (x1[i] - x0[i]):.4f}"'
-            if outlines[i]
-            else ""
-        )
-        rects.append(
-            f'<rect x="{x0[i]:.4f}" y="{y0[i]:.4f}" width="{x1[i] - x0[i]:.4f}" '
-            f'height="{y1[i] - y0[i]:.4f}" fill="{colours[i]}"{stroke} '
-            f'data-tip="{escape(tips[i])}"><title>{escape(tips[i])}</title></rect>'
-        )
+    corners = np.stack(
+        [
+            (tiles["llcrnrlon"].to_numpy(float) - west) * x_scale,
+            (north - tiles["urcrnrlat"].to_numpy(float)) * y_scale,
+            (tiles["urcrnrlon"].to_numpy(float) - west) * x_scale,
+            (north - tiles["llcrnrlat"].to_numpy(float)) * y_scale,
+        ],
+        axis=1,
+    )
+    width, height = float(corners[:, 2].max()), float(corners[:, 3].max())
     home = f"0 0 {width:.4f} {height:.4f}"
     height_px = int(width_px * height / width) if width else width_px
+    payload = _map_payload(corners, colours, tips, outlines)
     return (
         f'<div class="tilemap"><p id="{map_id}-info" class="tilemap-info">'
         "Hover a tile to see its class and probabilities; drag to pan, wheel to zoom, "
         "double click to reset.</p>"
-        f'<svg class="tilemap" id="{map_id}" data-info="{map_id}-info" data-home="{home}" '
+        f'<canvas class="tilemap" id="{map_id}" data-info="{map_id}-info" data-home="{home}" '
         f'data-west="{west!r}" data-north="{north!r}" data-kx="{x_scale!r}" data-ky="{y_scale!r}" '
-        f'viewBox="{home}" width="{width_px}" height="{min(height_px, 900)}" '
-        'preserveAspectRatio="xMidYMid meet" shape-rendering="crispEdges" '
-        'style="border:1px solid #ccc; cursor:grab; background:#f4f4f4">'
-        + "".join(rects)
-        + "</svg>"
+        f'data-tiles="{len(tips)}" role="img" aria-label="map of {len(tips)} tiles" '
+        f'style="width:{width_px}px; height:{min(height_px, 900)}px; border:1px solid #ccc; '
+        'cursor:grab; background:#f4f4f4; display:block"></canvas>'
+        f'<script type="application/json" id="{map_id}-data">{payload}</script>'
         + _map_footer(map_id, legend or {}, outline_label, next(filter(None, outlines), None))
         + f"<script>{_PAN_ZOOM_SCRIPT}</script></div>"
     )
+
+
+def _map_payload(
+    corners: np.ndarray, colours: list[str], tips: list[str], outlines: list[str | None]
+) -> str:
+    """The tiles in drawing order (outlined ones last) as JSON for the map's script: corners
+    in whole metres (int32, base64), fill and outline colour indices (uint16), hover lines."""
+    order = sorted(range(len(tips)), key=lambda i: outlines[i] is not None)
+    palette = list(dict.fromkeys(colours))
+    outline_colours = list(dict.fromkeys(o for o in outlines if o))
+    boxes = np.round(corners[order] * 1000).astype("<i4")
+    codes = np.array(
+        [
+            [palette.index(colours[i]), outline_colours.index(o) + 1 if (o := outlines[i]) else 0]
+            for i in order
+        ],
+        dtype="<u2",
+    ).reshape(-1, 2)
+    payload = {
+        "palette": palette,
+        "outlines": outline_colours,
+        "boxes": base64.b64encode(boxes.tobytes()).decode(),
+        "codes": base64.b64encode(codes.tobytes()).decode(),
+        "tips": [tips[i] for i in order],
+    }
+    return json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
 
 
 def _map_footer(
