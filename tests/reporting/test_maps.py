@@ -29,6 +29,15 @@ def _grid(rows: int = 4, cols: int = 5) -> pd.DataFrame:
     )
 
 
+# After the map drew: the pointer moves over the centre of the tile of row 1, column 2 (of 4 x 5).
+_HOVER_TILE_7 = """<script>addEventListener('load', () => {
+  const map = document.getElementById('m'), box = map.getBoundingClientRect();
+  map.dispatchEvent(new MouseEvent('mousemove', {bubbles: true,
+    clientX: box.left + map.clientLeft + 2.5 * map.clientWidth / 5,
+    clientY: box.top + map.clientTop + 1.5 * map.clientHeight / 4}));
+});</script>"""
+
+
 def test_the_map_has_its_legend_a_scale_that_fits_and_its_coordinates(tmp_path):
     tiles = _grid()
     outlined = {0, 6}  # drawn after every other tile, whatever their order
@@ -43,7 +52,10 @@ def test_the_map_has_its_legend_a_scale_that_fits_and_its_coordinates(tmp_path):
     )
     style = (files("aerial_landuse.reporting.templates") / "report.css").read_text()
     page = tmp_path / "map.html"
-    page.write_text(f"<html><head><style>{style}</style></head><body>{html}</body></html>")
+    page.write_text(
+        f'<html><head><meta charset="utf-8"><style>{style}</style></head><body>{html}'
+        f"{_HOVER_TILE_7}</body></html>"
+    )
     dom = rendered_dom(page, tmp_path / "profile")
 
     assert 'data-ready="20"' in dom  # the script decoded and drew the 20 tiles, no error
@@ -63,5 +75,11 @@ def test_the_map_has_its_legend_a_scale_that_fits_and_its_coordinates(tmp_path):
     assert re.search(r'id="m-size">([^<]*)<', dom).group(1) == f"{expected:g} m"
     bar = float(re.search(r'id="m-bar" class="bar" style="width: ([\d.]+)px', dom).group(1))
     assert bar == np.round(expected / metres_per_px, 1) and 48 <= bar <= 120
-    where = re.search(r'id="m-where" class="tilemap-where">([^<]*)<', dom).group(1)
-    assert where == f"centre {42.5 - 2 * DLAT:.5f}\u00b0 N, {71.4 - 2.5 * DLON:.5f}\u00b0 W"
+    # the pointer over the tile of row 1, column 2 (the page's script moves it there): its
+    # hover line, and the pointer's coordinates to a pixel (about 0.00001 degree here)
+    assert re.search(r'id="m-info" class="tilemap-info">([^<]*)<', dom).group(1) == "tile 7"
+    where = re.search(
+        r'id="m-where" class="tilemap-where">([\d.]+)\u00b0 N, ([\d.]+)\u00b0 W<', dom
+    )
+    lat, lon = float(where.group(1)), -float(where.group(2))
+    assert abs(lat - (42.5 - 1.5 * DLAT)) < 2e-5 and abs(lon - (-71.4 + 2.5 * DLON)) < 2e-5
