@@ -125,8 +125,9 @@ MLFLOW_PORT ?= 5000
 mlflow-ui: install  ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port $(MLFLOW_PORT)
 
+TEST_PROCESSES ?= 2
 test: install install-torch azurite-install executor-env  ## Run the test suite (real Spark, onnxruntime, Azurite, a standalone cluster)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
 
 lint:  install ## ruff (check + format) and the layer contracts (import-linter)
 	$(BIN)/ruff check src tests

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+import fcntl
 import functools
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +47,9 @@ SMALL_DEMO = (
 def spark() -> Iterator[SparkSession]:
     conf = spark_conf(
         {
-            "spark.master": "local[2]",
+            # a failed task is tried twice, as a cluster's executors retry (spark.task.maxFailures):
+            # a Python worker lost on a loaded machine does not fail a test
+            "spark.master": "local[2,2]",
             "spark.driver.memory": "2g",
             "spark.sql.shuffle.partitions": "4",
             "spark.default.parallelism": "2",
@@ -238,11 +243,52 @@ def e2e_project(tmp_path_factory) -> Path:
     return project
 
 
+# `make test` runs two test processes (pytest-xdist, a module to one process at a time, in this
+# order): the longest modules start first, so that short ones fill in around them and both
+# processes end together; Azurite's modules apart, as they take turns on the emulator's port.
+LONGEST_FIRST = (
+    "tests/test_cluster_e2e.py",
+    "tests/test_default_run_e2e.py",
+    "tests/tools/test_quality.py",
+    "tests/test_e2e.py",
+    "tests/tools/test_azurite_e2e.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules of LONGEST_FIRST first, in that order; the others as collected."""
+    rank = {module: i for i, module in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
+_PORT_HELD = {"depth": 0}
+
+
+@contextmanager
+def emulator_port_held() -> Iterator[None]:
+    """The storage emulator's port for this test process alone while the block runs: `make test`
+    runs two test processes (pytest-xdist, a module per process at a time) and one Azurite at a
+    time can serve there, where Spark's Hadoop client reaches it; the other process waits."""
+    if _PORT_HELD["depth"]:  # held already by this process (flock is per open file)
+        yield
+        return
+    with (Path(tempfile.gettempdir()) / "aerial-landuse-tests-emulator-port.lock").open(
+        "w"
+    ) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _PORT_HELD["depth"] += 1
+        try:
+            yield
+        finally:
+            _PORT_HELD["depth"] -= 1
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="module")
 def azurite(tmp_path_factory) -> Iterator[Azurite]:
     """A real Azurite blob server, fresh for each test module that uses it: on the storage
     emulator's port, where Spark's Hadoop client reaches it (one at a time, so per module)."""
-    with running_azurite(tmp_path_factory.mktemp("azurite")) as server:
+    with emulator_port_held(), running_azurite(tmp_path_factory.mktemp("azurite")) as server:
         yield server
 
 

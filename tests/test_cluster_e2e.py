@@ -19,11 +19,22 @@ import pytest
 
 from aerial_landuse.tools.azurite import running_azurite
 from aerial_landuse.tools.cluster import running_cluster
-from tests.conftest import MODEL, REGION, ROOT, copy_project, kedro, write_raster_region
+from tests.conftest import (
+    MODEL,
+    REGION,
+    ROOT,
+    copy_project,
+    emulator_port_held,
+    kedro,
+    write_raster_region,
+)
 
 pytestmark = pytest.mark.cluster
 AUDIT = Path(__file__).parent / "cluster_audit"
-CLASSIFIERS = ("logistic_regression", "random_forest", "lightgbm")
+CLASSIFIERS = (
+    "logistic_regression",
+    "lightgbm",
+)  # Spark ML's and SynapseML's (random forest: as LR)
 RASTER_REGION = "rasterdemo2019"
 
 
@@ -55,6 +66,7 @@ def cluster_run(e2e_project, executor_env, tmp_path_factory):
         f"spark.executorEnv.AERIAL_AUDIT_LOG: {audit_log}\n"
     )
     with (
+        emulator_port_held(),
         running_azurite(base / "azurite") as azurite,
         running_cluster(base / "spark", workers=2, cores=1, memory="3g") as cluster,
     ):
@@ -172,7 +184,7 @@ def test_predictions_equal_the_local_run(cluster_run, e2e_project):
     assert metrics["confusion_matrix"] == local_metrics["confusion_matrix"]
 
 
-def test_every_classifier_trains_and_evaluates_on_the_cluster(cluster_run):
+def test_spark_ml_and_synapseml_classifiers_train_and_evaluate_on_the_cluster(cluster_run):
     fs = cluster_run["fs"]
     for classifier in CLASSIFIERS:
         metrics = json.loads(

@@ -20,7 +20,7 @@ from aerial_landuse.storage.atomic import STAGING_SUFFIX
 from aerial_landuse.storage.hadoop import EMULATOR_PORT
 from aerial_landuse.tools.azurite import Azurite, launch
 from aerial_landuse.tools.processes import stop_groups
-from tests.conftest import EARLIER_REGION, MODEL, REGION, kedro
+from tests.conftest import EARLIER_REGION, MODEL, REGION, emulator_port_held, kedro
 
 NETWORK = "efficientnet_lite0"
 FEATURES = f"features/demo/{NETWORK}/labelled.parquet"
@@ -76,6 +76,11 @@ def azurite_run(e2e_project, tmp_path_factory):
     """Upload (twice), export the network, `kedro run` until blob storage stops mid-featurize,
     restart Azurite on the same data and `kedro run --only-missing-outputs` to the end."""
     folder = tmp_path_factory.mktemp("azurite")
+    with emulator_port_held():
+        yield from _interrupted_and_resumed(e2e_project, folder)
+
+
+def _interrupted_and_resumed(e2e_project: Path, folder: Path):
     server, process = launch(folder, EMULATOR_PORT)  # where Spark's Hadoop client reaches it
     env = {"AZURE_STORAGE_CONNECTION_STRING": server.connection_string}
     try:
