@@ -8,12 +8,13 @@ import functools
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -230,8 +231,58 @@ def _set_line(path: Path, key: str, value: str) -> None:
 
 @pytest.fixture(scope="session")
 def e2e_project(tmp_path_factory) -> Path:
-    """A copy of the project after `make run`'s steps on a small demo set with two broken tiles."""
-    project = copy_project(tmp_path_factory.mktemp("e2e") / "aerial-landuse")
+    """A copy of the project after `make run`'s steps on a small demo set with two broken tiles:
+    built once for all test processes (the first to need it builds, the others wait), then
+    copied for each, so that the modules of one process change only their own copy."""
+    shared = _shared_between_processes(tmp_path_factory)
+    template = shared / "e2e-template" / "aerial-landuse"
+    with _file_lock(shared / "e2e-template.lock"):
+        if not (template.parent / "built").exists():
+            shutil.rmtree(template.parent, ignore_errors=True)
+            _build_e2e_project(template)
+            (template.parent / "built").touch()
+    project = tmp_path_factory.mktemp("e2e") / "aerial-landuse"
+    shutil.copytree(template, project, symlinks=True)
+    _relocate_mlflow_store(project / "mlflow.db", template, project)
+    return project
+
+
+def _shared_between_processes(tmp_path_factory) -> Path:
+    """The folder that every test process of this pytest run shares: pytest-xdist's workers
+    each have a base temp under one root of the run; a plain run has its own."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """``path`` locked for this process while the block runs (the others wait)."""
+    with path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _relocate_mlflow_store(database: Path, old: Path, new: Path) -> None:
+    """The copied MLflow store's artifact locations moved from ``old`` to ``new`` (sqlite keeps
+    them as absolute paths): every text column of every table."""
+    with closing(sqlite3.connect(database)) as store, store:
+        tables = [
+            row[0] for row in store.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        for table in tables:
+            for column in store.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if column[2].upper().startswith(("VARCHAR", "TEXT")):
+                    store.execute(
+                        f'UPDATE "{table}" SET "{column[1]}" = replace("{column[1]}", ?, ?)',
+                        (str(old), str(new)),
+                    )
+
+
+def _build_e2e_project(destination: Path) -> None:
+    project = copy_project(destination)
     kedro(project, "run", "--pipelines=demo_data", "--params", SMALL_DEMO)
     raw = project / "data" / "01_raw"
     (raw / "train" / "Forest" / "broken.png").write_bytes(b"not a png at all")
@@ -240,7 +291,6 @@ def e2e_project(tmp_path_factory) -> Path:
     )
     kedro(project, "run", "--pipelines=pretrained")
     (project / "run.log").write_text(kedro(project, "run"))  # what the console showed
-    return project
 
 
 # `make test` runs two test processes (pytest-xdist, a module to one process at a time, in this
@@ -272,16 +322,12 @@ def emulator_port_held() -> Iterator[None]:
     if _PORT_HELD["depth"]:  # held already by this process (flock is per open file)
         yield
         return
-    with (Path(tempfile.gettempdir()) / "aerial-landuse-tests-emulator-port.lock").open(
-        "w"
-    ) as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _file_lock(Path(tempfile.gettempdir()) / "aerial-landuse-tests-emulator-port.lock"):
         _PORT_HELD["depth"] += 1
         try:
             yield
         finally:
             _PORT_HELD["depth"] -= 1
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="module")
