@@ -86,6 +86,17 @@ def test_headers_are_read_through_the_storages_filesystem(quads):
     source = pickle.loads(pickle.dumps(CellSource(region, storage, 64)))
     chip = Image.open(io.BytesIO(source.read_bytes(cell)))
     assert chip.format == "PNG" and np.array_equal(np.asarray(chip), np.asarray(image))
+    # fine-tuning leaves out the cells featurize would quarantine: too much nodata
+    grid = region.grid
+    every = [
+        grid.cell_id(c, r)
+        for c in range(grid.col_min, grid.col_max + 1)
+        for r in range(grid.row_min, grid.row_max + 1)
+    ]
+    errors = source.unreadable(every)
+    assert cell not in errors and errors and all("nodata" in e for e in errors.values())
+    with pytest.raises(OSError, match="nodata"):
+        source.read_bytes(next(iter(errors)))
 
 
 def test_a_region_on_blob_storage_is_read_beside_a_container_named_test(quads, azurite):

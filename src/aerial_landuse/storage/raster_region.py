@@ -259,20 +259,43 @@ class CellImages(Mapping[str, Callable[[], Image.Image]]):
 class CellSource:
     """The cells of a raster region as a ``TileSource`` (``read_bytes(cell id)``: the cell's chip,
     ``size`` pixels a side, as PNG), so that code which reads tiles by path (fine-tuning) reads
-    cells; picklable: executors read the windows themselves."""
+    cells; picklable: executors read the windows themselves, each process with one reader (its
+    files opened once for all the cells it reads)."""
 
     def __init__(self, region: RasterRegion, storage: Storage, size: int) -> None:
         self._region, self._storage, self._size = region, storage, size
+        self._open_reader: CellReader | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_open_reader": None}  # open files stay in their process
 
     @property
     def fs(self) -> Any:
         return self._storage.fs
 
+    def _new_reader(self) -> CellReader:
+        region = self._region
+        settings = region.chip_settings(self._size)
+        return CellReader(
+            region.grid, list(region.sources), settings, rasterio_opener(self._storage)
+        )
+
     def read_bytes(self, path: str, limit: int | None = None) -> bytes:
-        image = CellImages(self._region, self._storage, [path], self._size)[path]()
+        if self._open_reader is None:
+            self._open_reader = self._new_reader()
+        chip = self._open_reader.read(*cell_position(path))
+        if chip.pixels is None:
+            raise OSError(f"cell {path}: {chip.error}")
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
+        Image.fromarray(chip.pixels).save(buffer, format="PNG")
         return buffer.getvalue()
+
+    def unreadable(self, cells: list[str]) -> dict[str, str]:
+        """The ``cells`` whose chips cannot be read (more nodata than ``max_nodata_share``, a
+        file error), with the reason, as featurize would quarantine them."""
+        with self._new_reader() as reader:
+            chips = {cell: reader.read(*cell_position(cell)) for cell in cells}
+        return {cell: str(chip.error) for cell, chip in chips.items() if chip.pixels is None}
 
 
 def region_images(

@@ -104,6 +104,8 @@ def finetune_network(
         params["max_tiles"],
         cells=bool(raster_region),
     )
+    source = _tile_source(tiles, raster_region, network_spec(base).image_size)
+    split = _without_unreadable_cells(split, source)
     labels = sorted(split["label"].unique())
     train, validation = (_tiles_of(split, role, labels) for role in ("train", "validation"))
     use_gpu = _gpu_requested(tile_index.sparkSession, params["use_gpu"])
@@ -119,7 +121,6 @@ def finetune_network(
         "local processes" if params["local_mode"] else "on executors",
         "GPU" if use_gpu else "CPU",
     )
-    source = _tile_source(tiles, raster_region, network_spec(base).image_size)
     result = _distribute(params, use_gpu, config, labels, train, validation, source)
     lineage = _lineage(config, result, split, labels, dataset, tiles, ingest)
     spec = replace(
@@ -161,6 +162,23 @@ def _tile_source(tiles: TileFolder, raster_region: dict[str, Any] | None, size: 
     if region is None:
         return tiles.storage
     return CellSource(region, tiles.storage, round(size * LOAD_MARGIN))
+
+
+def _without_unreadable_cells(split: pd.DataFrame, source: TileSource) -> pd.DataFrame:
+    """A labelled raster set's cells whose chips cannot be read (a nodata collar, the mosaic's
+    edge: featurize quarantines them too) kept out of fine-tuning, with role ``unreadable``."""
+    if not isinstance(source, CellSource):
+        return split  # tiles: ingest's probe quarantined the unreadable ones
+    used = split["role"].isin(["train", "validation"])
+    errors = source.unreadable(list(split.loc[used, "path"]))
+    if errors:
+        first = next(iter(errors.items()))
+        logger.warning(
+            "%d cell(s) kept out of fine-tuning, their chips cannot be read (%s: %s)",
+            len(errors),
+            *first,
+        )
+    return split.assign(role=split["role"].where(~split["path"].isin(errors), "unreadable"))
 
 
 def _gpu_requested(spark: Any, setting: Any) -> bool:
@@ -221,6 +239,7 @@ def _lineage(
             "train_tiles": int((split["role"] == "train").sum()),
             "validation_tiles": int((split["role"] == "validation").sum()),
             "not_used_tiles": int((split["role"] == "not_used").sum()),
+            "unreadable_tiles": int((split["role"] == "unreadable").sum()),
         },
         "config": config.as_record(),
         "epochs_run": len(result["history"]),
