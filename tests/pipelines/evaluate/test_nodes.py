@@ -64,6 +64,26 @@ def test_evaluate_on_spark_gives_confusion_and_scenario_csv(spark):
     assert confusion_matrix(predictions, LABELS).sum() == 30
 
 
+def test_a_test_class_the_model_never_learned_counts_as_errors_and_is_named(spark, caplog):
+    """A spatial split can put every block of a rare class on the test side: its tiles are
+    counted (recall 0), not refused, and the metrics and the log name the class."""
+    model = train(clustered_features(spark), params("logistic_regression"))
+    rows = [(LABELS[0], LABELS[0]), (LABELS[1], LABELS[1]), ("Developed", LABELS[0])]
+    predictions = spark.createDataFrame(rows, ["label", "pred_label"])
+    metrics = evaluate_model(model, predictions)
+    assert metrics["confusion_matrix"]["labels"] == [*LABELS, "Developed"]
+    assert metrics["unlearned_classes"] == ["Developed"] and metrics["accuracy"] == pytest.approx(
+        2 / 3
+    )
+    assert metrics["per_class"]["Developed"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 1,
+    }
+    assert "Developed, which the model has no train tile of" in caplog.text
+
+
 @pytest.mark.parametrize("classifier", ["logistic_regression", "lightgbm"])
 def test_synapseml_compute_model_statistics_agrees_on_accuracy_and_confusion(spark, classifier):
     from synapse.ml.train import ComputeModelStatistics

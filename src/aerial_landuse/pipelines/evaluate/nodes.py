@@ -31,16 +31,28 @@ def predict_test_tiles(
 
 
 def confusion_matrix(predictions: DataFrame, labels: list[str]) -> np.ndarray:
-    """Counts with true classes as rows and predicted classes as columns (small collect)."""
+    """Counts with true classes as rows and predicted classes as columns (small collect):
+    ``labels`` are the model's classes, then any test class the model never learned."""
     position = {label: i for i, label in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
     for row in predictions.groupBy("label", "pred_label").count().collect():
-        if row["label"] not in position:
-            raise ValueError(
-                f"Test label {row['label']!r} is not one of the model's classes {labels}."
-            )
         matrix[position[row["label"]], position[row["pred_label"]]] += int(row["count"])
     return matrix
+
+
+def _classes_of_test(model: TrainedModel, predictions: DataFrame) -> list[str]:
+    """The model's classes, then the test classes it has no train tile of (a spatial split can
+    put all of a rare class's blocks on the test side): counted, as errors, and said."""
+    tested = {row["label"] for row in predictions.select("label").distinct().collect()}
+    unlearned = sorted(tested - set(model.labels))
+    if unlearned:
+        logger.warning(
+            "The test tiles hold %s, which the model has no train tile of: counted as errors "
+            "(recall 0). With a labelled raster set, lower ingest.land_cover.split_block_cells "
+            "or add imagery where the class occurs, so that its cells fall on both sides.",
+            ", ".join(unlearned),
+        )
+    return [*model.labels, *unlearned]
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -88,7 +100,9 @@ def metrics_from_confusion(matrix: np.ndarray, labels: list[str]) -> dict[str, A
 
 def evaluate_model(model: TrainedModel, test_predictions: DataFrame) -> dict[str, Any]:
     """Metrics of ``model`` on the test predictions, with the model's identity."""
-    metrics = metrics_from_confusion(confusion_matrix(test_predictions, model.labels), model.labels)
+    labels = _classes_of_test(model, test_predictions)
+    metrics = metrics_from_confusion(confusion_matrix(test_predictions, labels), labels)
+    metrics["unlearned_classes"] = labels[len(model.labels) :]
     metrics["model"] = {
         k: model.info[k]
         for k in ("model_name", "pretrained_model", "classifier", "hyperparameters")
