@@ -33,6 +33,10 @@ def test_the_majority_class_when_it_covers_enough_of_the_cell():
     assert water.label is None and "code 11 is excluded by the class table" in water.reason
     unknown = label_of(np.full(100, 99), RULE, 100)
     assert "code 99 is not in the class table" in unknown.reason
+    edge = label_of(np.full(40, 41), RULE, 100)  # the land cover's edge: 60 points outside it
+    assert edge.label is None and edge.reason.startswith(
+        "partly outside the land cover: it covers 40%"
+    )
     nothing = label_of(np.array([], int), RULE, 100)
     assert nothing.reason.startswith("no land cover")
 

@@ -110,6 +110,12 @@ def label_of(codes: np.ndarray, rule: LabelRule, total: int) -> CellLabel:
     """The label of a cell whose ``total`` sample points include the land-cover ``codes``."""
     if codes.size == 0:
         return CellLabel(None, 0.0, "no land cover: the cell lies outside the land-cover raster")
+    if codes.size / total < rule.min_purity:
+        return CellLabel(
+            None, 0.0,
+            f"partly outside the land cover: it covers {codes.size / total:.0%} of the cell, "
+            f"under min_label_purity {rule.min_purity:.0%}",
+        )  # fmt: skip
     values, counts = np.unique(codes.astype(np.int64), return_counts=True)
     shares: dict[str | None, float] = {}
     for code, count in zip(values.tolist(), counts.tolist(), strict=True):
