@@ -185,6 +185,25 @@ def test_accounting_reconciles_and_refuses_counts_that_do_not():
     assert accounting["score"]["grid"] == grid and "grid" not in accounting["train"]
 
 
+def test_a_labelled_raster_sets_cells_are_accounted_with_the_unlabelled_ones():
+    split = {
+        "train": {"listed": 5, "sampled_out": 0, "quarantined_ingest": 1,
+                  "quarantined_featurize": 0, "used": 4},
+        "test": {"listed": 2, "sampled_out": 0, "quarantined_ingest": 0,
+                 "quarantined_featurize": 0, "used": 2},
+    }  # fmt: skip
+    grid = {"grid_cells": 12, "outside_imagery": 2}
+    ingest = {"train": {"listed": 10, "sampled_out": 0, "quarantined": 1, "unlabelled": 3,
+                        "indexed": 6, "ignored": 0, "grid": grid}}  # fmt: skip
+    featurize = {"train": {"indexed": 6, "featurized": 6, "quarantined": 0}}
+    accounting = reconcile_tile_counts(split, ingest, featurize, {}, {})
+    cells = {"listed": 10, "labelled": 7, "unlabelled": 3, "grid": grid}
+    assert (
+        accounting["train"]["labelled_cells"] == cells
+        and "labelled_cells" not in accounting["test"]
+    )
+
+
 def _test_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
     """Test predictions over the same image files, some right, some wrong."""
     wrong = predictions.index % 3 == 0

@@ -65,6 +65,9 @@ def reconcile_tile_counts(
         for split, row in split_summary.items()
     }
     _check_labelled_totals(accounting, ingest_labelled, featurize_labelled)
+    cells = _labelled_cells(ingest_labelled.get("train", {}))
+    if cells and "train" in accounting:
+        accounting["train"]["labelled_cells"] = cells
     for split, row in ingest_score.items():
         feat = featurize_score.get(split, {"featurized": 0, "quarantined": 0, "indexed": 0})
         entry = {
@@ -85,6 +88,20 @@ def reconcile_tile_counts(
         if "grid" in row:  # a raster region: the grid's cells that were not listed, and why
             accounting[split]["grid"] = row["grid"]
     return accounting
+
+
+def _labelled_cells(ingest_train: dict[str, Any]) -> dict[str, Any] | None:
+    """A labelled raster set's cells: listed = labelled (in the splits) + unlabelled, and its
+    grid's cells = listed + outside the imagery (None for tile folders)."""
+    if "grid" not in ingest_train:
+        return None
+    unlabelled = int(ingest_train.get("unlabelled", 0))
+    return {
+        "listed": ingest_train["listed"],
+        "labelled": ingest_train["listed"] - unlabelled,
+        "unlabelled": unlabelled,
+        "grid": ingest_train["grid"],
+    }
 
 
 def _check_labelled_totals(
