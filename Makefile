@@ -22,7 +22,13 @@ REGION_AFTER := $(call global_nested,change,after)
 # The same kind of region as NAIP-like GeoTIFF quads (demo_rasters.before / .after), no tiles cut.
 RASTERS_BEFORE := $(call global_nested,demo_rasters,before)
 RASTERS_AFTER := $(call global_nested,demo_rasters,after)
-DEMO_FILES := data/01_raw/$(REGION_BEFORE)/tile_summaries.csv data/01_raw/$(RASTERS_AFTER)/quad_0.tif
+# ... and a model trained from the later year's quads, labelled by its NLCD-like land cover
+# (the demo's 3.5 x 1.8 km: spatial blocks of 2 x 2 cells, so that every class has train cells)
+RASTERS_LAND_COVER := $(call global_nested,demo_rasters,land_cover)
+RASTERS_DATASET := $(call global_nested,demo_rasters,dataset)
+RASTERS_LABELLED := ,train_folder=$(RASTERS_AFTER),land_cover_folder=$(RASTERS_LAND_COVER),ingest.land_cover.split_block_cells=2
+DEMO_FILES := data/01_raw/$(REGION_BEFORE)/tile_summaries.csv data/01_raw/$(RASTERS_AFTER)/quad_0.tif \
+  data/01_raw/$(RASTERS_LAND_COVER)/nlcd.tif
 
 export DO_NOT_TRACK := 1
 export KEDRO_DISABLE_TELEMETRY := true
@@ -80,11 +86,12 @@ demo-data: $(DEMO_FILES)  ## Write the synthetic demo tiles and GeoTIFF quads (o
 NETWORK_TOOL = $(BIN)/python -m aerial_landuse.tools.network $(NETWORK)
 NETWORKS_FOLDER := data/06_models/pretrained
 
-pretrained: install demo-data  ## Make the network once: export it, or fine-tune it (NETWORK=<lite>_finetuned)
+pretrained: install demo-data  ## Make the network once: export it, or fine-tune it (NETWORK=<lite>_finetuned; DATASET=, LABELLED=,train_folder=...)
 	@set -e; file="$(NETWORKS_FOLDER)/$$($(NETWORK_TOOL) --file $(DATASET))"; \
 	if [ -f "$$file" ]; then echo "Network: $$file"; else \
 	  if $(NETWORK_TOOL) --needs-torch; then $(MAKE) --no-print-directory install-torch; fi; \
-	  $(BIN)/kedro run --pipelines=$$($(NETWORK_TOOL) --pipelines) --params pretrained_model=$(NETWORK); fi
+	  $(BIN)/kedro run --pipelines=$$($(NETWORK_TOOL) --pipelines) \
+	    --params pretrained_model=$(NETWORK),dataset=$(DATASET)$(LABELLED); fi
 
 run: install demo-data pretrained  ## Run the whole job on the demo data (and its change since the earlier year); print where the reports are
 	$(BIN)/kedro run --params pretrained_model=$(NETWORK)
@@ -93,12 +100,16 @@ run: install demo-data pretrained  ## Run the whole job on the demo data (and it
 	$(BIN)/kedro run --pipelines=score,report --params pretrained_model=$(NETWORK),region=$(RASTERS_AFTER)
 	$(BIN)/kedro run --pipelines=score --params pretrained_model=$(NETWORK),region=$(RASTERS_BEFORE)
 	$(BIN)/kedro run --pipelines=change --params pretrained_model=$(NETWORK),before=$(RASTERS_BEFORE),after=$(RASTERS_AFTER)
+	$(MAKE) --no-print-directory pretrained DATASET=$(RASTERS_DATASET) LABELLED=$(RASTERS_LABELLED)
+	$(BIN)/kedro run --params pretrained_model=$(NETWORK),dataset=$(RASTERS_DATASET)$(RASTERS_LABELLED),region=$(RASTERS_BEFORE)
 	@echo
 	@echo "Report: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/$(REGION)/report.html)"
 	@echo "Change: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/change_$(REGION_BEFORE)_$(REGION_AFTER)/change_report.html)"
 	@echo "GeoTIFF region: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/$(RASTERS_AFTER)/report.html)"
 	@echo "  its class COG: $(abspath data/07_model_output/$(DATASET)/$(MODEL)/$(RASTERS_AFTER)/rasters/land_use.tif)"
 	@echo "  change: $(abspath data/08_reporting/$(DATASET)/$(MODEL)/change_$(RASTERS_BEFORE)_$(RASTERS_AFTER)/change_report.html)"
+	@echo "Trained from a land-cover raster ($(RASTERS_AFTER)'s cells labelled by $(RASTERS_LAND_COVER)), scoring $(RASTERS_BEFORE):"
+	@echo "  $(abspath data/08_reporting/$(RASTERS_DATASET)/$(MODEL)/$(RASTERS_BEFORE)/report.html)"
 
 sweep: install demo-data  ## Train + evaluate every network x classifier available offline, then the leaderboard
 	$(MAKE) --no-print-directory pretrained NETWORK=efficientnet_lite0

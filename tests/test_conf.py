@@ -51,6 +51,24 @@ def test_blob_environments_differ_only_in_their_globals(monkeypatch):
     assert run.startswith("wasbs://predictions@mine.blob.core.windows.net/")
 
 
+def test_the_labelled_folders_are_named_by_parameters_as_regions_are():
+    """train_folder, test_folder and land_cover_folder pick the labelled data set's folders
+    (containers on blob storage), as region picks the region's: make run trains a second data
+    set, the demo's quads labelled by their land cover, beside the tile folders."""
+    folders = {"train_folder": "naipdemo2016", "land_cover_folder": "nlcddemo2016"}
+    local = loader("local", **folders)["catalog"]
+    assert local["train_tiles"]["path"].endswith("data/01_raw/naipdemo2016")
+    assert local["land_cover"]["path"].endswith("data/01_raw/nlcddemo2016")
+    assert local["test_tiles"]["path"].endswith("data/01_raw/test")
+    blob = loader("azurite", test_folder="mytest", **folders)["catalog"]
+    paths = [blob[name]["path"] for name in ("train_tiles", "test_tiles", "land_cover")]
+    assert paths == ["abfs://naipdemo2016", "abfs://mytest", "abfs://nlcddemo2016"]
+    default = loader("azurite")["catalog"]["land_cover"]["path"]
+    assert default == "abfs://landcover" and loader("local")["catalog"]["land_cover"][
+        "path"
+    ].endswith("data/01_raw/landcover")  # one name for the folder and its container
+
+
 @pytest.mark.parametrize("env", ["local", *BLOB_ENVS])
 def test_every_stored_dataset_lives_where_the_environment_keeps_its_data(env, monkeypatch):
     monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "exampleaccount")

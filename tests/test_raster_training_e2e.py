@@ -1,12 +1,14 @@
 """Training from imagery and a land-cover raster, the way the scenario's training set was made:
 `kedro run` on a train_tiles folder of two NAIP-like COG quads (no class folders) and an
-NLCD-like raster in its own projection (data/01_raw/land_cover): cells labelled by majority
+NLCD-like raster in its own projection, in folders named by parameters as `make run` names the
+demo's (train_folder, land_cover_folder, dataset): cells labelled by majority
 class on the executors, the unlabelled ones listed with their reason and counted, train and test
 split by spatial blocks, and the report says so."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,14 +18,18 @@ from tests.conftest import MODEL, copy_project, kedro, write_labelled_raster_set
 
 pytestmark = pytest.mark.e2e
 BLOCK = 2  # cells a side of a split block
-PARAMS = f"ingest.raster.tile_size_m=64,ingest.land_cover.split_block_cells={BLOCK}"
+DATASET = "naip"
+PARAMS = (
+    f"dataset={DATASET},train_folder=naip2019,land_cover_folder=nlcd2019,"
+    f"ingest.raster.tile_size_m=64,ingest.land_cover.split_block_cells={BLOCK}"
+)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, str]:
     project = copy_project(tmp_path_factory.mktemp("raster-training") / "aerial-landuse")
     raw = project / "data" / "01_raw"
-    write_labelled_raster_set(raw / "train", raw / "land_cover")
+    write_labelled_raster_set(raw / "naip2019", raw / "nlcd2019")
     kedro(project, "run", "--pipelines=pretrained")
     return project, kedro(project, "run", "--params", PARAMS)
 
@@ -34,18 +40,20 @@ def _json(project: Path, path: str) -> dict:
 
 def test_cells_are_labelled_from_the_land_cover_raster_and_every_cell_is_counted(trained):
     project, printed = trained
-    row = _json(project, "02_intermediate/demo/ingest_summary_labelled.json")["train"]
+    row = _json(project, f"02_intermediate/{DATASET}/ingest_summary_labelled.json")["train"]
     assert row["listed"] == row["indexed"] + row["unlabelled"] + row["quarantined"]
     assert row["grid"]["grid_cells"] == row["listed"] + row["grid"]["outside_imagery"]
     assert row["unlabelled"] > 0 and "have no class in the land-cover raster" in printed
-    quarantine = pd.read_csv(project / "data/02_intermediate/demo/ingest_quarantine_labelled.csv")
+    quarantine = pd.read_csv(
+        project / f"data/02_intermediate/{DATASET}/ingest_quarantine_labelled.csv"
+    )
     reasons = quarantine.loc[quarantine["stage"] == "label", "reason"]
     assert len(reasons) == row["unlabelled"] and reasons.str.startswith("mixed: ").any()
 
 
 def test_train_and_test_are_split_by_spatial_blocks(trained):
     project, _ = trained
-    split = pd.read_csv(project / "data/05_model_input/demo/labelled_split.csv")
+    split = pd.read_csv(project / f"data/05_model_input/{DATASET}/labelled_split.csv")
     cells = split["path"].str.extract(r"^\d+_(?P<col>\d+)_(?P<row>\d+)$").astype(int)
     assert cells.notna().all().all()
     blocks = split.assign(
@@ -59,7 +67,12 @@ def test_train_and_test_are_split_by_spatial_blocks(trained):
 
 def test_the_model_learns_the_land_cover_classes_and_the_report_says_the_split_is_spatial(trained):
     project, _ = trained
-    metrics = _json(project, f"07_model_output/demo/{MODEL}/metrics.json")
+    metrics = _json(project, f"07_model_output/{DATASET}/{MODEL}/metrics.json")
     assert metrics["accuracy"] > 0.7, metrics["accuracy"]
-    report = next((project / "data/08_reporting/demo" / MODEL).rglob("report.html")).read_text()
+    report = next(
+        (project / "data/08_reporting" / DATASET / MODEL).rglob("report.html")
+    ).read_text()
     assert f"spatial: the cells split by blocks of {BLOCK} x {BLOCK} cells" in report
+    row = _json(project, f"02_intermediate/{DATASET}/ingest_summary_labelled.json")["train"]
+    said = re.sub(r"\s+", " ", report[report.index('id="label-accounting"') :])
+    assert f"the land cover (the train and test rows above) and {row['unlabelled']} did not" in said

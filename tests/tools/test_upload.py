@@ -4,11 +4,13 @@ skipped. (Copying into Azurite, idempotent, with a progress bar: test_azurite_e2
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
+import pytest
 from kedro.io import DataCatalog
 
-from aerial_landuse.tools.upload import plan
+from aerial_landuse.tools.upload import _folder_params, plan
 from tests.conftest import write_labelled_folder, write_labelled_raster_set
 
 FOLDERS = {
@@ -53,3 +55,13 @@ def test_a_labelled_raster_set_and_its_land_cover_are_copied_whole(tmp_path):
         "test/Developed/developed_000.png": "blob/test/Developed/developed_000.png",
     }
     assert all(t.size > 0 for t in transfers)
+
+
+def test_the_folders_to_copy_are_named_as_kedro_run_names_them():
+    given = _folder_params("train_folder=naipdemo2016,land_cover_folder=nlcddemo2016")
+    assert given == {"train_folder": "naipdemo2016", "land_cover_folder": "nlcddemo2016"}
+    assert _folder_params("") == {}
+    with pytest.raises(argparse.ArgumentTypeError, match="trainfolder: give name=value pairs"):
+        _folder_params("trainfolder=x")
+    with pytest.raises(argparse.ArgumentTypeError, match="naipdemo2016: give"):
+        _folder_params("naipdemo2016")

@@ -1,6 +1,7 @@
 """Copy the local tile set into the blob containers of a Kedro environment (the seed's AzCopy step).
 
     python -m aerial_landuse.tools.upload --env azurite [--region middlesexma2010]
+        [--params train_folder=naipdemo2016,land_cover_folder=nlcddemo2016]
 
 Creates every container the environment's catalog names, then copies ``train_tiles``,
 ``test_tiles``, ``score_tiles``, ``land_cover`` and ``tile_summaries`` from the base (local)
@@ -37,6 +38,7 @@ from aerial_landuse.tools import project_root
 logger = logging.getLogger(__name__)
 
 TILE_SETS = ("train_tiles", "test_tiles", "score_tiles", "land_cover")
+FOLDER_PARAMS = ("region", "train_folder", "test_folder", "land_cover_folder")  # catalog.yml's
 SUMMARIES = "tile_summaries"
 
 
@@ -48,14 +50,14 @@ class Transfer:
 
 
 def load_config(
-    project: Path, env: str | None, region: str | None = None
+    project: Path, env: str | None, folders: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(catalog, credentials) config of ``env`` (None: base + local), for ``region`` (None: the
-    default region, globals.yml)."""
+    """(catalog, credentials) config of ``env`` (None: base + local), with the runtime
+    parameters ``folders`` (region, train_folder...; none: globals.yml's)."""
     loader = settings.CONFIG_LOADER_CLASS(
         str(project / settings.CONF_SOURCE),
         env=env,
-        runtime_params={"region": region} if region else None,
+        runtime_params=folders or None,
         **settings.CONFIG_LOADER_ARGS,
     )
     return dict(loader["catalog"]), dict(loader["credentials"])
@@ -146,9 +148,9 @@ def copy(
     return len(todo), len(transfers) - len(todo)
 
 
-def upload(project: Path, env: str, region: str | None = None) -> tuple[int, int]:
-    src_conf, src_creds = load_config(project, None, region)
-    dst_conf, dst_creds = load_config(project, env, region)
+def upload(project: Path, env: str, folders: dict[str, str] | None = None) -> tuple[int, int]:
+    src_conf, src_creds = load_config(project, None, folders)
+    dst_conf, dst_creds = load_config(project, env, folders)
     created = create_containers(blob_containers(dst_conf, dst_creds))
     if created:
         logger.info("Created containers: %s", ", ".join(created))
@@ -159,6 +161,19 @@ def upload(project: Path, env: str, region: str | None = None) -> tuple[int, int
         *summaries_transfer(src_conf, dst_conf, dst_creds),
     ]
     return copy(dst_catalog.load("train_tiles").storage.fs, transfers)
+
+
+def _folder_params(text: str) -> dict[str, str]:
+    """``name=value,...`` of FOLDER_PARAMS, as `kedro run --params` takes them."""
+    pairs = dict(pair.split("=", 1) for pair in text.split(",") if "=" in pair)
+    unknown = sorted(set(pairs) - set(FOLDER_PARAMS)) + [
+        p for p in text.split(",") if p and "=" not in p
+    ]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(unknown)}: give name=value pairs of {', '.join(FOLDER_PARAMS)}"
+        )
+    return pairs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,6 +190,13 @@ def main(argv: list[str] | None = None) -> int:
         "globals.yml's region); its container is named after it",
     )
     parser.add_argument(
+        "--params",
+        default="",
+        type=_folder_params,
+        help="the folders to copy, as `kedro run --params` names them: "
+        f"{', '.join(FOLDER_PARAMS)} (e.g. train_folder=naipdemo2016)",
+    )
+    parser.add_argument(
         "--project", default=None, type=Path, help="project root (default: the current one)"
     )
     args = parser.parse_args(argv)
@@ -182,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     project = project_root(args.project)
     bootstrap_project(project)
     try:
-        copied, skipped = upload(project, args.env, args.region)
+        folders = {**args.params, **({"region": args.region} if args.region else {})}
+        copied, skipped = upload(project, args.env, folders)
     except (StorageError, ValueError) as exc:
         print(f"upload failed: {exc}", file=sys.stderr)  # noqa: T201
         return 1

@@ -131,7 +131,7 @@ def test_the_raster_demo_is_naip_like_quads_of_the_tile_regions_place_in_both_ye
     from aerial_landuse.storage import Storage, TileFolder
     from aerial_landuse.storage.raster_region import read_raster_region, region_raster_files
 
-    before, after = generate_raster_regions(PARAMS)
+    before, after, _ = generate_raster_regions(PARAMS, parameters("ingest"))
     assert list(before) == list(after) == ["quad_0", "quad_1"]
     west, east = before["quad_0"], before["quad_1"]
     assert west.pixels.shape == (4, 448, 448) and west.pixels.dtype == np.uint8
@@ -151,3 +151,26 @@ def test_the_raster_demo_is_naip_like_quads_of_the_tile_regions_place_in_both_ye
     files = region_raster_files(region, "image")
     record = read_raster_region(region, files, parameters("ingest")["raster"])
     assert len(files) == 2 and len(record.cells()) >= 4  # 864 m x 448 m of 224 m cells
+
+
+def test_the_raster_demo_has_an_nlcd_like_land_cover_of_the_later_year_to_train_from():
+    from rasterio.warp import transform_bounds
+
+    from aerial_landuse.pipelines.demo_data.nodes import raster_layout
+
+    table = parameters("ingest")["land_cover"]["classes"]
+    *_, land_cover = generate_raster_regions(PARAMS, parameters("ingest"))
+    ((name, layer),) = land_cover.items()
+    assert name == "nlcd"  # of the "after" year
+    assert layer.crs == "EPSG:5070" and layer.transform.a == 30.0 and layer.nodata == 0
+    codes = set(np.unique(layer.pixels).tolist()) - {0}
+    assert 90 in codes and codes <= set(table)  # a woody wetland, excluded from labels
+    assert {table[code] for code in codes} - {None} >= {"Developed", "Forest"}
+    rows, cols = layer.pixels.shape[1:]
+    left, top = layer.transform.c, layer.transform.f
+    covered = transform_bounds(
+        "EPSG:5070", "EPSG:32619", left, top - rows * 30, left + cols * 30, top
+    )
+    quads = raster_layout(PARAMS).bounds()
+    assert covered[0] <= quads[0] and covered[1] <= quads[1]
+    assert covered[2] >= quads[2] and covered[3] >= quads[3]

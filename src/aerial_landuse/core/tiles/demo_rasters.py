@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aerial_landuse.core.tiles.cog import CogLayer, write_cog
+from aerial_landuse.core.tiles.cog import CogLayer
 from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES, composite_tile
 
 CHUNK_PX = 224  # pixels painted per texture (the textures' own scale: 1 m/pixel)
@@ -168,8 +168,19 @@ def write_land_cover(
     table: Mapping[int, str | None],
     wetland: tuple[int, float, float] | None = None,
 ) -> Path:
-    """An NLCD-like land-cover COG of the mosaic's ground at 30 m in CONUS Albers: each pixel the
-    code of the class under its centre, nodata off the map; ``wetland`` (code, x, y in the
+    """``land_cover_layer`` as a COG at ``path``."""
+    return land_cover_layer(classes, block_m, layout, table, wetland).write(path)
+
+
+def land_cover_layer(
+    classes: np.ndarray,
+    block_m: float,
+    layout: MosaicLayout,
+    table: Mapping[int, str | None],
+    wetland: tuple[int, float, float] | None = None,
+) -> CogLayer:
+    """An NLCD-like land-cover raster of the mosaic's ground at 30 m in CONUS Albers: each pixel
+    the code of the class under its centre, nodata off the map; ``wetland`` (code, x, y in the
     layout's CRS) puts a 180 m patch of that code there (an excluded code, as NLCD's wetlands)."""
     from pyproj import Transformer
     from rasterio.transform import from_origin
@@ -197,6 +208,6 @@ def write_land_cover(
         col, row = int((patch_x - left) // res), int((top - patch_y) // res)
         codes[max(row - 3, 0) : row + 3, max(col - 3, 0) : col + 3] = code
     transform = from_origin(left, top, res, res)
-    return write_cog(
-        path, codes[None], LAND_COVER_CRS, transform, LAND_COVER_NODATA, overview_resampling="mode"
+    return CogLayer(
+        codes[None], LAND_COVER_CRS, transform, LAND_COVER_NODATA, overview_resampling="mode"
     )

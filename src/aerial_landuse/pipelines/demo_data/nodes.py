@@ -14,11 +14,12 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from aerial_landuse.core.tiles.cog import CogLayer
-from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, quad_layers
+from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, land_cover_layer, quad_layers
 from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES, composite_tile, labelled_tile
 
 METRES_PER_DEGREE_LAT = 111_320.0
 SPLIT_CODES = {"train": 1, "test": 2}
+WOODY_WETLAND = 90  # an NLCD code the class table excludes
 
 
 def _tile_rng(seed: int, *keys: int) -> np.random.Generator:
@@ -245,12 +246,14 @@ def raster_layout(params: dict[str, Any]) -> MosaicLayout:
 
 
 def generate_raster_regions(
-    params: dict[str, Any],
-) -> tuple[dict[str, CogLayer], dict[str, CogLayer]]:
+    params: dict[str, Any], ingest: dict[str, Any]
+) -> tuple[dict[str, CogLayer], dict[str, CogLayer], dict[str, CogLayer]]:
     """The demo as a GIS analyst has it, in both years: ``rasters.quads`` NAIP-like 4-band COG
     quads per year (``quad_<i>.tif``, west to east, overlapping, nodata collars), painted from a
     class map of the same kind as the tile region's and, in the later year, the same change
-    (``grown_class_map``); each year its own textures (another flight)."""
+    (``grown_class_map``); each year its own textures (another flight). Third, the later year's
+    NLCD-like land cover (30 m, CONUS Albers, coded by ``ingest.land_cover.classes``), with a
+    woody-wetland patch (code 90, excluded from labels) in the north-west, to train from."""
     layout = raster_layout(params)
     tile_m = float(params["tile_size_m"])
     left, bottom, right, top = layout.bounds()
@@ -259,7 +262,7 @@ def generate_raster_regions(
     before = class_map(map_params, REGION_RESOLUTION)
     after = grown_class_map(before, map_params, REGION_RESOLUTION)
     block_m, years, seed = tile_m / REGION_RESOLUTION, params["change"], int(params["seed"])
-    return tuple(  # type: ignore[return-value]
+    quads = tuple(
         {
             f"quad_{index}": layer
             for index, layer in enumerate(
@@ -268,3 +271,7 @@ def generate_raster_regions(
         }
         for classes, year in ((before, "before_year"), (after, "after_year"))
     )
+    wetland = (WOODY_WETLAND, left + 0.15 * (right - left), top - 0.3 * (top - bottom))
+    table = ingest["land_cover"]["classes"]
+    land_cover = land_cover_layer(after, block_m, layout, table, wetland)
+    return (*quads, {"nlcd": land_cover})  # type: ignore[return-value]

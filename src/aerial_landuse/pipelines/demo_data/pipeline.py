@@ -39,8 +39,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 generate_raster_regions,
-                "params:demo_data",
-                ["demo_before_raster_region", "demo_after_raster_region"],
+                ["params:demo_data", "params:ingest"],
+                ["demo_before_raster_region", "demo_after_raster_region", "demo_land_cover"],
                 name="generate_raster_regions",
             ),
         ]
