@@ -129,7 +129,7 @@ def write_labelled_raster_set(imagery: Path, land_cover: Path) -> None:
     512 m) of Forest, Cultivated and Developed bands, 320 m wide, west to east, and an NLCD-like
     30 m land-cover COG of the same ground in CONUS Albers (the project's class table), with a
     woody wetland (code 90, excluded) in the forest."""
-    from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, write_land_cover, write_quads
+    from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, land_cover_layer, write_quads
 
     names = ("Forest", "Cultivated", "Developed")
     classes = np.repeat([LAND_USE_CLASSES.index(name) for name in names], [10, 10, 11])
@@ -139,7 +139,7 @@ def write_labelled_raster_set(imagery: Path, land_cover: Path) -> None:
     table = parameters("ingest")["land_cover"]["classes"]
     land_cover.mkdir(parents=True, exist_ok=True)
     wetland = (90, layout.left + 100.0, layout.top - 400.0)
-    write_land_cover(land_cover / "nlcd.tif", classes, 32.0, layout, table, wetland)
+    land_cover_layer(classes, 32.0, layout, table, wetland).write(land_cover / "nlcd.tif")
 
 
 def _run_environment() -> dict[str, str]:

@@ -13,7 +13,7 @@ from aerial_landuse.core.tiles.demo_rasters import (
     LAND_COVER_CRS,
     MosaicLayout,
     code_of_each_class,
-    write_land_cover,
+    land_cover_layer,
     write_quads,
 )
 from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES
@@ -42,7 +42,7 @@ def _classes() -> np.ndarray:
 def region(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo_region")
     quads = write_quads(folder, "naip_2016", _classes(), BLOCK_M, LAYOUT, seed=7)
-    cover = write_land_cover(folder / "nlcd.tif", _classes(), BLOCK_M, LAYOUT, TABLE, WETLAND)
+    cover = land_cover_layer(_classes(), BLOCK_M, LAYOUT, TABLE, WETLAND).write(folder / "nlcd.tif")
     return quads, cover
 
 

@@ -160,18 +160,6 @@ def code_of_each_class(table: Mapping[int, str | None]) -> dict[str, int]:
     return codes
 
 
-def write_land_cover(
-    path: Path,
-    classes: np.ndarray,
-    block_m: float,
-    layout: MosaicLayout,
-    table: Mapping[int, str | None],
-    wetland: tuple[int, float, float] | None = None,
-) -> Path:
-    """``land_cover_layer`` as a COG at ``path``."""
-    return land_cover_layer(classes, block_m, layout, table, wetland).write(path)
-
-
 def land_cover_layer(
     classes: np.ndarray,
     block_m: float,
