@@ -26,6 +26,8 @@ from tests.conftest import (
     copy_project,
     emulator_port_held,
     kedro,
+    parameters,
+    write_labelled_raster_set,
     write_raster_region,
 )
 
@@ -36,6 +38,8 @@ CLASSIFIERS = (
     "lightgbm",
 )  # Spark ML's and SynapseML's (random forest: as LR)
 RASTER_REGION = "rasterdemo2019"
+LABELLED_SET, LAND_COVER, LABELLED_DATASET = "naip2019", "nlcd2019", "naip"
+LABELLED_GRID = "ingest.raster.tile_size_m=64"
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +104,15 @@ def cluster_run(e2e_project, executor_env, tmp_path_factory):
         # a region of GeoTIFF mosaics on blob storage, scored in a fresh session with the model
         # the first run saved: executors read the cells' windows; its failure is its tests'
         # (raster_failure), not every cluster test's
-        raster_failure = None
+        raster_failure = labelled_failure = None
         try:
             logs += _score_raster_region(project, params, env)
         except (AssertionError, subprocess.CalledProcessError) as exc:
             raster_failure = str(exc)
+        try:  # a labelled raster set and its land cover on blob storage, labelled on executors
+            logs += _ingest_labelled_raster_set(project, params, env)
+        except (AssertionError, subprocess.CalledProcessError) as exc:
+            labelled_failure = str(exc)
         workers = cluster.worker_dirs
         yield {
             "project": project,
@@ -114,6 +122,7 @@ def cluster_run(e2e_project, executor_env, tmp_path_factory):
             "workers": workers,
             "opened": audit_log.read_text(),
             "raster_failure": raster_failure,
+            "labelled_failure": labelled_failure,
         }
 
 
@@ -128,6 +137,23 @@ def _score_raster_region(project: Path, params: str, env: dict[str, str]) -> str
     return kedro(
         project, "run", "--env=cluster", "--pipelines=score",
         "--params", f"{params},region={RASTER_REGION}", env=env,
+    )  # fmt: skip
+
+
+def _ingest_labelled_raster_set(project: Path, params: str, env: dict[str, str]) -> str:
+    """Two COG quads and an NLCD-like raster uploaded to their containers (folders named by
+    parameters, as `make run` names the demo's); the labelled part of ingest on the cluster."""
+    raw = project / "data" / "01_raw"
+    write_labelled_raster_set(raw / LABELLED_SET, raw / LAND_COVER)
+    folders = f"train_folder={LABELLED_SET},land_cover_folder={LAND_COVER}"
+    subprocess.run(
+        [sys.executable, "-m", "aerial_landuse.tools.upload", "--env", "cluster",
+         "--params", folders],
+        cwd=project, env={**os.environ, **env}, check=True, timeout=600, capture_output=True,
+    )  # fmt: skip
+    return kedro(
+        project, "run", "--env=cluster", "--to-outputs=ingest_summary_labelled",
+        "--params", f"{params},dataset={LABELLED_DATASET},{folders},{LABELLED_GRID}", env=env,
     )  # fmt: skip
 
 
@@ -219,3 +245,27 @@ def test_a_raster_region_on_blob_storage_is_scored_on_the_cluster(cluster_run, t
     assert len(predictions) == 8 and predictions["filepath"].str.match(r"32619_\d+_\d+").all()
     fs.get_file(f"{scored}/rasters/land_use.tif", str(tmp_path / "land_use.tif"))
     assert is_valid_cog(tmp_path / "land_use.tif")
+
+
+def test_a_labelled_raster_set_on_blob_storage_is_labelled_on_the_executors(cluster_run):
+    """The cells' labels, read by the executors from the land cover's container, are those the
+    library gives reading the same files here; every cell counted."""
+    from aerial_landuse.core.tiles.land_cover import LabelRule, LandCoverLabeller
+    from aerial_landuse.core.tiles.raster_cells import read_source_header
+    from aerial_landuse.core.tiles.raster_region import RasterRegion, cell_position
+
+    assert cluster_run["labelled_failure"] is None, cluster_run["labelled_failure"]
+    fs, folder = cluster_run["fs"], f"intermediate/{LABELLED_DATASET}"
+    row = json.loads(fs.cat_file(f"{folder}/ingest_summary_labelled.json"))["train"]
+    assert row["listed"] == row["indexed"] + row["unlabelled"] + row["quarantined"]
+    assert row["indexed"] > 20 and row["unlabelled"] > 0
+    parts = fs.glob(f"{folder}/labelled_tile_index.parquet/part-*.parquet")
+    index = pd.concat(pq.read_table(io.BytesIO(fs.cat_file(p))).to_pandas() for p in parts)
+    region = RasterRegion.from_record(
+        json.loads(fs.cat_file(f"{folder}/labelled_raster_region.json"))
+    )
+    land_cover = cluster_run["project"] / "data" / "01_raw" / LAND_COVER / "nlcd.tif"
+    rule = LabelRule.of(parameters("ingest")["land_cover"])
+    with LandCoverLabeller(region.grid, [read_source_header(str(land_cover))], rule) as labeller:
+        expected = [labeller.label(*cell_position(cell)).label for cell in index["id"]]
+    assert len(index) == row["indexed"] and list(index["label"]) == expected

@@ -306,6 +306,35 @@ def test_a_labelled_raster_sets_cells_are_labelled_on_the_executors_and_counted(
     assert set(west) == {"Forest"}
 
 
+def test_an_area_of_interest_clips_a_labelled_raster_set_and_the_rest_is_counted(spark, tmp_path):
+    """A polygon in WGS84 over the west part of a labelled set in UTM: only its cells are
+    listed and labelled; the grid's other cells are counted outside the imagery or the area."""
+    from pyproj import Transformer
+
+    write_labelled_raster_set(tmp_path / "train", tmp_path / "land_cover")
+    to_wgs84 = Transformer.from_crs("EPSG:32619", "EPSG:4326", always_xy=True)
+    west = to_wgs84.transform_bounds(310_000.0, 4_699_488.0, 310_300.0, 4_700_000.0)
+    params = PARAMS | {"raster": PARAMS["raster"] | {"tile_size_m": 64}}
+    train, land_cover = folder(tmp_path / "train"), folder(tmp_path / "land_cover", False)
+    whole, _, _ = list_labelled_tiles(train, folder(tmp_path / "none"), params, land_cover)
+    listing, ignored, record = list_labelled_tiles(
+        train, folder(tmp_path / "none"), params, land_cover, _area(west, "EPSG:4326")
+    )
+    counts = record["cell_counts"]
+    assert 0 < len(listing) < len(whole) and counts["outside_area"] == len(whole) - len(listing)
+    columns = listing["id"].str.split("_").str[1].astype(int)
+    assert columns.max() * 64 <= 310_300  # cells west of the area's east edge (metres)
+    probed = probe_tiles(listing, train, params, record)
+    index, _, summary = split_index_and_quarantine(probed, listing, ignored, params, record)
+    row = summary["train"]
+    assert (
+        row["grid"]["grid_cells"]
+        == row["listed"] + counts["outside_imagery"] + counts["outside_area"]
+    )
+    labels = set(index.select("label").toPandas()["label"])
+    assert "Forest" in labels and labels <= {"Forest", "Cultivated"}  # no Developed: east
+
+
 def test_a_labelled_raster_set_without_a_land_cover_raster_says_where_to_put_it(tmp_path):
     write_labelled_raster_set(tmp_path / "train", tmp_path / "elsewhere")
     with pytest.raises(UserInputError, match=r"land_cover.*holds none: put the land-cover"):

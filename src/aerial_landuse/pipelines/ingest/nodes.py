@@ -73,6 +73,7 @@ def list_labelled_tiles(
     test_tiles: TileFolder,
     params: dict[str, Any],
     land_cover: TileFolder | None = None,
+    area_of_interest: Any | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Every labelled file (paths only, no pixels), ``split`` naming the folder it came from:
     train and test folders, or the train folder alone when ``test_fraction`` splits it. Which
@@ -82,11 +83,14 @@ def list_labelled_tiles(
     (hidden, OS, other formats) are the second output; the third is ``{}``.
 
     When train_tiles holds GeoTIFF/COG imagery (or a STAC JSON) instead of class folders, its
-    cells are listed instead, unlabelled (probe labels them from the ``land_cover`` raster on
-    the executors), with the set's region record: grid, files and label rule."""
+    cells are listed instead (those inside ``area_of_interest`` when given), unlabelled (probe
+    labels them from the ``land_cover`` raster on the executors), with the set's region
+    record: grid, files and label rule."""
     rasters = labelled_raster_files(train_tiles, params["raster"]["stac_asset"])
     if rasters:
-        return _list_labelled_cells(train_tiles, rasters, land_cover, params)
+        return _list_labelled_cells(train_tiles, rasters, land_cover, area_of_interest, params)
+    if area_of_interest is not None:
+        _warn_area_ignored(train_tiles, "tiles are used whole")
     scans = {"train": _scan(train_tiles, params)}
     if params["test_fraction"] is None:
         scans["test"] = _scan(test_tiles, params)
@@ -108,18 +112,19 @@ def list_labelled_tiles(
 
 
 def _list_labelled_cells(
-    folder: TileFolder, rasters: list[str], land_cover: TileFolder | None, params: dict[str, Any]
+    folder: TileFolder,
+    rasters: list[str],
+    land_cover: TileFolder | None,
+    area: Any | None,
+    params: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """The cells of a labelled raster set over its imagery, one listing row each (``split``:
-    train, the folder; labels come at probe), no ignored file, and the set's region record
-    with its land-cover files and label rule."""
+    """The cells of a labelled raster set over its imagery (and inside the ``area`` of
+    interest), one listing row each (``split``: train, the folder; labels come at probe), no
+    ignored file, and the set's region record with its land-cover files and label rule."""
     region = read_raster_region(folder, rasters, params["raster"])
     rule = params["land_cover"]
-    cells = region.cells()
-    listing = cells.drop(columns=["col", "row"]).assign(
-        path=cells["id"], filename=cells["id"], label=None, split="train", reason=None
-    )
-    listing = listing.reindex(columns=[*LISTING_COLUMNS, "reason"]).assign(sampled=True)
+    cells, counts = _cells_in_area(folder, region, area)
+    listing = _cell_listing(cells, "train").assign(sampled=True)
     polygons = read_label_polygons(land_cover, region.grid.crs, rule["class_column"])
     if polygons is None:
         stac_asset = params["raster"]["stac_asset"]
@@ -130,23 +135,62 @@ def _list_labelled_cells(
         listing = _labelled_by_polygons(listing, region, polygons, float(rule["min_label_purity"]))
         how = {"polygons": polygons[2], "min_label_purity": float(rule["min_label_purity"])}
         labelled_by = f"{len(polygons[0])} labelled polygon(s)"
-    counts = {
-        "grid_cells": region.grid.cells,
-        "outside_imagery": region.grid.cells - len(cells),
-        "outside_area": 0,
-    }
     logger.info(
-        "Labelled raster set %s: %d file(s), %d cells of %g m over the imagery (%s), labelled "
+        "Labelled raster set %s: %d file(s), %d cells of %g m over the imagery%s (%s), labelled "
         "from %s",
         folder.storage.uri(folder.root),
         len(region.sources),
-        len(cells),
+        counts["grid_cells"] - counts["outside_imagery"],
         region.grid.cell_size,
+        "" if area is None else f", {len(cells)} of those in the area of interest",
         region.grid.crs,
         labelled_by,
     )
     record = {**region.to_record(), LAND_COVER: how, GRID_COUNTS: counts}
     return listing, pd.DataFrame(columns=IGNORED_COLUMNS), record
+
+
+def _cells_in_area(
+    folder: TileFolder, region: RasterRegion, area: Any | None
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """A raster region's cells over its imagery and inside the ``area`` of interest when given,
+    and how many of the grid's cells lie outside either (refused: an area beside the imagery)."""
+    grid = region.grid
+    over_imagery = region.cells()
+    cells = over_imagery
+    if area is not None:
+        outline = area_outline(area, grid.crs, folder)
+        cells = over_imagery[in_area(grid, over_imagery["id"].tolist(), outline)]
+        if cells.empty:
+            raise UserInputError(
+                f"The area of interest {folder.storage.uri(folder.root)}/{AREA_FILE} does not "
+                f"overlap the region's imagery ({grid.crs}): check the layer and the region."
+            )
+    counts = {
+        "grid_cells": grid.cells,
+        "outside_imagery": grid.cells - len(over_imagery),
+        "outside_area": len(over_imagery) - len(cells),
+    }
+    return cells, counts
+
+
+def _cell_listing(cells: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Listing rows of raster cells: path, id and filename the cell id (bounds: its square in
+    degrees); no pixel is read here."""
+    listing = cells.drop(columns=["col", "row"]).assign(
+        path=cells["id"], filename=cells["id"], label=None, split=split, reason=None
+    )
+    return listing.reindex(columns=[*LISTING_COLUMNS, "reason"])
+
+
+def _warn_area_ignored(folder: TileFolder, why: str) -> None:
+    logger.warning(
+        "%s/%s is ignored: an area of interest clips the grid of GeoTIFF/COG imagery; %s "
+        "(move the tiles outside the area out of the folder).",
+        folder.storage.uri(folder.root),
+        AREA_FILE,
+        why,
+    )
 
 
 def _labelled_by_polygons(
@@ -225,12 +269,7 @@ def list_score_tiles(
             "in the folder."
         )
     if area_of_interest is not None:
-        logger.warning(
-            "%s/%s is ignored: an area of interest clips a raster region's grid; a region of "
-            "tiles is scored whole (move the tiles outside the area out of the folder).",
-            score_tiles.storage.uri(score_tiles.root),
-            AREA_FILE,
-        )
+        _warn_area_ignored(score_tiles, "a region of tiles is scored whole")
     scan = _scan(score_tiles, params)
     listing = _with_ids(scan.tiles.assign(split="score", label=None), prefix_split=False)
     summaries = _checked_summaries(tile_summaries, score_tiles)
@@ -259,28 +298,11 @@ def _list_raster_cells(
     folder: TileFolder, rasters: list[str], area: Any | None, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """The cells of a raster region that overlap its imagery (and the ``area`` of interest), one
-    listing row each (path, id and filename: the cell id; bounds: the cell's square in
-    degrees); no pixel is read here."""
+    listing row each; no pixel is read here."""
     region = read_raster_region(folder, rasters, params["raster"])
     grid = region.grid
-    over_imagery = region.cells()
-    cells = over_imagery
-    if area is not None:
-        outline = area_outline(area, grid.crs, folder)
-        cells = over_imagery[in_area(grid, over_imagery["id"].tolist(), outline)]
-        if cells.empty:
-            raise UserInputError(
-                f"The area of interest {folder.storage.uri(folder.root)}/{AREA_FILE} does not "
-                f"overlap the region's imagery ({grid.crs}): check the layer and the region."
-            )
-    counts = {
-        "grid_cells": grid.cells,
-        "outside_imagery": grid.cells - len(over_imagery),
-        "outside_area": len(over_imagery) - len(cells),
-    }
-    listing = cells.drop(columns=["col", "row"]).assign(
-        path=cells["id"], filename=cells["id"], label=None, split="score", reason=None
-    )
+    cells, counts = _cells_in_area(folder, region, area)
+    listing = _cell_listing(cells, "score")
     sampled = mark_sample(listing, float(params["score_sample_frac"]), int(params["seed"]), by=None)
     logger.info(
         "Raster region %s: %d file(s) on a %s grid of %g m cells (%d x %d), %d of them over "
@@ -291,10 +313,10 @@ def _list_raster_cells(
         grid.cell_size,
         grid.cols,
         grid.rows,
-        len(over_imagery),
+        counts["grid_cells"] - counts["outside_imagery"],
         "" if area is None else f", {len(cells)} of those in the area of interest",
     )
-    listing = listing.reindex(columns=[*LISTING_COLUMNS, "reason"]).assign(sampled=sampled)
+    listing = listing.assign(sampled=sampled)
     record = {**region.to_record(), GRID_COUNTS: counts}
     return listing, pd.DataFrame(columns=IGNORED_COLUMNS), record
 

@@ -38,7 +38,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 list_labelled_tiles,
-                ["train_tiles", "test_tiles", "params:ingest", "land_cover"],
+                [
+                    "train_tiles",
+                    "test_tiles",
+                    "params:ingest",
+                    "land_cover",
+                    "labelled_area_of_interest",
+                ],
                 ["labelled_listing", "ingest_ignored_labelled", "labelled_raster_region"],
                 name="list_labelled_tiles",
             ),
