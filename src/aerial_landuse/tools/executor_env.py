@@ -21,6 +21,7 @@ Ship it with ``spark.archives: <archive>#environment`` and
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -44,7 +45,10 @@ EXECUTOR_PACKAGES = [
 
 
 def _run(*command: str) -> None:
-    subprocess.run(command, check=True)
+    """``command`` without the caller's PYTHONPATH: a source tree on it makes the new venv's pip
+    take the project for installed and leave it out of the archive."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run(command, check=True, env=environment)
 
 
 FINETUNE_PACKAGES = [  # finetune.local_mode false: TorchDistributor's processes run on executors
