@@ -230,10 +230,10 @@ def _set_line(path: Path, key: str, value: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def e2e_project(tmp_path_factory) -> Path:
-    """A copy of the project after `make run`'s steps on a small demo set with two broken tiles:
-    built once for all test processes (the first to need it builds, the others wait), then
-    copied for each, so that the modules of one process change only their own copy."""
+def e2e_template(tmp_path_factory) -> Path:
+    """The project after `make run`'s steps on a small demo set with two broken tiles: built once
+    for all test processes (the first to need it builds, the others wait); never changed, only
+    copied (``copy_of_e2e``)."""
     shared = _shared_between_processes(tmp_path_factory)
     template = shared / "e2e-template" / "aerial-landuse"
     with _file_lock(shared / "e2e-template.lock"):
@@ -241,7 +241,19 @@ def e2e_project(tmp_path_factory) -> Path:
             shutil.rmtree(template.parent, ignore_errors=True)
             _build_e2e_project(template)
             (template.parent / "built").touch()
-    project = tmp_path_factory.mktemp("e2e") / "aerial-landuse"
+    return template
+
+
+@pytest.fixture(scope="session")
+def e2e_project(e2e_template, tmp_path_factory) -> Path:
+    """This process's copy of the e2e template, shared by its modules that only add outputs."""
+    return copy_of_e2e(e2e_template, tmp_path_factory.mktemp("e2e"))
+
+
+def copy_of_e2e(template: Path, folder: Path) -> Path:
+    """A copy of the e2e template in ``folder`` (its data, outputs and MLflow store), for a
+    module that changes or kills what the others read."""
+    project = folder / "aerial-landuse"
     shutil.copytree(template, project, symlinks=True)
     _relocate_mlflow_store(project / "mlflow.db", template, project)
     return project

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,37 +17,37 @@ import pytest
 
 from aerial_landuse.storage.atomic import STAGING_SUFFIX
 from aerial_landuse.tools.processes import group_alive, stop_groups
-from tests.conftest import MODEL, REGION, copy_project, kedro
+from tests.conftest import MODEL, REGION, copy_of_e2e, kedro
 
 FEATURES = Path("data/04_feature/demo/efficientnet_lite0")
 SCORE_FEATURES = (
     Path("data/04_feature/regions") / REGION / "efficientnet_lite0" / "features.parquet"
 )
 OUTPUTS = Path("data/07_model_output/demo") / MODEL / REGION
-RAW, NETWORK_FILE = Path("data/01_raw"), Path("data/06_models/pretrained/efficientnet_lite0.onnx")
 
 
 @pytest.fixture(scope="module")
-def project(e2e_project, tmp_path_factory) -> Path:
-    """A copy of the project of its own (the kills below change only it), with the e2e project's
-    demo tiles and exported network, after one uninterrupted `kedro run`."""
-    project = copy_project(tmp_path_factory.mktemp("resume") / "aerial-landuse")
-    for tiles in ("train", "test", REGION):
-        shutil.copytree(e2e_project / RAW / tiles, project / RAW / tiles)
-    (project / NETWORK_FILE).parent.mkdir(parents=True)
-    shutil.copy(e2e_project / NETWORK_FILE, project / NETWORK_FILE)
-    kedro(project, "run")
-    return project
+def project(e2e_template, tmp_path_factory) -> Path:
+    """A copy of its own of the e2e project after its uninterrupted `kedro run` (the kills below
+    change only this copy)."""
+    return copy_of_e2e(e2e_template, tmp_path_factory.mktemp("resume"))
 
 
 def _features(project: Path, tile_set: str) -> pd.DataFrame:
     where = SCORE_FEATURES if tile_set == "score" else FEATURES / f"{tile_set}.parquet"
-    frame = pd.read_parquet(project / where)
+    frame = pd.read_parquet(project / where).assign(path=lambda f: _in_project(f["path"]))
     return frame.sort_values("id").reset_index(drop=True)
 
 
 def _predictions(project: Path) -> pd.DataFrame:
-    return pd.read_csv(project / OUTPUTS / "score_predictions.csv").sort_values("filepath")
+    frame = pd.read_csv(project / OUTPUTS / "score_predictions.csv")
+    return frame.assign(filepath=_in_project(frame["filepath"])).sort_values("filepath")
+
+
+def _in_project(paths: pd.Series) -> pd.Series:
+    """Tile paths from data/ on: the project is a copy of the e2e template, whose outputs name
+    the template's tiles."""
+    return paths.str.replace(r"^.*?/data/", "data/", regex=True)
 
 
 def _killed_while_writing(project: Path, watched: Path, *args: str, after_parts: int = 0) -> None:
