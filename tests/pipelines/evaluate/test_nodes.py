@@ -7,6 +7,7 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 from aerial_landuse.pipelines.evaluate.nodes import (
     confusion_matrix,
     evaluate_model,
+    label_pair_counts,
     metrics_from_confusion,
     predict_test_tiles,
     tabulate_test_predictions,
@@ -61,7 +62,7 @@ def test_evaluate_on_spark_gives_confusion_and_scenario_csv(spark):
     csv = tabulate_test_predictions(predictions)
     assert list(csv.columns)[:3] == ["filepath", "label", "pred_label"] and len(csv) == 30
     assert {"id", "confidence"} <= set(csv.columns)
-    assert confusion_matrix(predictions, LABELS).sum() == 30
+    assert confusion_matrix(label_pair_counts(predictions), LABELS).sum() == 30
 
 
 def test_a_test_class_the_model_never_learned_counts_as_errors_and_is_named(spark, caplog):

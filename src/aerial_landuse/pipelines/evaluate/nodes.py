@@ -30,21 +30,25 @@ def predict_test_tiles(
     return predicted.select("id", "path", "label", "pred_label", "confidence").persist()
 
 
-def confusion_matrix(predictions: DataFrame, labels: list[str]) -> np.ndarray:
-    """Counts with true classes as rows and predicted classes as columns (small collect):
+def label_pair_counts(predictions: DataFrame) -> pd.DataFrame:
+    """(label, pred_label, count) of the test predictions: one small collect."""
+    return predictions.groupBy("label", "pred_label").count().toPandas()
+
+
+def confusion_matrix(counts: pd.DataFrame, labels: list[str]) -> np.ndarray:
+    """``label_pair_counts`` with true classes as rows and predicted classes as columns:
     ``labels`` are the model's classes, then any test class the model never learned."""
     position = {label: i for i, label in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    for row in predictions.groupBy("label", "pred_label").count().collect():
-        matrix[position[row["label"]], position[row["pred_label"]]] += int(row["count"])
+    for label, predicted, count in counts[["label", "pred_label", "count"]].itertuples(index=False):
+        matrix[position[label], position[predicted]] += int(count)
     return matrix
 
 
-def _classes_of_test(model: TrainedModel, predictions: DataFrame) -> list[str]:
+def _classes_of_test(model: TrainedModel, counts: pd.DataFrame) -> list[str]:
     """The model's classes, then the test classes it has no train tile of (a spatial split can
     put all of a rare class's blocks on the test side): counted, as errors, and said."""
-    tested = {row["label"] for row in predictions.select("label").distinct().collect()}
-    unlearned = sorted(tested - set(model.labels))
+    unlearned = sorted(set(counts["label"]) - set(model.labels))
     if unlearned:
         logger.warning(
             "The test tiles hold %s, which the model has no train tile of: counted as errors "
@@ -100,8 +104,9 @@ def metrics_from_confusion(matrix: np.ndarray, labels: list[str]) -> dict[str, A
 
 def evaluate_model(model: TrainedModel, test_predictions: DataFrame) -> dict[str, Any]:
     """Metrics of ``model`` on the test predictions, with the model's identity."""
-    labels = _classes_of_test(model, test_predictions)
-    metrics = metrics_from_confusion(confusion_matrix(test_predictions, labels), labels)
+    counts = label_pair_counts(test_predictions)
+    labels = _classes_of_test(model, counts)
+    metrics = metrics_from_confusion(confusion_matrix(counts, labels), labels)
     metrics["unlearned_classes"] = labels[len(model.labels) :]
     metrics["model"] = {
         k: model.info[k]
