@@ -234,3 +234,42 @@ def test_a_fine_tuned_network_is_registered_in_mlflow_with_its_lineage(
     finally:
         mlflow.set_tracking_uri("")
     assert not list(tmp_path.rglob(f"*{STAGING_SUFFIX}*"))
+
+
+def test_cells_whose_chips_cannot_be_read_are_found_by_the_executors_and_kept_out(spark, tmp_path):
+    """A labelled raster set's cells in the mosaics' nodata collar: the executors read every
+    train and validation cell's chip, and those featurize would quarantine get role
+    ``unreadable`` (the test cells are not read here: evaluate counts them)."""
+    import pandas as pd
+
+    from aerial_landuse.core.tiles.demo_rasters import MosaicLayout, write_quads
+    from aerial_landuse.pipelines.finetune.nodes import _without_unreadable_cells
+    from aerial_landuse.storage import Storage, TileFolder
+    from aerial_landuse.storage.raster_region import (
+        CellSource,
+        read_raster_region,
+        region_raster_files,
+    )
+
+    layout = MosaicLayout(quad_px=512, overlap_px=32, collar_px=8)
+    write_quads(tmp_path, "quad", np.zeros((16, 31), int), 32.0, layout, seed=2)
+    tiles = TileFolder(str(tmp_path), labelled=False, storage=Storage())
+    files = region_raster_files(tiles, "image")
+    region = read_raster_region(tiles, files, parameters("ingest")["raster"])
+    grid = region.grid
+    cells = [
+        grid.cell_id(c, r)
+        for c in range(grid.col_min, grid.col_max + 1)
+        for r in range(grid.row_min, grid.row_max + 1)
+    ]
+    roles = np.resize(["train", "validation", "test"], len(cells))
+    split = pd.DataFrame({"path": cells, "label": "Forest", "role": roles})
+    source = CellSource(region, tiles.storage, 64)
+    expected = source.unreadable([c for c, r in zip(cells, roles, strict=True) if r != "test"])
+
+    kept = _without_unreadable_cells(split, source, spark)
+    assert expected and len(expected) < len(cells)  # the collar's cells, not all
+    assert set(kept.loc[kept["role"] == "unreadable", "path"]) == set(expected)
+    assert kept.loc[~kept["path"].isin(expected), "role"].tolist() == [
+        r for c, r in zip(cells, roles, strict=True) if c not in expected
+    ]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from aerial_landuse.core.contracts import FINETUNE_SPLIT_COLUMNS
 from aerial_landuse.core.errors import UserInputError
@@ -105,7 +106,7 @@ def finetune_network(
         cells=bool(raster_region),
     )
     source = _tile_source(tiles, raster_region, network_spec(base).image_size)
-    split = _without_unreadable_cells(split, source)
+    split = _without_unreadable_cells(split, source, tile_index.sparkSession)
     labels = sorted(split["label"].unique())
     train, validation = (_tiles_of(split, role, labels) for role in ("train", "validation"))
     use_gpu = _gpu_requested(tile_index.sparkSession, params["use_gpu"])
@@ -164,13 +165,15 @@ def _tile_source(tiles: TileFolder, raster_region: dict[str, Any] | None, size: 
     return CellSource(region, tiles.storage, round(size * LOAD_MARGIN))
 
 
-def _without_unreadable_cells(split: pd.DataFrame, source: TileSource) -> pd.DataFrame:
+def _without_unreadable_cells(
+    split: pd.DataFrame, source: TileSource, spark: SparkSession
+) -> pd.DataFrame:
     """A labelled raster set's cells whose chips cannot be read (a nodata collar, the mosaic's
     edge: featurize quarantines them too) kept out of fine-tuning, with role ``unreadable``."""
     if not isinstance(source, CellSource):
         return split  # tiles: ingest's probe quarantined the unreadable ones
-    used = split["role"].isin(["train", "validation"])
-    errors = source.unreadable(list(split.loc[used, "path"]))
+    used = split.loc[split["role"].isin(["train", "validation"]), "path"]
+    errors = _unreadable_on_executors(spark, source, list(used))
     if errors:
         first = next(iter(errors.items()))
         logger.warning(
@@ -179,6 +182,25 @@ def _without_unreadable_cells(split: pd.DataFrame, source: TileSource) -> pd.Dat
             *first,
         )
     return split.assign(role=split["role"].where(~split["path"].isin(errors), "unreadable"))
+
+
+def _unreadable_on_executors(
+    spark: SparkSession, source: CellSource, cells: list[str]
+) -> dict[str, str]:
+    """``source.unreadable(cells)``, read by the executors (each a share of the cells' windows);
+    only the failures come back to the driver."""
+
+    def check(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            errors = source.unreadable(list(batch["path"]))
+            yield pd.DataFrame({"path": list(errors), "error": list(errors.values())})
+
+    if not cells:
+        return {}
+    frame = spark.createDataFrame(pd.DataFrame({"path": cells}))
+    shares = min(len(cells), spark.sparkContext.defaultParallelism)
+    failed = frame.repartition(shares).mapInPandas(check, "path string, error string").collect()
+    return {row["path"]: row["error"] for row in failed}
 
 
 def _gpu_requested(spark: Any, setting: Any) -> bool:
