@@ -76,14 +76,7 @@ def cluster_run(e2e_project, executor_env, tmp_path_factory):
     ):
         env = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
         params = f"spark_master={cluster.master_url},executor_env={executor_env}"
-        subprocess.run(
-            [sys.executable, "-m", "aerial_landuse.tools.upload", "--env", "cluster"],
-            cwd=project,
-            env={**os.environ, **env},
-            check=True,
-            timeout=600,
-            capture_output=True,
-        )
+        _upload(project, env)
         fs = fsspec.filesystem(
             "abfs", connection_string=azurite.connection_string, skip_instance_cache=True
         )
@@ -129,14 +122,9 @@ def cluster_run(e2e_project, executor_env, tmp_path_factory):
 def _score_raster_region(project: Path, params: str, env: dict[str, str]) -> str:
     """Two COG quads uploaded to the region's container, scored on the cluster."""
     write_raster_region(project / "data" / "01_raw" / RASTER_REGION, 15)
-    subprocess.run(
-        [sys.executable, "-m", "aerial_landuse.tools.upload", "--env", "cluster",
-         "--region", RASTER_REGION],
-        cwd=project, env={**os.environ, **env}, check=True, timeout=600, capture_output=True,
-    )  # fmt: skip
-    return kedro(
-        project, "run", "--env=cluster", "--pipelines=score",
-        "--params", f"{params},region={RASTER_REGION}", env=env,
+    return _upload_and_run(
+        project, env, ["--region", RASTER_REGION],
+        ["--pipelines=score", "--params", f"{params},region={RASTER_REGION}"],
     )  # fmt: skip
 
 
@@ -146,14 +134,26 @@ def _ingest_labelled_raster_set(project: Path, params: str, env: dict[str, str])
     raw = project / "data" / "01_raw"
     write_labelled_raster_set(raw / LABELLED_SET, raw / LAND_COVER)
     folders = f"train_folder={LABELLED_SET},land_cover_folder={LAND_COVER}"
-    subprocess.run(
-        [sys.executable, "-m", "aerial_landuse.tools.upload", "--env", "cluster",
-         "--params", folders],
-        cwd=project, env={**os.environ, **env}, check=True, timeout=600, capture_output=True,
+    return _upload_and_run(
+        project, env, ["--params", folders],
+        ["--to-outputs=ingest_summary_labelled",
+         "--params", f"{params},dataset={LABELLED_DATASET},{folders},{LABELLED_GRID}"],
     )  # fmt: skip
-    return kedro(
-        project, "run", "--env=cluster", "--to-outputs=ingest_summary_labelled",
-        "--params", f"{params},dataset={LABELLED_DATASET},{folders},{LABELLED_GRID}", env=env,
+
+
+def _upload_and_run(
+    project: Path, env: dict[str, str], upload_options: list[str], run_options: list[str]
+) -> str:
+    """`tools/upload --env cluster` with ``upload_options``, then `kedro run --env=cluster` with
+    ``run_options``; what the run printed."""
+    _upload(project, env, *upload_options)
+    return kedro(project, "run", "--env=cluster", *run_options, env=env)
+
+
+def _upload(project: Path, env: dict[str, str], *options: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "aerial_landuse.tools.upload", "--env", "cluster", *options],
+        cwd=project, env={**os.environ, **env}, check=True, timeout=600, capture_output=True,
     )  # fmt: skip
 
 
