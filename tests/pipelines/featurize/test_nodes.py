@@ -7,6 +7,7 @@ from PIL import Image
 from aerial_landuse.core.classifiers.trained import usable_features
 from aerial_landuse.core.contracts import QUARANTINE_COLUMNS
 from aerial_landuse.core.tiles.images import decode_tile
+from aerial_landuse.core.tiles.usable import UnusableTilesError
 from aerial_landuse.pipelines.featurize.nodes import (
     featurize_tiles,
     quarantine_and_count_featurized,
@@ -15,6 +16,7 @@ from aerial_landuse.pipelines.ingest.nodes import (
     list_labelled_tiles,
     probe_tiles,
     split_index_and_quarantine,
+    unopened_tiles,
 )
 from aerial_landuse.pipelines.train.nodes import split_labelled_tiles
 from tests.conftest import folder, parameters, write_labelled_folder
@@ -42,7 +44,7 @@ def featurize_labelled(index, tiles, network, params, tmp_path=None):
         path = str(tmp_path / "features.parquet")
         featurized.write.mode("overwrite").parquet(path)
         featurized = featurized.sparkSession.read.parquet(path)
-    quarantine, summary = quarantine_and_count_featurized(index, featurized, network)
+    quarantine, summary = quarantine_and_count_featurized(index, featurized, network, INGEST)
     nothing = pd.DataFrame(columns=QUARANTINE_COLUMNS)
     split, _ = split_labelled_tiles(featurized, nothing, INGEST)  # as the train pipeline does
     train, test = (usable_features(featurized, name, split) for name in ("train", "test"))
@@ -121,37 +123,63 @@ def test_network_must_match_the_requested_pretrained_model(labelled_index, lite0
         )
 
 
-def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
-    import pandas as pd
-
+def _score_folder(root, names: list[str], broken: list[str]):
+    """A score folder of green tiles named ``names`` (``broken`` ones cut short), its bounds,
+    listed and indexed as the score pipeline does: the tiles are not opened at ingest."""
     from aerial_landuse.pipelines.ingest.nodes import list_score_tiles
 
-    root = tmp_path / "score"
     root.mkdir()
-    Image.new("RGB", (224, 224), (30, 90, 40)).save(root / "a.png")
+    for name in names:
+        Image.new("RGB", (224, 224), (30, 90, 40)).save(root / name)
+    for name in broken:
+        (root / name).write_bytes((root / name).read_bytes()[:300])
     summaries = pd.DataFrame(
         [
             {
-                "filename": "a.png",
+                "filename": name,
                 "llcrnrlat": 1.0,
-                "llcrnrlon": 2.0,
+                "llcrnrlon": 2.0 + i,
                 "urcrnrlat": 1.1,
-                "urcrnrlon": 2.1,
+                "urcrnrlon": 2.1 + i,
             }
+            for i, name in enumerate(names)
         ]
     )
     tiles = folder(root, labelled=False)
     listing, ignored, _ = list_score_tiles(
         tiles, summaries, None, {**INGEST, "score_sample_frac": 1.0}
     )
-    index, _, _ = split_index_and_quarantine(
-        probe_tiles(listing, tiles, INGEST), listing, ignored, INGEST
+    index, quarantine, ingested = split_index_and_quarantine(
+        unopened_tiles(listing, tiles), listing, ignored, INGEST
     )
+    assert quarantine.empty and ingested["score"]["indexed"] == len(names)  # none opened
+    return tiles, index
+
+
+def test_score_features_keep_bounds(spark, tmp_path, lite0_network):
+    tiles, index = _score_folder(tmp_path / "score", ["a.png"], [])
     featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE, INGEST).frame
-    quarantine, summary = quarantine_and_count_featurized(index, featurized, lite0_network)
+    quarantine, summary = quarantine_and_count_featurized(index, featurized, lite0_network, INGEST)
     row = usable_features(featurized).collect()[0]
     assert (row["llcrnrlat"], row["urcrnrlon"]) == (1.0, 2.1) and len(quarantine) == 0
     assert summary["score"] == {"indexed": 1, "featurized": 1, "quarantined": 0}
+
+
+def test_tiles_to_score_are_read_once_by_featurize_which_quarantines_the_unreadable(
+    spark, tmp_path, lite0_network
+):
+    names = [f"t{i}.png" for i in range(4)]
+    tiles, index = _score_folder(tmp_path / "score", names, ["t3.png"])
+    featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE, INGEST).frame
+    quarantine, summary = quarantine_and_count_featurized(index, featurized, lite0_network, INGEST)
+    assert summary["score"] == {"indexed": 4, "featurized": 3, "quarantined": 1}
+    assert quarantine["path"].str.endswith("t3.png").all() and len(quarantine) == 1
+    assert quarantine["stage"].eq("featurize:efficientnet_lite0").all()
+    assert quarantine["reason"].iloc[0] == "OSError: image file is truncated"
+
+    strict = {**INGEST, "max_quarantined_share": 0.2}  # 1 of 4 is too many: the folder is wrong
+    with pytest.raises(UnusableTilesError, match=r"1 of 4 score tiles under .*score could not"):
+        quarantine_and_count_featurized(index, featurized, lite0_network, strict)
 
 
 def test_synapseml_backend_gives_the_same_features_and_quarantine(spark, tmp_path, lite0_network):
@@ -222,13 +250,15 @@ def test_a_raster_region_is_listed_as_cells_and_featurized_from_its_files(
     assert record["grid"]["crs"] == "EPSG:32619" and len(record["sources"]) == 2
     assert ignored.empty and listing[["llcrnrlat", "urcrnrlon"]].notna().all().all()
     index, quarantine, ingested = split_index_and_quarantine(
-        probe_tiles(listing, tiles, INGEST, record), listing, ignored, INGEST, record
+        unopened_tiles(listing, tiles), listing, ignored, INGEST, record
     )
     assert index.count() == 24 and quarantine.empty  # no cell is read at ingest
     grid = {"grid_cells": 24, "outside_imagery": 0, "outside_area": 0}
     assert ingested["score"]["listed"] == 24 and ingested["score"]["grid"] == grid
     featurized = featurize_tiles(index, tiles, lite0_network, FEATURIZE, INGEST, None, record)
-    quarantine, summary = quarantine_and_count_featurized(index, featurized.frame, lite0_network)
+    quarantine, summary = quarantine_and_count_featurized(
+        index, featurized.frame, lite0_network, INGEST, record
+    )
     # columns 1383 and 1388 reach 16 m and 200 m into the imagery (8 m of it collar): 4 + 4
     # cells; rows 20979 and 20982 reach 160 m and 64 m into it: 4 + 4 more
     assert summary["score"] == {"indexed": 24, "featurized": 8, "quarantined": 16}

@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from aerial_landuse.core.errors import UserInputError
+from aerial_landuse.core.tiles.usable import UnusableTilesError
 from aerial_landuse.pipelines.ingest.nodes import (
-    UnusableTilesError,
     list_labelled_tiles,
     list_score_tiles,
     probe_tiles,

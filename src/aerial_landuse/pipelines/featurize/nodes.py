@@ -35,6 +35,7 @@ from aerial_landuse.core.spark_frames import (
 from aerial_landuse.core.tiles.images import TileLimits
 from aerial_landuse.core.tiles.raster_cells import cell_decoder
 from aerial_landuse.core.tiles.raster_region import RasterRegion
+from aerial_landuse.core.tiles.usable import check_usable
 from aerial_landuse.storage import TileFolder
 from aerial_landuse.storage.raster_region import rasterio_opener
 
@@ -244,8 +245,27 @@ def featurize_summary(
 
 
 def quarantine_and_count_featurized(
-    tile_index: DataFrame, featurized: DataFrame, network: ONNXNetwork
+    tile_index: DataFrame,
+    featurized: DataFrame,
+    network: ONNXNetwork,
+    ingest: dict[str, Any],
+    raster_region: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """From the written features: the tiles the network could not read (quarantine, with the
-    reason) and counts per split that reconcile with the tile index (reads two small columns)."""
-    return _quarantine_of(featurized, network), featurize_summary(tile_index, featurized, network)
+    reason) and counts per split that reconcile with the tile index (reads two small columns).
+    A tile folder's split with no readable tile, or more unreadable than
+    ``ingest.max_quarantined_share``, stops the run (the tiles to score are first opened here);
+    a raster region's cells without data at its edges are expected, and not counted so."""
+    quarantine = _quarantine_of(featurized, network)
+    summary = featurize_summary(tile_index, featurized, network)
+    if not raster_region:
+        _check_usable_share(summary, quarantine, float(ingest["max_quarantined_share"]))
+    return quarantine, summary
+
+
+def _check_usable_share(summary: dict[str, Any], quarantine: pd.DataFrame, limit: float) -> None:
+    for split, row in summary.items():
+        if isinstance(row, dict):
+            mine = quarantine[quarantine["split"] == split]
+            counts = (row["quarantined"], row["featurized"], row["indexed"])
+            check_usable(split, counts, mine["path"].astype(str).tolist(), mine["reason"], limit)

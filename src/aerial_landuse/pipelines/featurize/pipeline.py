@@ -26,7 +26,13 @@ def _featurize(tile_set: str, tiles: str, region: str | None = None) -> Pipeline
             ),
             Node(
                 quarantine_and_count_featurized,
-                [f"{tile_set}_tile_index", f"{tile_set}_features", "pretrained_network"],
+                [
+                    f"{tile_set}_tile_index",
+                    f"{tile_set}_features",
+                    "pretrained_network",
+                    "params:ingest",
+                    *([region] if region else []),
+                ],
                 [f"featurize_quarantine_{tile_set}", f"featurize_summary_{tile_set}"],
                 name=f"count_featurized_{tile_set}_tiles",
             ),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from functools import partial
 from pathlib import PurePosixPath
 from typing import Any
@@ -41,6 +40,7 @@ from aerial_landuse.core.tiles.raster_region import (
     in_area,
 )
 from aerial_landuse.core.tiles.sampling import mark_sample
+from aerial_landuse.core.tiles.usable import check_usable
 from aerial_landuse.storage import FolderScan, TileFolder
 from aerial_landuse.storage.raster_region import (
     AREA_FILE,
@@ -397,28 +397,42 @@ def _summaries_to_join(
     return "filename", names
 
 
+def _sampled_frame(listing: pd.DataFrame, tiles: TileFolder) -> tuple[DataFrame, int]:
+    """The sampled tiles that no listing rule refused, as a Spark frame, and how many."""
+    sampled = listing.loc[listing["sampled"] & listing["reason"].isna(), LISTING_COLUMNS]
+    frame = tiles.spark_frame(sampled.astype(object).where(sampled.notna(), None), LISTING_SCHEMA)
+    return frame, len(sampled)
+
+
+def unopened_tiles(listing: pd.DataFrame, tiles: TileFolder) -> DataFrame:
+    """The sampled tiles (files refused at listing left out: they are quarantined with their
+    reason), their header columns empty: nothing is opened here. The tiles to score and the
+    cells of a raster region are read once, by featurize, which quarantines those it cannot
+    read (or, for a cell, with too many pixels without data) with the reason."""
+    frame, _ = _sampled_frame(listing, tiles)
+    nulls = [F.lit(None).cast(field.dataType).alias(field.name) for field in PROBE_FIELDS]
+    return frame.select("*", *nulls)
+
+
 def probe_tiles(
     listing: pd.DataFrame,
     tiles: TileFolder,
     params: dict[str, Any],
     raster_region: dict[str, Any] | None = None,
 ) -> DataFrame:
-    """Sampled tiles with header info (size, mode, format) or the reason they cannot be read
-    (files refused at listing are not opened: they are quarantined with their reason). The
-    cells of a raster region are not opened here: featurize reads each once and quarantines a
-    cell it cannot read, or with too many pixels without data, with the reason."""
-    sampled = listing.loc[listing["sampled"] & listing["reason"].isna(), LISTING_COLUMNS]
-    frame = tiles.spark_frame(sampled.astype(object).where(sampled.notna(), None), LISTING_SCHEMA)
+    """Sampled labelled tiles with header info (size, mode, format) or the reason they cannot
+    be read (files refused at listing are not opened: they are quarantined with their reason),
+    so that fine-tuning and the split see only readable tiles. The cells of a labelled raster
+    set get their class from its land cover here; their imagery is read by featurize."""
     if raster_region:
-        nulls = [F.lit(None).cast(field.dataType).alias(field.name) for field in PROBE_FIELDS]
-        frame = frame.select("*", *nulls)
         labels = LandCoverLabels.from_record(raster_region)
+        frame = unopened_tiles(listing, tiles)
         if labels is None:
             return frame
-        return _labelled_cells(frame, len(sampled), tiles, raster_region, labels, params)
-    frame = frame.repartition(
-        partitions_for(frame, len(sampled), int(params["rows_per_partition"]))
-    )
+        rows = int((listing["sampled"] & listing["reason"].isna()).sum())
+        return _labelled_cells(frame, rows, tiles, raster_region, labels, params)
+    frame, rows = _sampled_frame(listing, tiles)
+    frame = frame.repartition(partitions_for(frame, rows, int(params["rows_per_partition"])))
     schema = T.StructType(LISTING_SCHEMA.fields + PROBE_FIELDS)
     limits = TileLimits.of(params)
     return frame.mapInPandas(partial(probe_partition, storage=tiles.storage, limits=limits), schema)
@@ -446,10 +460,6 @@ def _labelled_cells(
         unlabelled_prefix=UNLABELLED,
     )
     return frame.mapInPandas(label, frame.schema)
-
-
-class UnusableTilesError(UserInputError):
-    """Too many tiles of a split could not be read: the run stops before any heavy work."""
 
 
 def split_index_and_quarantine(
@@ -519,26 +529,15 @@ def _with_grid_counts(
 def check_usable_share(
     summary: dict[str, Any], listing: pd.DataFrame, quarantine: pd.DataFrame, limit: float
 ) -> None:
-    """Raise ``UnusableTilesError`` naming the folder, the count and the first reasons when a
-    split has no readable tile or more than ``limit`` of its sampled tiles are unreadable."""
+    """Stop the run (``UnusableTilesError``, naming the folder, the count and the first
+    reasons) when a split has no readable tile or more than ``limit`` of its sampled tiles are
+    unreadable."""
     for split, row in summary.items():
         sampled = row["listed"] - row["sampled_out"]
-        if not sampled or (row["indexed"] and row["quarantined"] <= limit * sampled):
-            continue
         paths = listing.loc[listing["split"] == split, "path"].astype(str).tolist()
-        where = os.path.commonpath(paths) if len(paths) > 1 else paths[0]
-        reasons = quarantine.loc[quarantine["split"] == split, "reason"].value_counts().head(3)
-        shown = "; ".join(f"{n} x {reason[:160]}" for reason, n in reasons.items())
-        raise UnusableTilesError(
-            f"{row['quarantined']} of {sampled} {split} tiles under {where} could not be read "
-            f"(limit: {limit:.0%}, ingest.max_quarantined_share). First reasons: {shown}. "
-            + (
-                "Spark's executors open every tile themselves: on a cluster, tiles must be on "
-                "storage they can reach (a blob container, not the driver's disk)."
-                if "FileNotFoundError" in shown
-                else "Check the folder and its files, or raise the limit if this is expected."
-            )
-        )
+        reasons = quarantine.loc[quarantine["split"] == split, "reason"]
+        counts = (row["quarantined"], row["indexed"], sampled)
+        check_usable(split, counts, paths, reasons, limit)
 
 
 def ingest_summary(
