@@ -38,7 +38,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     """ingest, featurize, train, evaluate, score, report, plus pretrained, finetune and demo_data.
 
     ``__default__`` runs the six in order. ``score`` runs end to end for the tiles to score:
-    list and probe them, featurize them and apply the model named by ``model_name`` (or ``best``,
+    list them, featurize them (each read once) and apply the model named by ``model_name`` (or ``best``,
     the top MLflow run by ``select_by``). ``finetune`` (after ``ingest``) trains
     ``<network>_finetuned`` for ``pretrained_model=<network>_finetuned``. ``compare`` writes the leaderboard of the run history; ``change`` compares two
     scored regions (``before``, ``after``).
