@@ -306,24 +306,14 @@ def _build_e2e_project(destination: Path) -> None:
 
 
 # `make test` runs two test processes (pytest-xdist, a module to one process at a time, in this
-# order): the longest modules start first (seconds measured on a quiet 2-core machine), so that
-# the short ones fill in at the end and both processes end together; Azurite's modules apart, as
-# they take turns on the emulator's port. A module of a minute or more left to the end of the
-# queue keeps one process busy while the other waits.
+# order): the longest modules start first, so that short ones fill in around them and both
+# processes end together; Azurite's modules apart, as they take turns on the emulator's port.
 LONGEST_FIRST = (
-    "tests/test_cluster_e2e.py",  # ~490 s
-    "tests/test_default_run_e2e.py",  # ~300
-    "tests/tools/test_quality.py",  # ~220
-    "tests/test_e2e.py",  # ~330
-    "tests/tools/test_azurite_e2e.py",  # ~230
-    "tests/test_own_tiles_e2e.py",  # ~150
-    "tests/tools/test_bench.py",  # ~95
-    "tests/test_resume_e2e.py",  # ~90
-    "tests/test_raster_training_e2e.py",  # ~80
-    "tests/pipelines/finetune/test_nodes.py",  # ~70
-    "tests/pipelines/train/test_nodes.py",  # ~60
-    "tests/test_cli.py",  # ~35
-    "tests/test_mlflow.py",  # ~35
+    "tests/test_cluster_e2e.py",
+    "tests/test_default_run_e2e.py",
+    "tests/tools/test_quality.py",
+    "tests/test_e2e.py",
+    "tests/tools/test_azurite_e2e.py",
 )
 
 
