@@ -187,8 +187,8 @@ def _without_unreadable_cells(
 def _unreadable_on_executors(
     spark: SparkSession, source: CellSource, cells: list[str]
 ) -> dict[str, str]:
-    """``source.unreadable(cells)``, read by the executors (each a share of the cells' windows);
-    only the failures come back to the driver."""
+    """``source.unreadable(cells)``, read by the executors (each a run of neighbouring cells, as
+    featurize reads them); only the failures come back to the driver."""
 
     def check(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
@@ -199,7 +199,8 @@ def _unreadable_on_executors(
         return {}
     frame = spark.createDataFrame(pd.DataFrame({"path": cells}))
     shares = min(len(cells), spark.sparkContext.defaultParallelism)
-    failed = frame.repartition(shares).mapInPandas(check, "path string, error string").collect()
+    frame = frame.repartitionByRange(shares, "path")  # cells in id order: neighbouring windows
+    failed = frame.mapInPandas(check, "path string, error string").collect()
     return {row["path"]: row["error"] for row in failed}
 
 

@@ -410,6 +410,10 @@ def unopened_tiles(listing: pd.DataFrame, tiles: TileFolder) -> DataFrame:
     cells of a raster region are read once, by featurize, which quarantines those it cannot
     read (or, for a cell, with too many pixels without data) with the reason."""
     frame, _ = _sampled_frame(listing, tiles)
+    return _with_empty_headers(frame)
+
+
+def _with_empty_headers(frame: DataFrame) -> DataFrame:
     nulls = [F.lit(None).cast(field.dataType).alias(field.name) for field in PROBE_FIELDS]
     return frame.select("*", *nulls)
 
@@ -424,14 +428,13 @@ def probe_tiles(
     be read (files refused at listing are not opened: they are quarantined with their reason),
     so that fine-tuning and the split see only readable tiles. The cells of a labelled raster
     set get their class from its land cover here; their imagery is read by featurize."""
+    frame, rows = _sampled_frame(listing, tiles)
     if raster_region:
         labels = LandCoverLabels.from_record(raster_region)
-        frame = unopened_tiles(listing, tiles)
+        frame = _with_empty_headers(frame)
         if labels is None:
             return frame
-        rows = int((listing["sampled"] & listing["reason"].isna()).sum())
         return _labelled_cells(frame, rows, tiles, raster_region, labels, params)
-    frame, rows = _sampled_frame(listing, tiles)
     frame = frame.repartition(partitions_for(frame, rows, int(params["rows_per_partition"])))
     schema = T.StructType(LISTING_SCHEMA.fields + PROBE_FIELDS)
     limits = TileLimits.of(params)
