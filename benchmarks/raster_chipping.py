@@ -1,14 +1,17 @@
 """Chipping cells from COG mosaics against reading the same cells as PNG tiles, side by side.
 
-    .venv/bin/python benchmarks/raster_chipping.py [--sides 2,6] [--rounds 3]
+    .venv/bin/python benchmarks/raster_chipping.py [--sides 2,6] [--rounds 3] [--encodings deflate,jpeg]
 
-For each mosaic size (``side`` x ``side`` NAIP-like quads of 1 km at 1 m, 4-band uint8 COGs with
-nodata collars, overlapping by 40 m), every whole 224 m cell is read to the network's 224 x 224
-input twice: (a) from the COGs by the project's cell reader (window reads, warp, band choice,
-nodata share; ``core/tiles/raster_cells.py``) and (b) as PNG tiles cut beforehand from the same
-pixels, read and decoded as the tile-folder path does (``core/tiles/images.decode_tile``). Each
-measurement runs in a fresh process, alternating, and records ms per cell and that process's
-peak RSS; prints the table (a/b) and writes JSON beside ``--workdir``.
+For each mosaic size (``side`` x ``side`` NAIP-like quads of 1 km at 1 m with nodata collars,
+overlapping by 40 m), every whole 224 m cell is read to the network's 224 x 224 input: (a) from
+the COGs by the project's cell reader (window reads, warp, band choice, nodata share;
+``core/tiles/raster_cells.py``), once per encoding of the same pixels: ``deflate``, 4-band
+(R, G, B, NIR) with nodata 0, as NAIP's analytic quads; ``jpeg``, 3-band YCbCr JPEG with an
+internal mask, as NAIP's visualization COGs and most web orthophotos; and (b) as PNG tiles cut
+beforehand from the same pixels, read and decoded as the tile-folder path does
+(``core/tiles/images.decode_tile``). Each measurement runs in a fresh process, alternating, and
+records ms per cell and that process's peak RSS; prints the table (PNG time / COG time) and
+writes JSON beside ``--workdir``.
 """
 
 from __future__ import annotations
@@ -34,8 +37,12 @@ CRS, LEFT, TOP = "EPSG:32619", 300_000.0, 4_700_000.0
 QUAD_M, OVERLAP_M, COLLAR_PX, CELL_M, SIZE = 1000, 40, 20, 224.0, 224
 
 
-def write_mosaic(folder: Path, side: int) -> list[Path]:
-    """``side`` x ``side`` quads whose pixels are demo textures (one 224 px texture per cell)."""
+ENCODINGS = {"deflate": 4, "jpeg": 3}  # COG profile (``write_cog``) -> bands written
+
+
+def write_mosaic(folder: Path, side: int, encoding: str = "deflate") -> list[Path]:
+    """``side`` x ``side`` quads whose pixels are demo textures (one 224 px texture per cell),
+    the same pixels whatever the ``encoding``."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(side)
     step = QUAD_M - OVERLAP_M
@@ -54,7 +61,9 @@ def write_mosaic(folder: Path, side: int) -> list[Path]:
             c = COLLAR_PX
             pixels[:, :c], pixels[:, -c:], pixels[:, :, :c], pixels[:, :, -c:] = 0, 0, 0, 0
             path = folder / f"q_{qx}_{qy}.tif"
-            write_cog(path, pixels, CRS, from_origin(left, top, 1.0, 1.0), nodata=0)
+            bands = pixels[: ENCODINGS[encoding]]
+            transform = from_origin(left, top, 1.0, 1.0)
+            write_cog(path, bands, CRS, transform, nodata=0, cog_profile=encoding)
             quads.append(path)
     return quads
 
@@ -126,29 +135,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sides", default="2,6", help="mosaic sizes, in quads per side")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--encodings", default="deflate,jpeg", help=f"of {sorted(ENCODINGS)}")
     parser.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "raster-bench"
     )
     args = parser.parse_args()
+    encodings = args.encodings.split(",")
     rows = []
     for side in (int(s) for s in args.sides.split(",")):
-        quads = write_mosaic(args.workdir / f"cogs_{side}", side)
-        pngs = cut_pngs(args.workdir / f"pngs_{side}", quads)
-        cog_runs, png_runs = [], []
+        mosaics = {e: write_mosaic(args.workdir / f"cogs_{side}_{e}", side, e) for e in encodings}
+        lossless = mosaics.get("deflate") or write_mosaic(args.workdir / f"cogs_{side}", side)
+        pngs = cut_pngs(args.workdir / f"pngs_{side}", lossless)
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in [*encodings, "png"]}
         for _ in range(args.rounds):  # alternating, each in a fresh process
-            cog_runs.append(measure(time_cogs, quads))
-            png_runs.append(measure(time_pngs, pngs))
-        cog = min(cog_runs, key=lambda r: r["ms_per_cell"])
-        png = min(png_runs, key=lambda r: r["ms_per_cell"])
-        mosaic_mb = sum(p.stat().st_size for p in quads) / 2**20
-        rows.append({"quads": side * side, "mosaic_mb": round(mosaic_mb, 1), "cells": cog["cells"],
-                     "cog_ms": round(cog["ms_per_cell"], 2), "png_ms": round(png["ms_per_cell"], 2),
-                     "cog_vs_png": round(png["ms_per_cell"] / cog["ms_per_cell"], 2),
-                     "cog_peak_mb": round(cog["peak_rss_mb"]), "png_peak_mb": round(png["peak_rss_mb"])})  # fmt: skip
-    header = "| quads | COGs MB | cells | COG ms/cell | PNG ms/cell | PNG/COG time | COG peak MB | PNG peak MB |"
-    lines = [header, "|---|---|---|---|---|---|---|---|"] + [
-        f"| {r['quads']} | {r['mosaic_mb']} | {r['cells']} | {r['cog_ms']} | {r['png_ms']} | "
-        f"**{r['cog_vs_png']}** | {r['cog_peak_mb']} | {r['png_peak_mb']} |"
+            for encoding, quads in mosaics.items():
+                runs[encoding].append(measure(time_cogs, quads))
+            runs["png"].append(measure(time_pngs, pngs))
+        best = {name: min(r, key=lambda x: x["ms_per_cell"]) for name, r in runs.items()}
+        png = best["png"]
+        for encoding, quads in mosaics.items():
+            cog = best[encoding]
+            mosaic_mb = sum(p.stat().st_size for p in quads) / 2**20
+            rows.append({"quads": side * side, "encoding": encoding, "mosaic_mb": round(mosaic_mb, 1), "cells": cog["cells"],
+                         "cog_ms": round(cog["ms_per_cell"], 2), "png_ms": round(png["ms_per_cell"], 2),
+                         "cog_vs_png": round(png["ms_per_cell"] / cog["ms_per_cell"], 2),
+                         "cog_peak_mb": round(cog["peak_rss_mb"]), "png_peak_mb": round(png["peak_rss_mb"])})  # fmt: skip
+    header = (
+        "| quads | COGs | COGs MB | cells | COG ms/cell | PNG ms/cell | PNG/COG time "
+        "| COG peak MB | PNG peak MB |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"] + [
+        f"| {r['quads']} | {r['encoding']} | {r['mosaic_mb']} | {r['cells']} | {r['cog_ms']} | "
+        f"{r['png_ms']} | **{r['cog_vs_png']}** | {r['cog_peak_mb']} | {r['png_peak_mb']} |"
         for r in rows
     ]
     print("\n".join(lines))  # noqa: T201

@@ -144,8 +144,10 @@ def write_labelled_raster_set(imagery: Path, land_cover: Path) -> None:
 
 def _run_environment() -> dict[str, str]:
     """What a `kedro` or tool subprocess of the tests runs with: no telemetry, this Python for
-    Spark's workers, lines wide enough not to wrap."""
+    Spark's workers, lines wide enough not to wrap, short-lived JVMs' settings (SPARK_CONF_DIR:
+    spark_conf/spark-defaults.conf says why)."""
     return {
+        "SPARK_CONF_DIR": str(Path(__file__).parent / "spark_conf"),
         **os.environ,
         "DO_NOT_TRACK": "1",
         "KEDRO_DISABLE_TELEMETRY": "true",

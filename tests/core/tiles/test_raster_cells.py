@@ -21,6 +21,7 @@ from aerial_landuse.core.tiles.raster_cells import (
     CellReader,
     ChipSettings,
     cell_decoder,
+    pixel_interleaved,
     quick_look,
     read_source_header,
 )
@@ -207,3 +208,39 @@ def test_a_quick_look_is_the_imagery_on_the_grid_read_from_overviews(quads):
     inner = (x > LEFT + 60) & (x < LEFT + 1900) & (y < TOP - 60) & (y > TOP - 940)
     assert np.abs(look.pixels[row, col, 0][inner] - expected_red[inner]).max() < 12
     assert look.valid.mean() > 0.6 and not look.valid[:, -1].any()  # beyond the east file
+
+
+def test_pixel_interleaved_is_the_contiguous_transpose_of_the_bands():
+    bands = np.random.default_rng(0).integers(0, 256, (3, 5, 7), dtype=np.uint8)
+    pixels = pixel_interleaved(bands)
+    assert pixels.shape == (5, 7, 3) and pixels.flags["C_CONTIGUOUS"]
+    assert np.array_equal(pixels, bands.transpose(1, 2, 0))
+
+
+def test_a_jpeg_cog_s_nodata_collar_becomes_its_internal_mask_and_counts_as_nodata(tmp_path):
+    """3-band YCbCr JPEG COGs (NAIP's visualization product, most web orthophotos) carry their
+    void as an internal mask (rio-cogeo's jpeg profile): each cell's nodata share is the one the
+    same pixels give as a deflate COG with nodata 0."""
+    pixels = np.full((3, 448, 448), 120, np.uint8)
+    pixels[:, :, :112] = 0  # a collar
+    transform = from_origin(LEFT, TOP, 1.0, 1.0)
+    shares = {}
+    for profile in ("jpeg", "deflate"):
+        path = write_cog(
+            tmp_path / f"{profile}.tif", pixels, UTM19, transform, nodata=0, cog_profile=profile
+        )
+        assert is_valid_cog(path)
+        header = read_source_header(str(path))
+        grid = grid_of([header], CELL)
+        with CellReader(grid, [header], ChipSettings(224, max_nodata_share=1.0)) as reader:
+            chips = [
+                reader.read(col, row)
+                for row in range(grid.row_min, grid.row_min + grid.rows)
+                for col in range(grid.col_min, grid.col_min + grid.cols)
+            ]
+        shares[profile] = [round(chip.nodata_share, 4) for chip in chips]
+        assert any(chip.nodata_share == 0.0 and abs(int(chip.pixels.mean()) - 120) <= 2
+                   for chip in chips)  # fmt: skip
+        shares[f"{profile} nodata"] = header.nodata
+    assert shares["jpeg nodata"] is None and shares["deflate nodata"] == 0  # mask against value
+    assert shares["jpeg"] == shares["deflate"] and len(set(shares["jpeg"])) > 2

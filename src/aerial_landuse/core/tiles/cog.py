@@ -27,9 +27,12 @@ def write_cog(
     band_names: list[str] | None = None,
     overview_resampling: str = "average",
     band_tags: Mapping[str, str] | None = None,
+    cog_profile: str = "deflate",
 ) -> Path:
-    """Write ``pixels`` (bands x rows x cols) as a deflate-compressed COG at ``path``; a
-    ``colormap`` (value -> RGBA) and ``band_tags`` go into the file for a one-band class raster."""
+    """Write ``pixels`` (bands x rows x cols) as a COG at ``path``, compressed by rio-cogeo's
+    ``cog_profile`` (deflate, lossless; ``jpeg`` for 3-band imagery, whose nodata becomes an
+    internal mask); a ``colormap`` (value -> RGBA) and ``band_tags`` go into the file for a
+    one-band class raster."""
     from rasterio.io import MemoryFile
     from rio_cogeo.cogeo import cog_translate
     from rio_cogeo.errors import NodataAlphaMaskWarning
@@ -58,10 +61,12 @@ def write_cog(
             warnings.simplefilter("ignore", NodataAlphaMaskWarning)
             # a class raster's colour table makes its band a palette, as meant
             warnings.filterwarnings("ignore", "Dataset color interpretation was set to `Palette`")
+            # a lossy (jpeg) COG keeps its void as an internal mask, as meant
+            warnings.filterwarnings("ignore", "Nodata/Alpha band will be translated")
             cog_translate(
                 source,
                 str(path),
-                cog_profiles.get("deflate"),
+                cog_profiles.get(cog_profile),
                 overview_resampling=overview_resampling,
                 colormap=colormap,
                 in_memory=True,
