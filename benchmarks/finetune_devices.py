@@ -29,7 +29,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
 
 
 class LocalTiles:
-    """The ``TileSource`` the core asks for, over local paths."""
+    """The ``TileSource`` the core asks for, over local paths (the storage layer's ``Storage``
+    needs the project's other packages, which a bare accelerator machine lacks)."""
 
     @property
     def fs(self) -> Any:
@@ -65,24 +66,17 @@ def labelled_split(
 def configured(network: str, epochs: int, use_gpu: bool) -> FinetuneConfig:
     """conf/base's ``finetune`` parameters, ``epochs`` of them without early stopping."""
     params = yaml.safe_load((ROOT / "conf/base/parameters_finetune.yml").read_text())["finetune"]
-    keys = set(FinetuneConfig.__dataclass_fields__) - {"network", "use_gpu", "crop_scale"}
-    values = {k: params[k] for k in keys} | {"max_epochs": epochs, "patience": epochs}
-    return FinetuneConfig(
-        network=network, use_gpu=use_gpu, crop_scale=tuple(params["crop_scale"]), **values
-    )
+    params |= {"max_epochs": epochs, "patience": epochs}
+    return FinetuneConfig.from_params(params, network, use_gpu)
 
 
 def run_once(
     config: FinetuneConfig, split: tuple[list[str], LabelledPaths, LabelledPaths]
 ) -> dict[str, Any]:
     """One fine-tuning: its device, wall seconds and per-epoch history."""
-    import torch
-
     labels, train, held = split
     started = time.perf_counter()
-    result = train_network(config, labels, train, held, LocalTiles())
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+    result = train_network(config, labels, train, held, LocalTiles())  # weights back on the CPU
     return {
         "device": result["device"],
         "seconds": time.perf_counter() - started,

@@ -52,6 +52,15 @@ class FinetuneConfig:
     seed: int
     use_gpu: bool
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any], network: str, use_gpu: bool) -> FinetuneConfig:
+        """The ``finetune`` parameters (conf/base's, or a run's) as the training settings."""
+        keys = set(cls.__dataclass_fields__) - {"network", "use_gpu", "crop_scale"}
+        values = {k: params[k] for k in keys}
+        return cls(
+            network=network, use_gpu=use_gpu, crop_scale=tuple(params["crop_scale"]), **values
+        )
+
     def as_record(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -69,14 +69,7 @@ def finetune_tiles(
 
 def finetune_config(params: dict[str, Any], network: str, use_gpu: bool) -> FinetuneConfig:
     """The ``finetune`` parameters as the training function's settings."""
-    keys = set(FinetuneConfig.__dataclass_fields__) - {"network", "use_gpu", "crop_scale"}
-    values = {k: params[k] for k in keys}
-    return FinetuneConfig(
-        network=network,
-        use_gpu=use_gpu,
-        crop_scale=tuple(params["crop_scale"]),
-        **values,
-    )
+    return FinetuneConfig.from_params(params, network, use_gpu)
 
 
 def finetune_network(
