@@ -42,3 +42,15 @@ def test_kedros_async_hint_is_dropped_and_its_progress_kept(caplog):
         runner.info("Completed 1 out of 3 tasks")
     assert [r.getMessage() for r in caplog.records] == ["Completed 1 out of 3 tasks"]
     assert "kedro.runner.sequential_runner" in THIRD_PARTY_NOTICES
+
+
+def test_kedro_viz_notice_on_a_partial_run_is_dropped(caplog):
+    """kedro-viz's own run hook, called as Kedro calls it for ``--pipelines=score``."""
+    from kedro_viz.integrations.kedro.run_hooks import PipelineRunStatusHook
+
+    quiet_third_party_warnings()
+    with caplog.at_level(logging.INFO):
+        PipelineRunStatusHook().before_pipeline_run(
+            {"pipeline_names": ["score"], "runner": "SequentialRunner"}, pipeline=None
+        )
+    assert not [r for r in caplog.records if "Workflow tracking" in r.getMessage()]

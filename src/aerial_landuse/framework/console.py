@@ -27,6 +27,9 @@ THIRD_PARTY_NOTICES = {
     "py.warnings": THIRD_PARTY_WARNINGS,
     # Kedro's hint on every run to try --async: Spark reads and writes on its own threads.
     "kedro.runner.sequential_runner": (r"^Using synchronous mode for loading and saving data",),
+    # kedro-viz's run hook, on every run of part of the pipelines in a KedroSession (the
+    # benchmarks' and the quality sweep's): only that its event file is left for full runs.
+    "kedro_viz.integrations.kedro.run_hooks": (r"^Workflow tracking is disabled",),
 }
 
 
