@@ -23,7 +23,7 @@ from aerial_landuse.core.tiles.raster_cells import (
     CellReader,
     QuickLook,
     quick_look,
-    read_source_header,
+    read_source_headers,
 )
 from aerial_landuse.core.tiles.raster_region import RasterRegion, cell_position
 
@@ -118,15 +118,12 @@ def read_raster_region(folder: TileFolder, urls: list[str], raster: dict[str, An
     """The region of ``urls`` as ``raster`` (the ``ingest.raster`` parameters) cuts it: each
     file's header read once here, the grid snapped to ``tile_size_m`` in ``crs`` (or the first
     file's), cut to the ``area`` of interest when one is given."""
-    opener = rasterio_opener(folder.storage)
-    sources = []
-    for url in urls:
-        try:
-            sources.append(read_source_header(url, opener))
-        except ValueError as exc:
-            raise UserInputError(
-                f"The raster region {folder.storage.uri(folder.root)} cannot be read: {exc}"
-            ) from None
+    try:
+        sources = read_source_headers(urls, rasterio_opener(folder.storage))
+    except ValueError as exc:
+        raise UserInputError(
+            f"The raster region {folder.storage.uri(folder.root)} cannot be read: {exc}"
+        ) from None
     _check_bands_and_depth(folder, sources, tuple(raster["bands"]))
     area = raster.get("area")
     grid = grid_of(
@@ -195,7 +192,7 @@ def read_land_cover(
         )
     opener = rasterio_opener(folder.storage)
     try:
-        return [read_source_header(url, opener) for url in urls]
+        return read_source_headers(urls, opener)
     except ValueError as exc:
         raise UserInputError(f"The land-cover raster in {where} cannot be read: {exc}") from None
 

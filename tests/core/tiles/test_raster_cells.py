@@ -24,6 +24,7 @@ from aerial_landuse.core.tiles.raster_cells import (
     pixel_interleaved,
     quick_look,
     read_source_header,
+    read_source_headers,
 )
 
 UTM19, UTM18 = "EPSG:32619", "EPSG:32618"
@@ -168,6 +169,17 @@ def test_bad_inputs_are_named_with_their_fix(tmp_path):
         grid_of([read_source_header(str(degrees))], CELL)
     with pytest.raises(UserInputError, match="does not overlap"):
         grid_of([read_source_header(str(degrees))], CELL, epsg=32619, area=(0, 0, 10, 10))
+
+
+def test_many_headers_are_read_at_once_in_their_order_and_the_first_bad_file_named(quads, tmp_path):
+    urls = [str(p) for p in quads] * 5
+    headers = read_source_headers(urls, threads=4)
+    assert headers == [read_source_header(url) for url in urls]
+    for name in ("first.tif", "second.tif"):
+        (tmp_path / name).write_text("not a raster")
+    bad = [urls[0], str(tmp_path / "first.tif"), urls[1], str(tmp_path / "second.tif")]
+    with pytest.raises(ValueError, match="first.tif is not a raster"):
+        read_source_headers(bad, threads=4)
 
 
 def test_executors_featurize_cells_straight_from_the_files(spark, quads, lite0_network):
