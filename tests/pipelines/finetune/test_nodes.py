@@ -10,14 +10,11 @@ import pytest
 from mlflow import MlflowClient
 from pyspark.sql import functions as F
 
+from aerial_landuse.core.networks.finetuning import FinetuneConfig
 from aerial_landuse.core.networks.onnx_graphs import lite_state_dict, normalise
 from aerial_landuse.core.networks.registry import network_spec
 from aerial_landuse.datasets import ONNXNetworkDataset
-from aerial_landuse.pipelines.finetune.nodes import (
-    finetune_config,
-    finetune_network,
-    finetune_tiles,
-)
+from aerial_landuse.pipelines.finetune.nodes import finetune_network, finetune_tiles
 from aerial_landuse.pipelines.ingest.nodes import (
     list_labelled_tiles,
     probe_tiles,
@@ -95,7 +92,9 @@ def test_max_tiles_caps_what_fine_tuning_sees_per_class_and_lists_the_rest(spark
 
 def config(**overrides):
     """The default fine-tuning settings (conf/base) of efficientnet_lite0, on the CPU."""
-    return finetune_config(parameters("finetune", **overrides), "efficientnet_lite0", False)
+    return FinetuneConfig.from_params(
+        parameters("finetune", **overrides), "efficientnet_lite0", False
+    )
 
 
 def test_exported_graph_gives_the_fine_tuned_torch_networks_features():

@@ -67,11 +67,6 @@ def finetune_tiles(
     return carved.sort_values("path").reset_index(drop=True)[FINETUNE_SPLIT_COLUMNS]
 
 
-def finetune_config(params: dict[str, Any], network: str, use_gpu: bool) -> FinetuneConfig:
-    """The ``finetune`` parameters as the training function's settings."""
-    return FinetuneConfig.from_params(params, network, use_gpu)
-
-
 def finetune_network(
     tile_index: DataFrame,
     ingest_quarantine: pd.DataFrame,
@@ -103,7 +98,7 @@ def finetune_network(
     labels = sorted(split["label"].unique())
     train, validation = (_tiles_of(split, role, labels) for role in ("train", "validation"))
     use_gpu = _gpu_requested(tile_index.sparkSession, params["use_gpu"])
-    config = finetune_config(params, base, use_gpu)
+    config = FinetuneConfig.from_params(params, base, use_gpu)
     logger.info(
         "Fine-tuning %s on %d train tiles (%d validation, %d classes) with TorchDistributor: "
         "%d process(es), %s, %s",
