@@ -11,11 +11,11 @@ from PIL import Image
 
 from aerial_landuse.tools.bench import (
     PeakMemory,
-    _tile_summaries,
     decode_bound,
     ensure_tiles,
     results_table,
     tile_name,
+    tile_summaries,
 )
 from tests.conftest import run_tool
 
@@ -51,7 +51,7 @@ def test_peak_memory_sees_this_process():
 
 def test_tile_summaries_give_every_tile_its_own_cell(tmp_path):
     tiles = [tmp_path / tile_name(i) for i in range(10)]
-    bounds = _tile_summaries(tiles)
+    bounds = tile_summaries(tiles)
     assert bounds["filename"].is_unique and len(bounds) == 10
     assert (bounds["urcrnrlat"] > bounds["llcrnrlat"]).all()
     assert len(set(zip(bounds["llcrnrlat"], bounds["llcrnrlon"], strict=True))) == 10

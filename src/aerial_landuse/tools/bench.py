@@ -292,7 +292,7 @@ def fill_data(
     ``labelled`` (default: the same tiles), as hard links."""
     if (project / "data").exists():
         shutil.rmtree(project / "data")
-    _link_tiles(project / "data" / "01_raw" / "train", labelled or tiles, tile_root)
+    link_tiles(project / "data" / "01_raw" / "train", labelled or tiles, tile_root)
     fill_region(project, tiles, tile_root)
     pretrained = project / "data" / "06_models" / "pretrained"
     pretrained.mkdir(parents=True)
@@ -303,11 +303,11 @@ def fill_region(project: Path, tiles: list[Path], tile_root: Path) -> None:
     """The score folder (the region) holds exactly ``tiles``, with their tile_summaries.csv."""
     folder = project / "data" / "01_raw" / REGION
     shutil.rmtree(folder, ignore_errors=True)
-    _link_tiles(folder, tiles, tile_root)
-    _tile_summaries(tiles).to_csv(folder / "tile_summaries.csv", index=False)
+    link_tiles(folder, tiles, tile_root)
+    tile_summaries(tiles).to_csv(folder / "tile_summaries.csv", index=False)
 
 
-def _link_tiles(folder: Path, tiles: list[Path], tile_root: Path) -> None:
+def link_tiles(folder: Path, tiles: list[Path], tile_root: Path) -> None:
     folder.mkdir(parents=True)
     for tile in tiles:
         target = folder / tile.relative_to(tile_root)
@@ -324,7 +324,7 @@ def _tracking_off(project: Path) -> None:
     )
 
 
-def _tile_summaries(tiles: list[Path]) -> pd.DataFrame:
+def tile_summaries(tiles: list[Path]) -> pd.DataFrame:
     """A square grid of bounds, one cell per tile (the score pipeline maps tiles by them)."""
     cols = math.ceil(math.sqrt(len(tiles)))
     step = 0.0025
