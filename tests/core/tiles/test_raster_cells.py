@@ -107,6 +107,31 @@ def test_a_cell_reads_the_pattern_at_its_place_resampled_to_the_input_size(quads
     assert (chip.pixels[..., 2] == 40).all()
 
 
+def test_a_cell_at_the_files_resolution_is_its_pixels_copied_without_a_kernel(quads, monkeypatch):
+    """224 m at 1 m is 224 pixels: the chip is the file's window exactly, read as a plain copy
+    whatever ``resampling`` says (GDAL would run the averaging kernel at scale 1 too)."""
+    import rasterio
+    from rasterio.io import DatasetReader
+
+    grid, reader = _reader(quads, size=224)
+    col, row = int((LEFT + 400) // CELL), int((TOP - 400) // CELL)
+    kernels = []
+    read = DatasetReader.read
+    monkeypatch.setattr(
+        DatasetReader,
+        "read",
+        lambda self, *a, **k: kernels.append(k["resampling"]) or read(self, *a, **k),
+    )
+    with reader:
+        chip = reader.read(col, row)
+    left, bottom, right, top = grid.bounds(col, row)
+    with rasterio.open(quads[0]) as dataset:
+        window = rasterio.windows.from_bounds(left, bottom, right, top, dataset.transform)
+        expected = read(dataset, [1, 2, 3], window=window).transpose(1, 2, 0)
+    assert np.array_equal(chip.pixels, expected)
+    assert [k.name for k in kernels] == ["nearest"]
+
+
 def test_a_cell_across_the_seam_of_two_files_is_whole(quads):
     _, reader = _reader(quads)
     seam_col = int((LEFT + 980) // CELL)  # the cell spans both, and both collars
