@@ -118,6 +118,16 @@ def cut_pngs(folder: Path, quads: list[Path]) -> list[Path]:
     return paths
 
 
+def mosaics_and_pngs(
+    workdir: Path, side: int, encodings: list[str]
+) -> tuple[dict[str, list[Path]], list[Path], list[Path]]:
+    """A ``side`` x ``side`` mosaic per encoding, the lossless one (deflate), and its whole
+    cells cut as PNG tiles."""
+    mosaics = {e: write_mosaic(workdir / f"cogs_{side}_{e}", side, e) for e in encodings}
+    lossless = mosaics.get("deflate") or write_mosaic(workdir / f"cogs_{side}", side)
+    return mosaics, lossless, cut_pngs(workdir / f"pngs_{side}", lossless)
+
+
 def time_cogs(quads: list[Path], queue: multiprocessing.Queue) -> None:
     cells, grid, sources = whole_cells(quads)
     start = time.perf_counter()
@@ -253,19 +263,14 @@ def pipeline_rows(args: argparse.Namespace, encodings: list[str]) -> list[str]:
     """The product's path (ingest + featurize) on the cells of a ``--pipeline-side`` mosaic
     (Kedro imported here: the chipping processes measure the reader alone)."""
     from aerial_landuse.tools import project_root
-    from aerial_landuse.tools.bench import scratch_project
+    from aerial_landuse.tools.bench import add_network, scratch_project
 
     network_file = args.network_file or (
         project_root() / "data" / "06_models" / "pretrained" / "efficientnet_lite0.onnx"
     )
-    side = args.pipeline_side
-    mosaics = {e: write_mosaic(args.workdir / f"cogs_{side}_{e}", side, e) for e in encodings}
-    lossless = mosaics.get("deflate") or write_mosaic(args.workdir / f"cogs_{side}", side)
-    pngs = cut_pngs(args.workdir / f"pngs_{side}", lossless)
+    mosaics, lossless, pngs = mosaics_and_pngs(args.workdir, args.pipeline_side, encodings)
     project = scratch_project(args.workdir)
-    pretrained = project / "data" / "06_models" / "pretrained"
-    pretrained.mkdir(parents=True, exist_ok=True)
-    shutil.copy(network_file, pretrained / network_file.name)
+    add_network(project, network_file)
     regions = region_folders(project, mosaics, pngs)
     times = time_pipelines(project, regions, network_file.stem, inner_area(lossless), args.rounds)
     if len({row["cells"] for row in times.values()}) != 1:
@@ -303,9 +308,7 @@ def main() -> None:
     encodings = args.encodings.split(",")
     rows, mosaics = [], {}
     for side in (int(s) for s in args.sides.split(",") if s):
-        mosaics = {e: write_mosaic(args.workdir / f"cogs_{side}_{e}", side, e) for e in encodings}
-        lossless = mosaics.get("deflate") or write_mosaic(args.workdir / f"cogs_{side}", side)
-        pngs = cut_pngs(args.workdir / f"pngs_{side}", lossless)
+        mosaics, lossless, pngs = mosaics_and_pngs(args.workdir, side, encodings)
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in [*encodings, "png"]}
         for _ in range(args.rounds):  # alternating, each in a fresh process
             for encoding, quads in mosaics.items():

@@ -294,8 +294,13 @@ def fill_data(
         shutil.rmtree(project / "data")
     link_tiles(project / "data" / "01_raw" / "train", labelled or tiles, tile_root)
     fill_region(project, tiles, tile_root)
+    add_network(project, network_file)
+
+
+def add_network(project: Path, network_file: Path) -> None:
+    """The pretrained network file where ``project``'s catalog finds it."""
     pretrained = project / "data" / "06_models" / "pretrained"
-    pretrained.mkdir(parents=True)
+    pretrained.mkdir(parents=True, exist_ok=True)
     shutil.copy(network_file, pretrained / network_file.name)
 
 
