@@ -142,7 +142,7 @@ def tune_classifier(
         search = CrossValidator(numFolds=int(tuning["folds"]), **common)
     else:
         search = TrainValidationSplit(trainRatio=float(tuning["train_ratio"]), **common)
-    indexed, labels = _indexed(_in_fixed_partitions(train_features))
+    indexed, labels = _indexed(train_features)
     logger.info(
         "Tuning %s on %d train tiles: %d grid points by %s (%s)",
         name,
@@ -172,13 +172,18 @@ def tune_classifier(
     return fitted.bestModel, labels, record
 
 
-TUNING_PARTITIONS = 8
+ROWS_PER_PARTITION = 5_000  # a fit's task per 5,000 train rows (~50 MB of vectors)
+MAX_TRAINING_PARTITIONS = 8
 
 
-def _in_fixed_partitions(frame: DataFrame) -> DataFrame:
-    """The rows in partitions and an order that depend on their ids only: the search's seeded
-    folds (``rand(seed)`` per row) are then the same on a laptop and on a cluster."""
-    return frame.repartition(TUNING_PARTITIONS, "id").sortWithinPartitions("id")
+def in_training_partitions(frame: DataFrame) -> DataFrame:
+    """The train rows in partitions and an order that depend on the rows alone (their number and
+    ids), so that a search's seeded folds (``rand(seed)`` per row) and a forest's or LightGBM's
+    fit are the same on a laptop and on a cluster. One partition per ``ROWS_PER_PARTITION`` rows:
+    every iteration of a fit is a Spark job of one task per partition, and on a few hundred
+    tiles 8 near-empty tasks made a search 3x slower than one."""
+    partitions = min(MAX_TRAINING_PARTITIONS, max(1, -(-frame.count() // ROWS_PER_PARTITION)))
+    return frame.repartition(partitions, "id").sortWithinPartitions("id")
 
 
 def _plain(value: Any) -> Any:
@@ -198,7 +203,9 @@ def train_classifier(
     """
     name = params["classifier"]  # checked against CLASSIFIER_NAMES before the run (parameters.py)
     hyperparameters = dict(params["hyperparameters"].get(name) or {})
-    train_features = usable_features(labelled_features, "train", labelled_split)
+    train_features = in_training_partitions(
+        usable_features(labelled_features, "train", labelled_split)
+    )
     preset = params["preset"]
     tuning: dict[str, Any] = {"preset": preset}
     if preset == "tuned":
