@@ -20,7 +20,14 @@ from aerial_landuse.storage.atomic import STAGING_SUFFIX
 from aerial_landuse.storage.hadoop import EMULATOR_PORT
 from aerial_landuse.tools.azurite import Azurite, launch
 from aerial_landuse.tools.processes import stop_groups
-from tests.conftest import EARLIER_REGION, MODEL, REGION, emulator_port_held, kedro
+from tests.conftest import (
+    EARLIER_REGION,
+    MODEL,
+    REGION,
+    emulator_port_held,
+    kedro,
+    run_environment,
+)
 
 NETWORK = "efficientnet_lite0"
 FEATURES = f"features/demo/{NETWORK}/labelled.parquet"
@@ -51,7 +58,7 @@ def _run_until_outage(project: Path, env: dict[str, str], server: Azurite, proce
     run = subprocess.Popen(
         [sys.executable, "-m", "kedro", "run", "--env=azurite"],
         cwd=project,
-        env={**os.environ, **env, "PYSPARK_PYTHON": sys.executable, "COLUMNS": "200"},
+        env={**run_environment(), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
