@@ -32,8 +32,8 @@ train:
   tuning:
     method: train_validation_split
     grids:
-      logistic_regression: {regParam: [0.001, 0.01]}
-      random_forest: {maxDepth: [8, 12], minInstancesPerNode: [1]}
+      logistic_regression: {regParam: [0.01]}
+      random_forest: {maxDepth: [8], minInstancesPerNode: [1]}
 """
 
 
@@ -42,7 +42,7 @@ def project(tmp_path_factory) -> Path:
     """A copy of the project after `make run`'s steps on a small demo set, fine-tuning shortened
     to one epoch: the demo tiles, `kedro run --pipelines=ingest,finetune`, then `kedro run`.
     The hyperparameter search runs as by default (tuned preset) on one held-out share instead of
-    3 folds and on two grid points (conf/local, where a user overrides): 3 fits of 13;
+    3 folds and on one grid point (conf/local, where a user overrides): 2 fits of 13;
     tests/pipelines/train tests the search itself."""
     project = copy_project(tmp_path_factory.mktemp("default") / "aerial-landuse", network=None)
     (project / "conf" / "local" / "parameters_train.yml").write_text(SHORT_SEARCH)
