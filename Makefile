@@ -133,12 +133,19 @@ compare: install  ## Leaderboard of the MLflow run history (data/08_reporting/le
 	$(BIN)/kedro run --pipelines=compare
 
 MLFLOW_PORT ?= 5000
+# One worker: one user on this machine (mlflow's default of 4 imports the server four times).
 mlflow-ui: install  ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)
-	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port $(MLFLOW_PORT)
+	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1
 
 TEST_PROCESSES ?= 2
-test: install install-torch azurite-install executor-env  ## Run the test suite (real Spark, onnxruntime, Azurite, a standalone cluster)
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
+# The tests' Spark drivers start on a class-data-sharing archive made once for this .venv's JDK
+# and jars (tests/spark_conf/class_archive.py says why); without it, each test run makes its own.
+TEST_CLASS_ARCHIVE := $(VENV)/test-class-archive
+$(TEST_CLASS_ARCHIVE)/spark-defaults.conf: tests/spark_conf/class_archive.py tests/spark_conf/spark-defaults.conf $(STAMP)
+	$(BIN)/python tests/spark_conf/class_archive.py $(TEST_CLASS_ARCHIVE)
+
+test: install install-torch azurite-install executor-env $(TEST_CLASS_ARCHIVE)/spark-defaults.conf  ## Run the test suite (real Spark, onnxruntime, Azurite, a standalone cluster)
+	AERIAL_TEST_CLASS_ARCHIVE=$(abspath $(TEST_CLASS_ARCHIVE)) $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
 
 lint:  install ## ruff (check + format) and the layer contracts (import-linter)
 	$(BIN)/ruff check src tests

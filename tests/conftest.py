@@ -29,6 +29,7 @@ from aerial_landuse.framework.hooks import spark_conf
 from aerial_landuse.settings import jars_in
 from aerial_landuse.storage import TileFolder
 from aerial_landuse.tools.azurite import Azurite, running_azurite
+from tests.spark_conf import class_archive
 
 warnings.filterwarnings("ignore", message=".*register_new_resolver.*")
 
@@ -143,6 +144,7 @@ def write_labelled_raster_set(imagery: Path, land_cover: Path) -> None:
 
 
 SPARK_CONF = Path(__file__).parent / "spark_conf"
+CLASS_ARCHIVE_VARIABLE = "AERIAL_TEST_CLASS_ARCHIVE"  # set by `make test`
 _SHARED = {}  # this test run's folder shared by its processes (_shared_folder_known)
 
 
@@ -155,51 +157,20 @@ def _shared_folder_known(tmp_path_factory) -> None:
 def spark_settings() -> dict[str, str]:
     """How the Spark drivers of the tests' subprocesses are configured: spark_conf/'s
     spark-defaults.conf (it says why) plus a class-data-sharing archive of the JVM classes a
-    driver loads, made by the first subprocess that needs it in a test run (the other test
-    process waits): each `kedro run`'s driver then starts in 2.7-3.4 s instead of 5-5.5 and runs
-    its first job in 2.8 s instead of 6.3-7 (JDK 17 AppCDS). The archive belongs to this JDK
-    and classpath, so it is never committed; a JVM that cannot use it runs as before. The file
-    is given as --properties-file and SPARK_CONF_DIR is an empty folder: the JVM maps an
-    archive only when no folder on its classpath holds files."""
+    driver loads (spark_conf/class_archive.py): the one `make test` made for this .venv (its
+    folder in CLASS_ARCHIVE_VARIABLE), else one made by the first subprocess of this test run
+    that needs it (the other test process waits)."""
     if "path" not in _SHARED:  # a caller outside a pytest session
         return {"SPARK_CONF_DIR": str(SPARK_CONF)}
-    folder = _SHARED["path"] / "spark_conf"
-    with _file_lock(_SHARED["path"] / "spark-conf.lock"):
-        if not (folder / "spark-defaults.conf").exists():
-            _spark_conf_with_class_archive(folder)
-    return _spark_environment(folder, folder / "spark-defaults.conf")
-
-
-def _spark_environment(folder: Path, properties: Path) -> dict[str, str]:
-    return {
-        "SPARK_CONF_DIR": str(folder / "empty"),
-        "PYSPARK_SUBMIT_ARGS": f"--properties-file {properties} pyspark-shell",
-    }
-
-
-def _spark_conf_with_class_archive(folder: Path) -> None:
-    """spark_conf/spark-defaults.conf in ``folder``, its drivers' options naming the archive
-    class_archive.py made there (when the JVM could make it); written last, so that a folder
-    with the file is complete."""
-    (folder / "empty").mkdir(parents=True, exist_ok=True)
-    archive = folder / "spark-classes.jsa"
-    environment = _spark_environment(folder, SPARK_CONF / "spark-defaults.conf")
-    subprocess.run(
-        [sys.executable, str(SPARK_CONF / "class_archive.py"), str(archive), str(folder / "job")],
-        env={**os.environ, **environment, "PYSPARK_PYTHON": sys.executable},
-        capture_output=True,
-        timeout=900,
-        check=False,
-    )
-    shutil.rmtree(folder / "job", ignore_errors=True)
-    defaults = (SPARK_CONF / "spark-defaults.conf").read_text()
-    if archive.is_file() and archive.stat().st_size:
-        option = f"-XX:SharedArchiveFile={archive} -Xlog:cds=off -Xlog:cds+dynamic=off"
-        defaults = re.sub(
-            r"(?m)^(spark\.driver\.defaultJavaOptions\s.*)$", rf"\1 {option}", defaults
-        )
-    (folder / "spark-defaults.conf.partial").write_text(defaults)
-    (folder / "spark-defaults.conf.partial").rename(folder / "spark-defaults.conf")
+    made = os.environ.get(CLASS_ARCHIVE_VARIABLE)
+    if made and (Path(made) / class_archive.DEFAULTS).is_file():
+        folder = Path(made)
+    else:
+        folder = _SHARED["path"] / "spark_conf"
+        with _file_lock(_SHARED["path"] / "spark-conf.lock"):
+            if not (folder / class_archive.DEFAULTS).exists():
+                class_archive.make(folder)
+    return class_archive.environment(folder, folder / class_archive.DEFAULTS)
 
 
 def run_environment() -> dict[str, str]:
