@@ -267,7 +267,8 @@ def test_the_run_is_in_mlflow_with_params_metrics_and_artifacts(project):
 
 @pytest.mark.e2e
 def test_score_and_report_best_use_the_top_run_and_compare_ranks_the_runs(project):
-    kedro(project, "run", "--pipelines=compare")
+    printed = kedro(project, "run", "--pipelines=compare")
+    assert "Spark 3" not in printed  # its nodes need no Spark: none started (hooks.needs_spark)
     board = pd.read_csv(project / "data" / "08_reporting" / "leaderboard.csv")
     assert board["accuracy"].is_monotonic_decreasing and len(board) >= 2
     kedro(project, "run", "--pipelines=score,report", "--params", "model_name=best")

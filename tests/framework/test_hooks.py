@@ -2,6 +2,7 @@ import logging
 import os
 import sys
 
+import click
 import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro_datasets.spark import SparkDataset
@@ -10,8 +11,10 @@ from aerial_landuse.framework.hooks import (
     ClusterConfigError,
     SparkSaveTimer,
     check_master,
+    needs_spark,
     spark_conf,
 )
+from aerial_landuse.pipeline_registry import register_pipelines
 from aerial_landuse.tools.processes import free_port
 from tests.conftest import copy_project, kedro
 
@@ -75,6 +78,25 @@ def test_unreachable_masters_are_named_with_the_fix(monkeypatch):
     monkeypatch.delenv("YARN_CONF_DIR", raising=False)
     with pytest.raises(ClusterConfigError, match="HADOOP_CONF_DIR"):
         check_master({"spark.master": "yarn"})
+
+
+@pytest.mark.parametrize(
+    ("command", "pipelines", "spark"),
+    [
+        ("run", ["compare"], False),
+        ("run", ["demo_data", "pretrained"], False),
+        ("run", ["pretrained", "ingest"], True),
+        ("run", [], True),  # __default__
+        ("run", ["no_such_pipeline"], True),  # Kedro says it is not registered
+        ("registry", [], False),
+    ],
+)
+def test_spark_starts_for_runs_of_nodes_that_need_it(monkeypatch, command, pipelines, spark):
+    monkeypatch.setattr("aerial_landuse.framework.hooks.pipelines", register_pipelines())
+    with click.Context(click.Group("kedro"), info_name="kedro") as root:
+        with click.Context(click.Command(command), parent=root, info_name=command) as context:
+            context.params = {"pipelines": pipelines, "pipeline": None}
+            assert needs_spark() is spark
 
 
 def test_hdinsight_run_off_the_cluster_says_what_is_missing(tmp_path):

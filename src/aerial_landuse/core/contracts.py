@@ -11,6 +11,9 @@ from pyspark.sql import types as T
 
 from aerial_landuse.core.networks.registry import TTA_VIEWS, features_name, is_network_name
 
+# A node tag: the node needs no Spark; a `kedro run` of such nodes alone starts no JVM (hooks.py)
+DRIVER_ONLY = "driver_only"
+
 # ---- names users choose with --params (networks: core/networks/registry.py) ---------------
 CLASSIFIER_NAMES = ("logistic_regression", "random_forest", "lightgbm")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")  # +: fused networks

@@ -14,10 +14,12 @@ from urllib.parse import urlparse
 import click
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import pipelines
 from kedro.io import AbstractDataset
 from pyspark import SparkConf
 from pyspark.sql import DataFrame, SparkSession
 
+from aerial_landuse.core.contracts import DRIVER_ONLY
 from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.datasets.mlflow_runs import choose_model
 from aerial_landuse.framework.config import ProjectConfigLoader
@@ -114,11 +116,31 @@ def _cli_command() -> list[str]:
     return names[::-1]
 
 
-def needs_spark() -> bool:
-    """Commands that only read the project (``kedro catalog``, ``registry``, ``viz``) start no
-    JVM; ``kedro run``, notebooks and scripts do."""
+def reads_only() -> bool:
+    """A command that only reads the project (``kedro catalog``, ``registry``, ``viz``)."""
     command = _cli_command()
-    return not (command and command[0] in READ_ONLY_COMMANDS)
+    return bool(command) and command[0] in READ_ONLY_COMMANDS
+
+
+def _requested_pipelines() -> list[str] | None:
+    """The pipelines ``kedro run`` was asked for (``__default__`` when none was named); None
+    outside ``kedro run``."""
+    context = click.get_current_context(silent=True)
+    if _cli_command() != ["run"] or context is None:
+        return None
+    named = context.params.get("pipelines") or [context.params.get("pipeline")]
+    return [name for name in named if name] or ["__default__"]
+
+
+def needs_spark() -> bool:
+    """Read-only commands start no JVM, nor does a ``kedro run`` of pipelines whose nodes are all
+    tagged DRIVER_ONLY (demo_data, pretrained, compare); other runs, notebooks and scripts do."""
+    if reads_only():
+        return False
+    requested = _requested_pipelines()
+    if requested is None or not set(requested) <= set(pipelines):
+        return True  # Kedro itself names a pipeline that is not registered
+    return not all(DRIVER_ONLY in node.tags for name in requested for node in pipelines[name].nodes)
 
 
 class SparkHooks:
@@ -175,7 +197,7 @@ class ChosenModel:
     def after_context_created(self, context: KedroContext) -> None:
         loader = context.config_loader
         requested = loader.runtime_params
-        if requested.get("model_name") != "best" or not needs_spark():
+        if requested.get("model_name") != "best" or reads_only():
             return
         globals_ = loader["globals"]
         name, run_id, value = choose_model(
@@ -196,7 +218,7 @@ class InputChecks:
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
         print_user_errors_plainly()  # after Kedro's logging setup reinstalled rich's hook
-        if needs_spark():
+        if not reads_only():
             validate_parameters(context.params)
 
 

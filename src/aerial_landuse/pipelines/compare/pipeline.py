@@ -2,6 +2,8 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from aerial_landuse.core.contracts import DRIVER_ONLY
+
 from .nodes import leaderboard, leaderboard_figure, leaderboard_html
 
 
@@ -21,5 +23,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "leaderboard_figure",
                 name="draw_leaderboard",
             ),
-        ]
+        ],
+        tags=[DRIVER_ONLY],  # no Spark: the run starts none
     )

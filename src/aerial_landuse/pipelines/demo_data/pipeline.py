@@ -3,6 +3,8 @@ GeoTIFF quads, into data/01_raw (not part of __default__)."""
 
 from kedro.pipeline import Node, Pipeline
 
+from aerial_landuse.core.contracts import DRIVER_ONLY
+
 from .nodes import (
     generate_raster_regions,
     generate_regions,
@@ -43,5 +45,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["demo_before_raster_region", "demo_after_raster_region", "demo_land_cover"],
                 name="generate_raster_regions",
             ),
-        ]
+        ],
+        tags=[DRIVER_ONLY],  # no Spark: the run starts none
     )

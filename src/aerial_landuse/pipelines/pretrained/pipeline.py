@@ -2,6 +2,8 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from aerial_landuse.core.contracts import DRIVER_ONLY
+
 from .nodes import export_pretrained_network
 
 
@@ -14,5 +16,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "pretrained_network",
                 name="export_pretrained_network",
             )
-        ]
+        ],
+        tags=[DRIVER_ONLY],  # no Spark: the run starts none
     )
