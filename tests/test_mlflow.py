@@ -102,6 +102,8 @@ def test_mlflow_ui_serves_its_page_on_localhost(tracking, tmp_path):
             "127.0.0.1",
             "--port",
             str(port),
+            "--workers",
+            "1",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
