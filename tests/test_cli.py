@@ -49,11 +49,13 @@ def test_viz_build_has_layers_and_a_namespace_per_stage(tmp_path):
 
 def test_read_only_commands_start_no_spark_and_print_no_third_party_warning(tmp_path):
     project = copy_project(tmp_path / "aerial-landuse")
+    printed = {}
     for command in (("--help",), ("catalog", "describe-datasets"), ("registry", "list")):
-        printed = kedro(project, *command)
-        assert "Warning" not in printed and "Add type hints" not in printed, command
-        assert "Spark 3" not in printed and "SparkContext" not in printed, command
-    assert "labelled_features" in kedro(project, "catalog", "describe-datasets")
+        printed[command] = kedro(project, *command)
+        assert "Warning" not in printed[command], command
+        assert "Add type hints" not in printed[command], command
+        assert "Spark 3" not in printed[command] and "SparkContext" not in printed[command], command
+    assert "labelled_features" in printed["catalog", "describe-datasets"]
 
 
 def test_a_user_error_is_said_once_without_a_traceback_before_any_work(tmp_path):

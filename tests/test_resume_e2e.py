@@ -17,7 +17,7 @@ import pytest
 
 from aerial_landuse.storage.atomic import STAGING_SUFFIX
 from aerial_landuse.tools.processes import group_alive, stop_groups
-from tests.conftest import MODEL, REGION, copy_of_e2e, kedro
+from tests.conftest import MODEL, REGION, copy_of_e2e, kedro, run_environment
 
 FEATURES = Path("data/04_feature/demo/efficientnet_lite0")
 SCORE_FEATURES = (
@@ -59,11 +59,10 @@ def _killed_while_writing(project: Path, watched: Path, *args: str, after_parts:
         stagings = list(project.glob(f"{watched}{STAGING_SUFFIX}-*"))
         return any(len(list(s.glob("part-*.parquet"))) >= after_parts for s in stagings)
 
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "KEDRO_DISABLE_TELEMETRY": "true"}
     run = subprocess.Popen(
         [sys.executable, "-m", "kedro", *args],
         cwd=project,
-        env=env,
+        env=run_environment(),  # as every `kedro` of the tests
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
