@@ -145,6 +145,7 @@ $(TEST_CLASS_ARCHIVE)/spark-defaults.conf: tests/spark_conf/class_archive.py tes
 	$(BIN)/python tests/spark_conf/class_archive.py $(TEST_CLASS_ARCHIVE)
 
 test: install install-torch azurite-install executor-env $(TEST_CLASS_ARCHIVE)/spark-defaults.conf  ## Run the test suite (real Spark, onnxruntime, Azurite, a standalone cluster)
+	$(BIN)/python -m compileall -q src  # bytecode once: each of the tests' ~70 kedro processes would compile src/ again
 	AERIAL_TEST_CLASS_ARCHIVE=$(abspath $(TEST_CLASS_ARCHIVE)) $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
 
 lint:  install ## ruff (check + format) and the layer contracts (import-linter)

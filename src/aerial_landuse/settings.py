@@ -7,6 +7,7 @@ from aerial_landuse.core.networks.registry import features_name, network_file
 from aerial_landuse.framework.config import ProjectConfigLoader
 from aerial_landuse.framework.console import quiet_console
 from aerial_landuse.framework.hooks import (
+    BatchedParamsMlflowHook,
     ChosenModel,
     InputChecks,
     OnlyMissingOutputs,
@@ -26,7 +27,9 @@ HOOKS = (
     StorageHooks(),
     SparkSaveTimer(),
     OnlyMissingOutputs(),
+    BatchedParamsMlflowHook(),  # last: called before the others, as kedro-mlflow's own was
 )
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)  # its hook is the one above (its distribution name)
 
 
 def jars_in(folder: str) -> str:

@@ -8,6 +8,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro_datasets.spark import SparkDataset
 
 from aerial_landuse.framework.hooks import (
+    BatchedParamsMlflowHook,
     ClusterConfigError,
     SparkSaveTimer,
     check_master,
@@ -37,6 +38,42 @@ def test_save_timer_logs_written_spark_frames_only(spark, tmp_path, caplog):
         timer.after_dataset_saved("features", "not a frame")
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1 and messages[0].startswith("Wrote features in ")
+
+
+def _configured_as_mlflow_yml(hook: BatchedParamsMlflowHook) -> BatchedParamsMlflowHook:
+    """What kedro-mlflow's after_context_created sets from conf/base/mlflow.yml."""
+    hook.flatten, hook.recursive, hook.sep = True, True, "."
+    hook.long_params_strategy = "tag"
+    return hook
+
+
+def test_each_nodes_parameters_go_to_mlflow_in_one_call_and_once_per_run(tracking, monkeypatch):
+    import mlflow
+    from kedro.pipeline import node
+
+    hook = _configured_as_mlflow_yml(BatchedParamsMlflowHook())
+    calls = {"log_batch": 0, "log_param": 0}
+    original = mlflow.MlflowClient.log_batch
+
+    def counted(self, *args, **kwargs):
+        calls["log_batch"] += 1
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(mlflow.MlflowClient, "log_batch", counted)
+    monkeypatch.setattr(mlflow, "log_param", lambda *a: calls.__setitem__("log_param", 1))
+    train = {"classifier": "lightgbm", "grid": {str(i): [i, i + 1] for i in range(150)}}
+    inputs = {"params:train": train, "params:seed": 7, "features": object(), "long": None}
+    step = node(lambda *a: None, list(inputs), None, name="n")
+    with mlflow.start_run() as run:
+        hook.before_node_run(step, None, inputs, False)
+        first = calls["log_batch"]
+        hook.before_node_run(step, None, inputs, False)  # a second node with the same ones
+        hook.before_node_run(step, None, {"params:long": "x" * 7000}, False)
+    logged = mlflow.get_run(run.info.run_id).data
+    assert first == 2 and calls["log_batch"] == 2 and calls["log_param"] == 0  # 152 in 2 calls
+    assert logged.params["train.classifier"] == "lightgbm" and logged.params["seed"] == "7"
+    assert logged.params["train.grid.149"] == "[149, 150]" and len(logged.params) == 152
+    assert logged.tags["long"] == "x" * 7000  # kedro-mlflow's rule for a value over 6000
 
 
 def test_a_cluster_master_needs_the_executors_python_from_spark_yml():
