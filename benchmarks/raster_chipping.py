@@ -262,12 +262,9 @@ def _featurized(project: Path, region: str) -> int:
 def pipeline_rows(args: argparse.Namespace, encodings: list[str]) -> list[str]:
     """The product's path (ingest + featurize) on the cells of a ``--pipeline-side`` mosaic
     (Kedro imported here: the chipping processes measure the reader alone)."""
-    from aerial_landuse.tools import project_root
     from aerial_landuse.tools.bench import add_network, scratch_project
 
-    network_file = args.network_file or (
-        project_root() / "data" / "06_models" / "pretrained" / "efficientnet_lite0.onnx"
-    )
+    network_file = args.network_file
     mosaics, lossless, pngs = mosaics_and_pngs(args.workdir, args.pipeline_side, encodings)
     project = scratch_project(args.workdir)
     add_network(project, network_file)
@@ -305,6 +302,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.workdir = args.workdir.resolve()
+    if args.pipeline_side:  # the network the pipelines need, or the way to make it, before any work
+        from aerial_landuse.tools.bench import exported_network
+
+        args.network_file = exported_network(args.network_file, "efficientnet_lite0")
     encodings = args.encodings.split(",")
     rows, mosaics = [], {}
     for side in (int(s) for s in args.sides.split(",") if s):

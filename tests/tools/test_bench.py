@@ -17,7 +17,7 @@ from aerial_landuse.tools.bench import (
     tile_name,
     tile_summaries,
 )
-from tests.conftest import run_tool
+from tests.conftest import ROOT, run_tool
 
 
 def test_every_prefix_of_the_tile_set_is_balanced_across_classes():
@@ -102,3 +102,17 @@ def test_the_benchmark_runs_end_to_end_on_a_few_dozen_tiles(tmp_path, lite0_netw
     assert region["report"]["peak_memory_mb"]["all_processes"] > 0
     assert set(region["files_mb"]) == {"report.html", "land_use.geojson", "land_use.gpkg"}
     assert "c/a" in output and "Region of 30 tiles: score" in output
+
+
+def test_a_benchmark_without_its_network_says_how_to_export_it_before_any_work(tmp_path):
+    missing = tmp_path / "efficientnet_lite0.onnx"
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "raster_chipping.py"), "--sides", "", "--pipeline-side", "2",
+        "--network-file", str(missing), "--workdir", str(tmp_path / "work"),
+    ]  # fmt: skip
+    code, output = run_tool(command)
+    assert code != 0
+    assert f"{missing} does not exist: export it first with `kedro run --pipelines=pretrained" in (
+        output
+    )
+    assert not (tmp_path / "work").exists()  # no mosaic written before the check

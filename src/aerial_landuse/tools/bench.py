@@ -563,20 +563,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def exported_network(network_file: Path | None, network: str) -> Path:
+    """``network_file``, or the project's export of ``network``; a clear error, before any
+    work, when it is not there."""
+    path = (
+        network_file or project_root() / "data" / "06_models" / "pretrained" / f"{network}.onnx"
+    ).resolve()
+    if not path.exists():
+        raise SystemExit(
+            f"{path} does not exist: export it first with "
+            f"`kedro run --pipelines=pretrained --params pretrained_model={network}`."
+        )
+    return path
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = parse_args(argv)
     args.workdir = args.workdir.resolve()  # the pipelines run from the scratch project folder
     args.output = (args.output or args.workdir / "results.json").resolve()
     sizes = [] if args.tiles == "none" else [int(n) for n in str(args.tiles).split(",")]
-    network_file = (
-        args.network_file
-        or project_root() / "data" / "06_models" / "pretrained" / f"{args.network}.onnx"
-    ).resolve()
-    if not network_file.exists():
-        raise SystemExit(
-            f"{network_file} does not exist: export it first with "
-            f"`kedro run --pipelines=pretrained --params pretrained_model={args.network}`."
-        )
+    network_file = exported_network(args.network_file, args.network)
     args.workdir.mkdir(parents=True, exist_ok=True)
     spark_start = start_spark(scratch_project(args.workdir.resolve()))
     results = [benchmark(n, args, network_file) for n in sizes]
