@@ -11,6 +11,12 @@ from pathlib import Path
 
 from kedro.utils import find_kedro_project
 
+from aerial_landuse.framework.console import quiet_third_party_warnings
+
+# The tools run Kedro sessions in their own process, without the `kedro` command's start
+# (the kedro.init entry point): the same third-party warnings are filtered before any import.
+quiet_third_party_warnings()
+
 
 def project_root(start: Path | None = None) -> Path:
     """The Kedro project that holds ``start`` (default: the current folder)."""
