@@ -103,6 +103,7 @@ def test_the_benchmark_runs_end_to_end_on_a_few_dozen_tiles(tmp_path, lite0_netw
     assert set(region["files_mb"]) == {"report.html", "land_use.geojson", "land_use.gpkg"}
     assert "c/a" in output and "Region of 30 tiles: score" in output
     assert "Add type hints" not in output  # third-party warnings filtered as in `kedro` commands
+    assert "is already active" not in output  # no MLflow run carried from one session to the next
 
 
 def test_a_benchmark_without_its_network_says_how_to_export_it_before_any_work(tmp_path):

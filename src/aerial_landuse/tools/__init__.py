@@ -28,3 +28,13 @@ def project_root(start: Path | None = None) -> Path:
             "run this from the aerial-landuse project folder."
         )
     return Path(found)
+
+
+def end_mlflow_runs() -> None:
+    """No MLflow run left open between the Kedro sessions that a tool runs in its own process: a
+    dataset that logs to MLflow starts a run when none is active, and kedro-mlflow would log the
+    next session into it ("The mlflow run ... is already active ... mlflow.yml is ignored")."""
+    import mlflow
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run()

@@ -54,7 +54,7 @@ from aerial_landuse.core.networks.onnx_graphs import (
 from aerial_landuse.core.networks.registry import NetworkSpec
 from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES, labelled_tile
 from aerial_landuse.core.tiles.images import decode_tile
-from aerial_landuse.tools import project_root
+from aerial_landuse.tools import end_mlflow_runs, project_root
 
 logger = logging.getLogger(__name__)
 
@@ -346,11 +346,15 @@ def kedro_phase(project: Path, pipeline: str, tags: list[str] | None, params: di
     """Wall time and peak memory of ``kedro run --pipelines=<pipeline>`` inside this process."""
     from kedro.framework.session import KedroSession
 
-    with KedroSession.create(project_path=project, runtime_params=params) as session:
-        with PeakMemory().watching() as memory:
-            start = time.perf_counter()
-            session.run(pipeline_names=[pipeline], tags=tags)
-            seconds = time.perf_counter() - start
+    end_mlflow_runs()
+    try:
+        with KedroSession.create(project_path=project, runtime_params=params) as session:
+            with PeakMemory().watching() as memory:
+                start = time.perf_counter()
+                session.run(pipeline_names=[pipeline], tags=tags)
+                seconds = time.perf_counter() - start
+    finally:
+        end_mlflow_runs()
     return {"seconds": seconds, "peak_memory_mb": memory.megabytes()}
 
 

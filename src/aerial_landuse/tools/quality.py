@@ -40,7 +40,7 @@ from aerial_landuse.core.networks.registry import FINETUNED_SUFFIX, features_nam
 from aerial_landuse.core.tiles.images import decode_tile
 from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.storage import TILE_EXTENSIONS
-from aerial_landuse.tools import project_root
+from aerial_landuse.tools import end_mlflow_runs, project_root
 
 logger = logging.getLogger("aerial_landuse.tools.quality")
 
@@ -101,7 +101,7 @@ class Sweep:
         dotlist = [f"{k}={v}" for k, v in merged.items()]
         runtime = OmegaConf.to_container(OmegaConf.from_dotlist(dotlist))
         logger.info("quality: kedro run --pipelines=%s --params %s", pipelines, _shown(params))
-        _end_mlflow_runs()
+        end_mlflow_runs()
         try:
             with KedroSession.create(
                 project_path=self.project, env=ENV, runtime_params=runtime
@@ -109,16 +109,7 @@ class Sweep:
                 session.run(pipeline_names=pipelines.split(","), only_missing_outputs=only_missing)
                 return session.load_context().catalog.load(load) if load else None
         finally:
-            _end_mlflow_runs()
-
-
-def _end_mlflow_runs() -> None:
-    """No MLflow run stays open between sessions: kedro-mlflow would log the next session into
-    it (it reuses an active run), and a run reopened per node can outlive its session."""
-    import mlflow
-
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
+            end_mlflow_runs()
 
 
 def _shown(params: dict[str, object]) -> str:
