@@ -2,6 +2,7 @@
 few dozen tiles: it must run; no figure is asserted)."""
 
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -9,6 +10,7 @@ from collections import Counter
 import pytest
 from PIL import Image
 
+from aerial_landuse.tools import bench
 from aerial_landuse.tools.bench import (
     PeakMemory,
     decode_bound,
@@ -47,6 +49,23 @@ def test_peak_memory_sees_this_process():
     assert memory.peak["driver_python"] > len(ballast)
     assert set(memory.megabytes()) == {"driver_python", "jvm", "python_workers", "all_processes"}
     assert memory.peak["all_processes"] >= memory.peak["driver_python"]
+
+
+def test_peak_memory_walks_page_tables_only_when_memory_grows(monkeypatch):
+    """PSS (a page-table walk) is sampled at a new RSS high at most every pss_interval, not at
+    every check: the walks cost the featurize job it measured 8 % when they ran every 0.2 s."""
+    walks = []
+
+    def counted_pss(process):
+        walks.append(process.pid)
+        return process.memory_info().rss
+
+    monkeypatch.setattr(bench, "_pss", counted_pss)
+    watcher = PeakMemory(interval=0.01, pss_interval=0.25)
+    with watcher.watching():
+        time.sleep(1.0)  # about 100 checks of RSS
+    snapshots = walks.count(os.getpid())  # each snapshot measures this process once
+    assert 2 <= snapshots <= 2 + 1.0 / 0.25 + 1  # at the start, the end, and new highs
 
 
 def test_tile_summaries_give_every_tile_its_own_cell(tmp_path):

@@ -114,41 +114,63 @@ def _pss(process: psutil.Process) -> int:
         return 0
 
 
-def memory_snapshot(root: psutil.Process) -> dict[str, int]:
-    """Bytes held by ``root`` (the driver), its JVM and Spark's Python workers (the executors)."""
-    jvm = workers = 0
+def _rss(process: psutil.Process) -> int:
+    try:
+        return int(process.memory_info().rss)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0
+
+
+def _kind(process: psutil.Process) -> str | None:
+    """``jvm``, ``python_workers`` (Spark's), or None for another child of the driver."""
+    try:
+        name = process.name()
+    except psutil.NoSuchProcess:
+        return None
+    if name.startswith("java"):
+        return "jvm"
+    return "python_workers" if name.startswith("python") else None
+
+
+def memory_snapshot(root: psutil.Process, size: Any = None) -> dict[str, int]:
+    """Bytes held by ``root`` (the driver), its JVM and Spark's Python workers (the executors),
+    each process measured by ``size`` (PSS by default)."""
+    size = size or _pss
+    parts = {"driver_python": size(root), "jvm": 0, "python_workers": 0}
     for child in root.children(recursive=True):
-        try:
-            name = child.name()
-        except psutil.NoSuchProcess:
-            continue
-        if name.startswith("java"):
-            jvm += _pss(child)
-        elif name.startswith("python"):
-            workers += _pss(child)
-    driver = _pss(root)
-    return {
-        "driver_python": driver,
-        "jvm": jvm,
-        "python_workers": workers,
-        "all_processes": driver + jvm + workers,
-    }
+        kind = _kind(child)
+        if kind is not None:
+            parts[kind] += size(child)
+    return {**parts, "all_processes": sum(parts.values())}
 
 
 @dataclass
 class PeakMemory:
-    """Samples memory_snapshot every ``interval`` s in a thread; keeps the peak of each part."""
+    """The peak PSS of each part, watched from a thread. PSS costs the kernel a walk of each
+    process's page tables (about 40 ms for the driver, a 6 GB JVM and its workers: sampled every
+    0.2 s, that took 8 % off the featurize job it measured). So the cheap RSS total is checked
+    every ``interval`` s, and PSS is sampled when that total reaches a new high, at most every
+    ``pss_interval`` s, and at the start and end."""
 
     interval: float = 0.2
+    pss_interval: float = 1.0
     peak: dict[str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
 
+    def _sample(self, me: psutil.Process) -> None:
+        for key, value in memory_snapshot(me).items():
+            self.peak[key] = max(self.peak.get(key, 0), value)
+
     def _loop(self) -> None:
         me = psutil.Process()
-        while not self._stop.is_set():
-            for key, value in memory_snapshot(me).items():
-                self.peak[key] = max(self.peak.get(key, 0), value)
-            self._stop.wait(self.interval)
+        sampled_at, highest_rss = time.monotonic(), memory_snapshot(me, _rss)["all_processes"]
+        self._sample(me)
+        while not self._stop.wait(self.interval):
+            rss = memory_snapshot(me, _rss)["all_processes"]
+            if rss > highest_rss and time.monotonic() - sampled_at >= self.pss_interval:
+                self._sample(me)
+                sampled_at, highest_rss = time.monotonic(), rss
+        self._sample(me)
 
     @contextmanager
     def watching(self) -> Iterator[PeakMemory]:
