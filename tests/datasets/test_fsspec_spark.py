@@ -1,4 +1,5 @@
 import json
+import os
 import time
 from pathlib import Path
 
@@ -9,9 +10,11 @@ import pytest
 from kedro.io import DatasetError
 from pyspark.ml.linalg import Vectors, VectorUDT
 
-from aerial_landuse.core.spark_frames import ResumableRows
+from aerial_landuse.core.spark_frames import ArrowMap, ResumableRows
 from aerial_landuse.datasets import FsspecSparkDataset, SparkModelDataset, StagedRowsDataset
+from aerial_landuse.datasets.fsspec_spark import _written_by
 from aerial_landuse.storage.atomic import staging_folders
+from tests.core.test_spark_frames import longs_schema
 from tests.pipelines.train.test_nodes import LABELS, clustered_features, params, train
 
 
@@ -223,3 +226,35 @@ def test_a_frame_without_rows_keeps_its_columns_for_every_reader(spark, tmp_path
     assert loaded.count() == 0 and loaded.columns == ["id", "label", "confidence"]
     read_by_pandas = pd.read_parquet(path)  # the report reads a region's scores this way
     assert list(read_by_pandas.columns) == ["id", "label", "confidence"] and read_by_pandas.empty
+
+
+def _squares(batches):
+    """mapInArrow body: each id with its square."""
+    for batch in batches:
+        ids = batch.column("id").to_numpy()
+        yield pa.RecordBatch.from_pydict({"id": ids, "square": ids * ids})
+
+
+def test_mapped_rows_are_written_in_the_maps_own_pass(spark, tmp_path):
+    source = spark.range(30).repartition(3)
+    mapped = ArrowMap(source, _squares, longs_schema("id long, square long"))
+    dataset = FsspecSparkDataset(filepath=str(tmp_path / "f.parquet"))
+    dataset.save(ResumableRows.mapped(mapped, "job-1"))
+    assert sorted((r.id, r.square) for r in dataset.load().collect()) == [
+        (i, i * i) for i in range(30)
+    ]
+
+    def writer_pid(batches):  # as write_part, one row per task: (whose rows, who wrote them)
+        mapped_pids = {pid for batch in batches for pid in batch.column("pid").to_pylist()}
+        yield pa.RecordBatch.from_pydict({"path": [str(mapped_pids)], "rows": [os.getpid()]})
+
+    with_pid = ArrowMap(
+        source,
+        lambda batches: (
+            b.append_column("pid", pa.array([os.getpid()] * b.num_rows)) for b in batches
+        ),
+        longs_schema("id long, pid long"),
+    )
+    rows = ResumableRows.mapped(with_pid, "job-2")
+    for task in _written_by(rows.frame, writer_pid, rows, vectors=[]).collect():
+        assert task.path == str({task.rows})  # the writer ran in the worker that mapped them

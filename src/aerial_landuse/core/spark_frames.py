@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
+import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 
 def partitions_for(frame: DataFrame, rows: int, rows_per_partition: int) -> int:
@@ -39,16 +43,55 @@ class Progress:
         return len(self.part_names)
 
 
+ArrowBody = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+
+
+@dataclass(frozen=True)
+class ArrowMap:
+    """``source.mapInArrow(body, schema)`` kept in its parts, so that a writer can run its own
+    Arrow step in the same pass (``then``). Spark runs each ``mapInArrow`` of a chain in a
+    Python worker of its own, the rows crossing from Python to the JVM and back between them:
+    chained, a task holds two workers (two imports of numpy, pyarrow, ...) and moves its rows
+    twice."""
+
+    source: DataFrame
+    body: ArrowBody
+    schema: T.StructType
+
+    def frame(self) -> DataFrame:
+        """The mapped rows as a DataFrame."""
+        return self.source.mapInArrow(self.body, self.schema)
+
+    def then(self, step: ArrowBody, schema: T.StructType | str) -> DataFrame:
+        """``self.frame().mapInArrow(step, schema)``, with ``step`` in the same Python worker."""
+        return self.source.mapInArrow(partial(_chained, first=self.body, second=step), schema)
+
+
+def _chained(
+    batches: Iterator[pa.RecordBatch], first: ArrowBody, second: ArrowBody
+) -> Iterator[pa.RecordBatch]:
+    return second(first(batches))
+
+
 @dataclass(frozen=True)
 class ResumableRows:
     """What a resumable node returns: the rows still to write, the job they belong to (``key``)
     and the staged parts of a stopped run of that job whose rows ``frame`` leaves out (only those
     are kept: a part that a dying task finished later holds rows the frame has too). The
-    dataset that writes it (``FsspecSparkDataset``) keeps those parts and adds the rows."""
+    dataset that writes it (``FsspecSparkDataset``) keeps those parts and adds the rows; when
+    the rows are an ``ArrowMap`` (``mapped``), it writes them in the map's own pass."""
 
     frame: DataFrame
     key: str
     kept_parts: tuple[str, ...] = ()
+    arrow_map: ArrowMap | None = None  # how ``frame`` is made, when it is one mapInArrow
+
+    @classmethod
+    def mapped(
+        cls, arrow_map: ArrowMap, key: str, kept_parts: tuple[str, ...] = ()
+    ) -> ResumableRows:
+        """The rows of ``arrow_map``, resumable as ``key``."""
+        return cls(arrow_map.frame(), key, tuple(kept_parts), arrow_map)
 
 
 def count_and_fingerprint(frame: DataFrame) -> tuple[int, str]:

@@ -85,10 +85,8 @@ class FsspecSparkDataset(AbstractDataset[DataFrame, DataFrame]):
         with writing_folder(fs, self._path, reuse=_resumes(fs, resumable)) as staging:
             kept = _start_staging(fs, self._path, staging, resumable)
             run = uuid.uuid4().hex[:12]
-            written = frame.mapInArrow(
-                partial(write_part, storage=self._storage, folder=staging, run=run),
-                "path string, rows long",
-            ).collect()
+            writer = partial(write_part, storage=self._storage, folder=staging, run=run)
+            written = _written_by(frame, writer, resumable, vectors).collect()
             new = {r["path"].rsplit("/", 1)[-1]: r["rows"] for r in written if r["path"]}
             if not new and not kept:  # no row at all: the columns still reach pandas readers
                 schema = to_arrow_schema(frame.schema)
@@ -160,6 +158,19 @@ class StagedRowsDataset(AbstractDataset[None, Progress]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._storage.uri(self._path), "columns": self._columns}
+
+
+def _written_by(
+    frame: DataFrame, writer: Any, rows: ResumableRows | None, vectors: list[str]
+) -> DataFrame:
+    """The tasks' written parts (path, rows): the writer runs in the rows' own Python pass
+    where they come from one ``mapInArrow`` (``ArrowMap``), else in a pass of its own."""
+    if rows is not None and rows.arrow_map is not None and not vectors:
+        return rows.arrow_map.then(writer, WRITTEN_PARTS)
+    return frame.mapInArrow(writer, WRITTEN_PARTS)
+
+
+WRITTEN_PARTS = "path string, rows long"  # what write_part yields, a row per task
 
 
 def parts_frame(storage: Storage, files: list[str], schema: T.StructType) -> DataFrame:

@@ -25,6 +25,7 @@ from aerial_landuse.core.inference import (
 )
 from aerial_landuse.core.networks.onnx_graphs import NETWORK_INPUT, OUTPUT_NAME, ONNXNetwork
 from aerial_landuse.core.spark_frames import (
+    ArrowMap,
     Progress,
     ResumableRows,
     count_and_fingerprint,
@@ -114,6 +115,8 @@ def featurize_tiles(
             )
     decoder = _decoder(tiles, network, _settings(params, ingest), region)
     running = _run_network(frame, decoder, network, _settings(params, ingest), backend, tiles)
+    if isinstance(running, ArrowMap):  # the writer runs in the network's pass
+        return ResumableRows.mapped(running, key, kept)
     return ResumableRows(running, key, kept)
 
 
@@ -163,7 +166,7 @@ def _run_network(
     settings: FeaturizeSettings,
     backend: str,
     tiles: TileFolder,
-) -> DataFrame:
+) -> ArrowMap | DataFrame:
     if backend == "synapseml":
         return _run_network_synapseml(frame, tiles, network, settings)
     broadcast = frame.sparkSession.sparkContext.broadcast(network.uint8_bytes)
@@ -174,8 +177,7 @@ def _run_network(
         key=model_key(network),
         settings=settings,
     )
-    schema = T.StructType(frame.schema.fields + FEATURE_FIELDS)
-    return frame.mapInArrow(body, schema)
+    return ArrowMap(frame, body, T.StructType(frame.schema.fields + FEATURE_FIELDS))
 
 
 def _run_network_synapseml(
