@@ -7,7 +7,10 @@ installed wheel alike: the project is the Kedro project around the current folde
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from kedro.utils import find_kedro_project
 
@@ -30,10 +33,23 @@ def project_root(start: Path | None = None) -> Path:
     return Path(found)
 
 
-def end_mlflow_runs() -> None:
-    """No MLflow run left open between the Kedro sessions that a tool runs in its own process: a
-    dataset that logs to MLflow starts a run when none is active, and kedro-mlflow would log the
-    next session into it ("The mlflow run ... is already active ... mlflow.yml is ignored")."""
+@contextmanager
+def kedro_session(project: Path, **options: Any) -> Iterator[Any]:
+    """``KedroSession.create(project_path=project, **options)`` for a tool that runs several
+    sessions in its own process, with no MLflow run open before or after it: a dataset that logs
+    to MLflow starts a run when none is active, and kedro-mlflow would log the next session into
+    it ("The mlflow run ... is already active ... mlflow.yml is ignored")."""
+    from kedro.framework.session import KedroSession
+
+    _end_mlflow_runs()
+    try:
+        with KedroSession.create(project_path=project, **options) as session:
+            yield session
+    finally:
+        _end_mlflow_runs()
+
+
+def _end_mlflow_runs() -> None:
     import mlflow
 
     while mlflow.active_run() is not None:

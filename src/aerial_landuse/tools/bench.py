@@ -30,7 +30,7 @@ import platform
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,7 +54,7 @@ from aerial_landuse.core.networks.onnx_graphs import (
 from aerial_landuse.core.networks.registry import NetworkSpec
 from aerial_landuse.core.tiles.demo_textures import LAND_USE_CLASSES, labelled_tile
 from aerial_landuse.core.tiles.images import decode_tile
-from aerial_landuse.tools import end_mlflow_runs, project_root
+from aerial_landuse.tools import kedro_session, project_root
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,9 @@ def _kind(process: psutil.Process) -> str | None:
     return "python_workers" if name.startswith("python") else None
 
 
-def memory_snapshot(root: psutil.Process, size: Any = None) -> dict[str, int]:
+def memory_snapshot(
+    root: psutil.Process, size: Callable[[psutil.Process], int] | None = None
+) -> dict[str, int]:
     """Bytes held by ``root`` (the driver), its JVM and Spark's Python workers (the executors),
     each process measured by ``size`` (PSS by default)."""
     size = size or _pss
@@ -366,17 +368,11 @@ def tile_summaries(tiles: list[Path]) -> pd.DataFrame:
 
 def kedro_phase(project: Path, pipeline: str, tags: list[str] | None, params: dict) -> dict:
     """Wall time and peak memory of ``kedro run --pipelines=<pipeline>`` inside this process."""
-    from kedro.framework.session import KedroSession
-
-    end_mlflow_runs()
-    try:
-        with KedroSession.create(project_path=project, runtime_params=params) as session:
-            with PeakMemory().watching() as memory:
-                start = time.perf_counter()
-                session.run(pipeline_names=[pipeline], tags=tags)
-                seconds = time.perf_counter() - start
-    finally:
-        end_mlflow_runs()
+    with kedro_session(project, runtime_params=params) as session:
+        with PeakMemory().watching() as memory:
+            start = time.perf_counter()
+            session.run(pipeline_names=[pipeline], tags=tags)
+            seconds = time.perf_counter() - start
     return {"seconds": seconds, "peak_memory_mb": memory.megabytes()}
 
 

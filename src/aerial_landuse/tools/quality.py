@@ -40,7 +40,7 @@ from aerial_landuse.core.networks.registry import FINETUNED_SUFFIX, features_nam
 from aerial_landuse.core.tiles.images import decode_tile
 from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.storage import TILE_EXTENSIONS
-from aerial_landuse.tools import end_mlflow_runs, project_root
+from aerial_landuse.tools import kedro_session, project_root
 
 logger = logging.getLogger("aerial_landuse.tools.quality")
 
@@ -94,22 +94,15 @@ class Sweep:
         """One Kedro session in this process (one Spark for the whole sweep; each session is its
         own MLflow run), like ``kedro run --env=quality --pipelines=... --params ...``; then the
         catalog dataset ``load`` of that run (its metrics, its network...), read as any node would."""
-        from kedro.framework.session import KedroSession
         from omegaconf import OmegaConf
 
         merged = {**self.common, **params}
         dotlist = [f"{k}={v}" for k, v in merged.items()]
         runtime = OmegaConf.to_container(OmegaConf.from_dotlist(dotlist))
         logger.info("quality: kedro run --pipelines=%s --params %s", pipelines, _shown(params))
-        end_mlflow_runs()
-        try:
-            with KedroSession.create(
-                project_path=self.project, env=ENV, runtime_params=runtime
-            ) as session:
-                session.run(pipeline_names=pipelines.split(","), only_missing_outputs=only_missing)
-                return session.load_context().catalog.load(load) if load else None
-        finally:
-            end_mlflow_runs()
+        with kedro_session(self.project, env=ENV, runtime_params=runtime) as session:
+            session.run(pipeline_names=pipelines.split(","), only_missing_outputs=only_missing)
+            return session.load_context().catalog.load(load) if load else None
 
 
 def _shown(params: dict[str, object]) -> str:
