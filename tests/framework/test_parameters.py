@@ -40,7 +40,7 @@ BAD = {  # runtime parameter -> words of the error
     "score.smoothing.weights=box": "score.smoothing.weights = 'box'",
     "score.smoothing.radius=-1": "score.smoothing.radius = -1",
     "tta=3": "tta = 3: must be one of [1, 2, 4, 8]",
-    "pretrained_model=efficientnet_lite0_finetuned_int8": "must be one of",
+    "pretrained_model=efficientnet_lite0_int8_finetuned": "must be one of",
     "pretrained_model=resnet18+alexnet+efficientnet_lite0": "must be one of",
     "train.preset=best": "train.preset = 'best'",
     "train.tuning.folds=1": "train.tuning.folds = 1",
@@ -69,6 +69,7 @@ NAMES = [
     "efficientnet_lite1",
     "efficientnet_lite2_int8",
     "efficientnet_lite0_finetuned",
+    "efficientnet_lite0_finetuned_int8",
     "efficientnet_lite0+efficientnet_lite2",
     "efficientnet_lite0_finetuned+resnet18",
 ]

@@ -30,8 +30,8 @@ def _safe_name(value: str) -> str:
 def _network(value: str) -> str:
     if not is_network_name(value):
         raise ValueError(
-            f"must be one of {list(BASE_NETWORKS)}, one of them + '_int8' or '_finetuned', "
-            "or two of those joined by '+' (features fused)"
+            f"must be one of {list(BASE_NETWORKS)}, one of them + '_int8', '_finetuned' or "
+            "'_finetuned_int8', or two of those joined by '+' (features fused)"
         )
     return value
 

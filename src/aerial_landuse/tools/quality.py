@@ -36,7 +36,7 @@ from kedro.framework.startup import bootstrap_project
 from aerial_landuse.core.contracts import CLASSIFIER_NAMES
 from aerial_landuse.core.inference import network_features, new_session
 from aerial_landuse.core.networks.onnx_graphs import ONNXNetwork
-from aerial_landuse.core.networks.registry import FINETUNED_SUFFIX, features_name
+from aerial_landuse.core.networks.registry import FINETUNED_SUFFIX, features_name, is_finetuned
 from aerial_landuse.core.tiles.images import decode_tile
 from aerial_landuse.reporting.figure import Figure
 from aerial_landuse.storage import TILE_EXTENSIONS
@@ -144,7 +144,7 @@ def run_sweep(args: argparse.Namespace, project: Path) -> pd.DataFrame:
     sweep.kedro("ingest")
     finetune_s = {}
     for network in networks:
-        if network.endswith(FINETUNED_SUFFIX):
+        if is_finetuned(network):  # <network>_finetuned, or that int8-quantized
             history = sweep.kedro(
                 "finetune",
                 only_missing=not args.refit,
@@ -176,7 +176,7 @@ def run_sweep(args: argparse.Namespace, project: Path) -> pd.DataFrame:
         rows.append(
             {
                 "network": combo.network,
-                "fine_tuned": combo.network.endswith(FINETUNED_SUFFIX),
+                "fine_tuned": is_finetuned(combo.network),
                 "tta": combo.tta,
                 "classifier": combo.classifier,
                 "preset": combo.preset,

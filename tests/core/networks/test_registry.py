@@ -25,6 +25,13 @@ from aerial_landuse.core.networks.registry import (
             "finetuned/demo/efficientnet_lite1_finetuned.onnx",
         ),
         (
+            "efficientnet_lite0_finetuned_int8",
+            224,
+            "ingest,finetune",
+            True,
+            "finetuned/demo/efficientnet_lite0_finetuned_int8.onnx",
+        ),
+        (
             "efficientnet_lite0+efficientnet_lite1",
             240,
             "pretrained",
@@ -43,6 +50,8 @@ def test_what_the_registry_says_of_each_kind_of_name(name, size, pipelines, torc
 
 def test_an_unknown_name_lists_the_known_ones():
     assert not is_network_name("vgg16")
+    assert not is_network_name("efficientnet_lite0_int8_finetuned")  # quantized, then trained?
+    assert not is_network_name("efficientnet_lite0_int8_int8")
     with pytest.raises(ValueError, match="choose one of .*efficientnet_lite0"):
         network_spec("vgg16")
 

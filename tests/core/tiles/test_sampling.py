@@ -3,7 +3,12 @@
 import pandas as pd
 import pytest
 
-from aerial_landuse.core.tiles.sampling import mark_sample, split_listing, stratified_split
+from aerial_landuse.core.tiles.sampling import (
+    calibration_sample,
+    mark_sample,
+    split_listing,
+    stratified_split,
+)
 from tests.conftest import parameters
 
 
@@ -75,3 +80,13 @@ def test_cells_split_by_spatial_blocks_and_unlabelled_cells_are_in_no_split():
     assert tiles.groupby(block)["split"].nunique().eq(1).all()
     assert set(tiles["split"]) == {"train", "test"}
     assert tiles.equals(split_listing(readable, quarantine, ingest, cells=True))
+
+
+def test_the_calibration_sample_is_seeded_capped_and_independent_of_the_listing_order():
+    paths = [f"t/{i:03d}.png" for i in range(50)]
+    pretrained = parameters("pretrained") | {"calibration_tiles": 8, "seed": 4}
+    sample = calibration_sample(paths, pretrained)
+    assert len(set(sample)) == 8 and set(sample) <= set(paths)
+    assert calibration_sample(paths[::-1], pretrained) == sample
+    assert calibration_sample(paths, {**pretrained, "seed": 5}) != sample
+    assert sorted(calibration_sample(paths[:3], pretrained)) == paths[:3]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mlflow
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from mlflow import MlflowClient
@@ -51,6 +52,8 @@ FINETUNE = parameters("finetune") | {
     "local_mode": True,
     "use_gpu": False,
 }
+
+PRETRAINED = parameters("pretrained") | {"calibration_tiles": 4}
 
 
 def indexed(tmp_path, per_class=8):
@@ -155,7 +158,7 @@ def test_finetune_node_trains_on_spark_and_exports_a_network_with_its_lineage(
     tiles, index, quarantine = indexed(tmp_path)
     params = {**FINETUNE, "num_processes": processes, "local_mode": local_mode, "max_tiles": 12}
     network, split, history, metrics, record = finetune_network(
-        index, quarantine, tiles, INGEST, params, "unit"
+        index, quarantine, tiles, INGEST, params, "unit", PRETRAINED
     )
     assert network.spec.name == "efficientnet_lite0_finetuned" and network.spec.feature_dim == 1280
     assert "fine-tuned on unit" in network.spec.weights
@@ -197,8 +200,37 @@ def test_finetune_needs_a_finetuned_name_and_a_lite_network(spark, tmp_path):
     ):
         with pytest.raises(ValueError, match=message):
             finetune_network(
-                index, quarantine, tiles, INGEST, {**FINETUNE, "pretrained_model": name}, "u"
+                index,
+                quarantine,
+                tiles,
+                INGEST,
+                {**FINETUNE, "pretrained_model": name},
+                "u",
+                PRETRAINED,
             )
+
+
+def test_a_finetuned_int8_network_is_the_fine_tuned_one_quantized_on_its_train_tiles(
+    spark, tmp_path
+):
+    tiles, index, quarantine = indexed(tmp_path, per_class=3)
+    params = {**FINETUNE, "pretrained_model": "efficientnet_lite0_finetuned_int8", "max_epochs": 1}
+    network, split, *_ = finetune_network(
+        index, quarantine, tiles, INGEST, params, "unit", PRETRAINED
+    )
+    spec = network.spec
+    assert spec.name == "efficientnet_lite0_finetuned_int8" and spec.feature_dim == 1280
+    assert "fine-tuned on unit" in spec.weights and "int8" in spec.weights
+    assert network.lineage["dataset"] == "unit"
+    assert network.lineage["int8_calibration_tiles"] == min(4, (split["role"] == "train").sum())
+    graph = onnx.load_model_from_string(network.onnx_bytes).graph
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {node.op_type for node in graph.node}
+    assert len(network.onnx_bytes) < 0.4 * len(
+        lite_onnx(lite_state_dict("efficientnet_lite0"), spec).onnx_bytes
+    )
+    tile = np.random.default_rng(2).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    session = ort.InferenceSession(network.uint8_bytes, providers=["CPUExecutionProvider"])
+    assert np.isfinite(session.run(None, {"image": tile})[0]).all()
 
 
 def test_a_fine_tuned_network_is_registered_in_mlflow_with_its_lineage(

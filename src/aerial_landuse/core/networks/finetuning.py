@@ -117,8 +117,8 @@ def _train(
     size = NETWORKS[config.network].image_size
     started = time.perf_counter()
     mine, my_validation = train.shard(rank, world), validation.shard(rank, world)
-    train_pixels = _pixels(storage, mine.paths, round(size * LOAD_MARGIN))
-    validation_pixels = _pixels(storage, my_validation.paths, size)
+    train_pixels = read_pixels(storage, mine.paths, round(size * LOAD_MARGIN))
+    validation_pixels = read_pixels(storage, my_validation.paths, size)
     model = network_for(config, len(labels)).to(device)
     trained = _distributed(model, device, world)
     optimizer = _optimizer(model, config)
@@ -224,7 +224,7 @@ def _distributed(model: torch.nn.Module, device: torch.device, world: int) -> to
     return DistributedDataParallel(model, device_ids=ids)
 
 
-def _pixels(storage: TileSource, paths: list[str], size: int) -> np.ndarray:
+def read_pixels(storage: TileSource, paths: list[str], size: int) -> np.ndarray:
     """The tiles as uint8 NHWC at ``size`` (read once; every epoch reuses them)."""
     if not paths:
         return np.zeros((0, size, size, 3), np.uint8)

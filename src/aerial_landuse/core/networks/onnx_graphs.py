@@ -23,6 +23,7 @@ import numpy as np
 
 from aerial_landuse.core.library_output import prints_logged
 from aerial_landuse.core.networks.registry import (
+    INT8_WEIGHTS,
     LITE_NETWORKS,
     NETWORKS,
     NetworkSpec,
@@ -326,7 +327,8 @@ def _stamped(model: Any, spec: NetworkSpec, lineage: dict[str, Any] | None = Non
 
 def quantize_int8(network: ONNXNetwork, calibration: np.ndarray, name: str) -> ONNXNetwork:
     """``network`` with int8 weights and activations (onnxruntime static quantization, QDQ,
-    per-channel weights), its activation ranges calibrated on ``calibration`` (uint8 NHWC tiles)."""
+    per-channel weights), its activation ranges calibrated on ``calibration`` (uint8 NHWC
+    tiles), named ``name``; its weights' description gains the quantization, its lineage stays."""
     import tempfile
     from pathlib import Path
 
@@ -339,7 +341,7 @@ def quantize_int8(network: ONNXNetwork, calibration: np.ndarray, name: str) -> O
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    spec = network_spec(name)
+    spec = replace(network.spec, name=name, weights=f"{network.spec.weights}; {INT8_WEIGHTS}")
     batches = [normalise(calibration[i : i + 16], spec) for i in range(0, len(calibration), 16)]
 
     class CalibrationBatches(CalibrationDataReader):
@@ -351,7 +353,10 @@ def quantize_int8(network: ONNXNetwork, calibration: np.ndarray, name: str) -> O
             return None if batch is None else {NETWORK_INPUT: batch}
 
     logger.info(
-        "Quantizing %s to int8, calibrated on %d tiles", network.spec.name, len(calibration)
+        "Quantizing %s to int8 (%s), calibrated on %d tiles",
+        network.spec.name,
+        name,
+        len(calibration),
     )
     with tempfile.TemporaryDirectory() as folder:
         fp32, prepared, int8 = (Path(folder) / f for f in ("fp32.onnx", "pre.onnx", "int8.onnx"))
@@ -370,7 +375,7 @@ def quantize_int8(network: ONNXNetwork, calibration: np.ndarray, name: str) -> O
             reduce_range=True,
         )
         model = onnx.load_model(str(int8))
-    return _stamped(model, spec)
+    return _stamped(model, spec, network.lineage)
 
 
 def with_uint8_front(network_bytes: bytes, spec: NetworkSpec) -> bytes:

