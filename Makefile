@@ -120,14 +120,16 @@ quality: install install-torch  ## Leaderboard of networks x fine-tuning x TTA x
 	$(BIN)/python -m aerial_landuse.tools.quality --data $(DATA) $(QUALITY_ARGS)
 
 TILES ?= 2000
-bench: install  ## Throughput benchmark: network alone, plain loop, featurize, score (TILES=1000,4000,16000)
-	$(MAKE) --no-print-directory pretrained NETWORK=efficientnet_lite0
-	$(BIN)/python -m aerial_landuse.tools.bench --tiles $(TILES)
+# The benchmarks' network: an exported one (e.g. efficientnet_lite0_int8), not a fine-tuned one.
+BENCH_NETWORK ?= efficientnet_lite0
+bench: install  ## Throughput benchmark: network alone, plain loop, featurize, score (TILES=1000,4000,16000; BENCH_NETWORK=)
+	$(MAKE) --no-print-directory pretrained NETWORK=$(BENCH_NETWORK)
+	$(BIN)/python -m aerial_landuse.tools.bench --tiles $(TILES) --network $(BENCH_NETWORK)
 
 REGION_TILES ?= 67600
-bench-region: install  ## A county-sized region (REGION_TILES=67600) scored and reported: time, memory, file sizes
-	$(MAKE) --no-print-directory pretrained NETWORK=efficientnet_lite0
-	$(BIN)/python -m aerial_landuse.tools.bench --tiles none --region-tiles $(REGION_TILES)
+bench-region: install  ## A county-sized region (REGION_TILES=67600) scored and reported: time, memory, file sizes (BENCH_NETWORK=)
+	$(MAKE) --no-print-directory pretrained NETWORK=$(BENCH_NETWORK)
+	$(BIN)/python -m aerial_landuse.tools.bench --tiles none --region-tiles $(REGION_TILES) --network $(BENCH_NETWORK)
 
 compare: install  ## Leaderboard of the MLflow run history (data/08_reporting/leaderboard.html)
 	$(BIN)/kedro run --pipelines=compare
