@@ -196,6 +196,7 @@ def test_finetune_needs_a_finetuned_name_and_a_lite_network(spark, tmp_path):
     tiles, index, quarantine = indexed(tmp_path, per_class=2)
     for name, message in (
         ("efficientnet_lite0", "_finetuned"),
+        ("efficientnet_lite0_int8", "pretrained_model=efficientnet_lite0_finetuned_int8`"),
         ("resnet18_finetuned", "EfficientNet-Lite"),
     ):
         with pytest.raises(ValueError, match=message):

@@ -156,11 +156,11 @@ def _calibration(
 
 def _base_of(name: str) -> str:
     if not finetuned_of(name).endswith(FINETUNED_SUFFIX):
+        meant = finetuned_of(name) + (FINETUNED_INT8_SUFFIX if is_int8(name) else FINETUNED_SUFFIX)
         raise UserInputError(
             f"The finetune pipeline makes <network>{FINETUNED_SUFFIX} (or, int8-quantized, "
-            f"<network>{FINETUNED_INT8_SUFFIX}): run it with `--params pretrained_model="
-            f"{name}{FINETUNED_SUFFIX}` (then the same parameter featurizes, trains and scores "
-            "with the fine-tuned network)."
+            f"<network>{FINETUNED_INT8_SUFFIX}): run it with `--params pretrained_model={meant}` "
+            "(then the same parameter featurizes, trains and scores with the fine-tuned network)."
         )
     base = base_network(name)
     if base not in LITE_NETWORKS:
