@@ -35,21 +35,51 @@ def _partition_id() -> int:
     return context.partitionId() if context is not None else 0
 
 
+ROW_GROUP_BYTES = 32 * 2**20  # a task's rows are buffered into row groups of about this size
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns worth a Parquet dictionary: all but floating point ones (and lists of them).
+    Features are 1,280 distinct floats a tile: a dictionary made their parts 45 % larger and
+    about 7x slower to write and to read back."""
+    return [field.name for field in schema if not _floating(field.type)]
+
+
+def _floating(kind: pa.DataType) -> bool:
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return _floating(kind.value_type)
+    return pa.types.is_floating(kind)
+
+
 def write_part(
     batches: Iterator[pa.RecordBatch], storage: Storage, folder: str, run: str
 ) -> Iterator[pa.RecordBatch]:
-    """Executor side: one Parquet file per partition, straight to storage, visible when whole."""
+    """Executor side: one Parquet file per partition, straight to storage, visible when whole.
+    The task's small batches (the network's 8-16 tiles) are gathered into row groups of about
+    ``ROW_GROUP_BYTES``: one row group per batch would leave readers dozens per part."""
     path = f"{folder}/{part_name(run, _partition_id())}"
     local = storage.protocol == "file"
     target = f"{folder}/{_TEMPORARY_PREFIX}{uuid.uuid4().hex}{PART_SUFFIX}" if local else path
     writer, rows, handle = None, 0, None
+    pending: list[pa.RecordBatch] = []
+    pending_bytes = 0
     try:
         for batch in batches:
             if writer is None:  # locally never recreates a staging folder its save gave up
                 handle = open(target, "wb") if local else storage.fs.open(target, "wb")  # noqa: SIM115
-                writer = pq.ParquetWriter(handle, batch.schema, compression="zstd")
-            writer.write_batch(batch)
-            rows += batch.num_rows
+                writer = pq.ParquetWriter(
+                    handle,
+                    batch.schema,
+                    compression="zstd",
+                    use_dictionary=dictionary_columns(batch.schema),
+                )
+            pending.append(batch)
+            rows, pending_bytes = rows + batch.num_rows, pending_bytes + batch.nbytes
+            if pending_bytes >= ROW_GROUP_BYTES:
+                writer.write_table(pa.Table.from_batches(pending))
+                pending, pending_bytes = [], 0
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending))
     finally:
         if writer is not None:
             writer.close()
