@@ -20,9 +20,11 @@ def score_features(spark):
 
 def test_scores_have_bounds_prediction_and_a_probability_per_class(spark):
     model = train(clustered_features(spark), params("random_forest"))
-    scored = score_tiles(
+    scored, record = score_tiles(
         model, score_features(spark), parameters("score", pretrained_model="efficientnet_lite0")
-    ).toPandas()
+    )
+    scored = scored.toPandas()
+    assert record["model_name"] == "test_random_forest"
     assert len(scored) == 12
     probabilities = scored[[f"prob_{c}" for c in LABELS]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
@@ -37,6 +39,13 @@ def test_model_trained_on_another_network_is_refused(spark):
     model = train(clustered_features(spark), params("logistic_regression"))
     with pytest.raises(ValueError, match="pretrained_model=efficientnet_lite0"):
         score_tiles(model, score_features(spark), parameters("score", pretrained_model="resnet18"))
+
+
+def test_the_score_pipeline_loads_its_model_once():
+    from aerial_landuse.pipelines.score.pipeline import create_pipeline
+
+    readers = [node.name for node in create_pipeline().nodes if "trained_model" in node.inputs]
+    assert readers == ["score_tiles"]  # the record comes from the same load
 
 
 def test_a_raster_regions_scores_become_a_class_cog_and_a_probability_cog(tmp_path):

@@ -23,10 +23,11 @@ logger = logging.getLogger(__name__)
 
 def score_tiles(
     model: TrainedModel, score_features: DataFrame, params: dict[str, Any]
-) -> DataFrame:
-    """Per tile: filename, bounds, ``pred_label``, one probability column per class, the same
+) -> tuple[DataFrame, dict[str, Any]]:
+    """(per tile: filename, bounds, ``pred_label``, one probability column per class, the same
     smoothed over the tile's grid neighbourhood (``smoothed_label``..., ``score.smoothing``;
-    radius 0: as predicted), its grid cell, and the model's identity."""
+    radius 0: as predicted), its grid cell, and the model's identity; ``scoring_record``).
+    One node for both, so that the model is loaded once."""
     if model.network != params["pretrained_model"]:
         raise UserInputError(
             f"Model {model.name!r} was trained on {model.network} features but pretrained_model is "
@@ -64,12 +65,13 @@ def score_tiles(
         weights=smoothing["weights"],
         sigma=float(smoothing["sigma"]),
     )
-    return smoothed.select(
+    identity = smoothed.select(
         "*",
         F.lit(model.name).alias("model_name"),
         F.lit(model.network).alias("pretrained_model"),
         F.lit(model.info.get("mlflow_run_id")).cast("string").alias("mlflow_run_id"),
     )
+    return identity, scoring_record(model)
 
 
 def scoring_record(model: TrainedModel) -> dict[str, Any]:

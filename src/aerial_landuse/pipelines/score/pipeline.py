@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import rasterize_scores, score_tiles, scoring_record, tabulate_score_predictions
+from .nodes import rasterize_scores, score_tiles, tabulate_score_predictions
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -11,10 +11,9 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 score_tiles,
                 ["trained_model", "score_features", "params:score"],
-                "score_predictions@spark",
+                ["score_predictions@spark", "score_metadata"],
                 name="score_tiles",
             ),
-            Node(scoring_record, "trained_model", "score_metadata", name="record_scoring_model"),
             Node(
                 tabulate_score_predictions,
                 "score_predictions@pandas",
