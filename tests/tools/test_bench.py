@@ -3,6 +3,7 @@ few dozen tiles: it must run; no figure is asserted)."""
 
 import json
 import os
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -12,7 +13,8 @@ from PIL import Image
 
 from aerial_landuse.tools import bench
 from aerial_landuse.tools.bench import (
-    PeakMemory,
+    ProcessWatch,
+    cpu_lines,
     decode_bound,
     ensure_tiles,
     results_table,
@@ -43,12 +45,30 @@ def test_decode_bound_is_the_share_of_core_time_left_to_inference():
 
 
 def test_peak_memory_sees_this_process():
-    with PeakMemory(interval=0.01).watching() as memory:
+    with ProcessWatch(interval=0.01).watching() as memory:
         ballast = b"x" * (64 * 2**20)  # written, so resident
         time.sleep(0.2)
     assert memory.peak["driver_python"] > len(ballast)
     assert set(memory.megabytes()) == {"driver_python", "jvm", "python_workers", "all_processes"}
     assert memory.peak["all_processes"] >= memory.peak["driver_python"]
+
+
+def test_cpu_seconds_count_the_work_done_while_watched_only():
+    def spin(seconds):
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            pass
+
+    spin(0.3)  # before: not counted
+    busy = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass"
+    with ProcessWatch(interval=0.01).watching() as watch:
+        spin(0.5)
+        worker = subprocess.Popen([sys.executable, "-c", busy + "\ntime.sleep(0.3)"])
+        worker.wait()  # a process born while watched counts from its start
+    cpu = watch.cpu_seconds()
+    assert set(cpu) == {"driver_python", "jvm", "python_workers"}
+    assert 0.45 <= cpu["driver_python"] < 0.8
+    assert cpu["python_workers"] >= 0.45 and cpu["jvm"] == 0
 
 
 def test_peak_memory_walks_page_tables_only_when_memory_grows(monkeypatch):
@@ -61,7 +81,7 @@ def test_peak_memory_walks_page_tables_only_when_memory_grows(monkeypatch):
         return process.memory_info().rss
 
     monkeypatch.setattr(bench, "_pss", counted_pss)
-    watcher = PeakMemory(interval=0.01, pss_interval=0.25)
+    watcher = ProcessWatch(interval=0.01, pss_interval=0.25)
     with watcher.watching():
         time.sleep(1.0)  # about 100 checks of RSS
     snapshots = walks.count(os.getpid())  # each snapshot measures this process once
@@ -98,6 +118,21 @@ def test_results_table_has_one_line_per_n_with_the_ratios():
     lines = results_table([run(1000), run(4000)]).splitlines()
     assert len(lines) == 3 and "c/a" in lines[0] and "driver MB" in lines[0]
     assert lines[1].split()[0] == "1000" and "0.75" in lines[1] and "1.30" in lines[1]
+
+
+def test_cpu_lines_put_the_workers_per_tile_beside_the_network_alone():
+    cpu = {"driver_python": 1.5, "jvm": 3.0, "python_workers": 44.0}
+    run = {
+        "tiles": 4000,
+        "network_alone": {"images_per_second": 200.0, "threads": 2},
+        "featurize": {"seconds": 25.0, "cpu_seconds": cpu},
+        "score": {"seconds": 28.0, "cpu_seconds": cpu},
+    }
+    c, d = cpu_lines([run]).splitlines()
+    assert c.startswith(
+        "c, N = 4000: Python workers 44.0 s (11.0 ms a tile; the network alone 10.0)"
+    )
+    assert "JVM 3.0 s, driver 1.5 s: 48.5 of" in c and d.startswith("d, N = 4000")
 
 
 @pytest.mark.e2e

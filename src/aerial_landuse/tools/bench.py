@@ -132,51 +132,93 @@ def _kind(process: psutil.Process) -> str | None:
     return "python_workers" if name.startswith("python") else None
 
 
+PARTS = ("driver_python", "jvm", "python_workers")
+
+
+def _watched(root: psutil.Process) -> list[tuple[str, psutil.Process]]:
+    """(part, process) for ``root`` (the driver), its JVM and Spark's Python workers (the executors)."""
+    parts = [("driver_python", root)]
+    for child in root.children(recursive=True):
+        kind = _kind(child)
+        if kind is not None:
+            parts.append((kind, child))
+    return parts
+
+
 def memory_snapshot(
     root: psutil.Process, size: Callable[[psutil.Process], int] | None = None
 ) -> dict[str, int]:
     """Bytes held by ``root`` (the driver), its JVM and Spark's Python workers (the executors),
     each process measured by ``size`` (PSS by default)."""
-    size = size or _pss
-    parts = {"driver_python": size(root), "jvm": 0, "python_workers": 0}
-    for child in root.children(recursive=True):
-        kind = _kind(child)
-        if kind is not None:
-            parts[kind] += size(child)
+    return _memory_of(_watched(root), size or _pss)
+
+
+def _memory_of(
+    processes: list[tuple[str, psutil.Process]], size: Callable[[psutil.Process], int]
+) -> dict[str, int]:
+    parts = dict.fromkeys(PARTS, 0)
+    for kind, process in processes:
+        parts[kind] += size(process)
     return {**parts, "all_processes": sum(parts.values())}
 
 
+def _cpu_seconds(process: psutil.Process) -> float | None:
+    try:
+        times = process.cpu_times()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    return times.user + times.system
+
+
 @dataclass
-class PeakMemory:
-    """The peak PSS of each part, watched from a thread. PSS costs the kernel a walk of each
-    process's page tables (about 40 ms for the driver, a 6 GB JVM and its workers: sampled every
-    0.2 s, that took 8 % off the featurize job it measured). So the cheap RSS total is checked
-    every ``interval`` s, and PSS is sampled when that total reaches a new high, at most every
-    ``pss_interval`` s, and at the start and end."""
+class ProcessWatch:
+    """The peak PSS and the CPU seconds of each part (driver, JVM, Spark's Python workers), watched
+    from a thread. PSS costs the kernel a walk of each process's page tables (about 40 ms for the
+    driver, a 6 GB JVM and its workers: sampled every 0.2 s, that took 8 % off the featurize job
+    it measured). So the cheap RSS total is checked every ``interval`` s, and PSS is sampled when
+    that total reaches a new high, at most every ``pss_interval`` s, and at the start and end.
+    CPU seconds are each process's since the start (or since it began, if later): where two
+    cores' time went, beside the network's own share."""
 
     interval: float = 0.2
     pss_interval: float = 1.0
     peak: dict[str, int] = field(default_factory=dict)
+    _cpu: dict[int, tuple[str, float, float]] = field(default_factory=dict)  # pid: part, from, to
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _sample(self, me: psutil.Process) -> None:
         for key, value in memory_snapshot(me).items():
             self.peak[key] = max(self.peak.get(key, 0), value)
 
-    def _loop(self) -> None:
-        me = psutil.Process()
-        sampled_at, highest_rss = time.monotonic(), memory_snapshot(me, _rss)["all_processes"]
+    def _count_cpu(self, processes: list[tuple[str, psutil.Process]], started: float) -> None:
+        for kind, process in processes:
+            seconds = _cpu_seconds(process)
+            if seconds is None:
+                continue
+            if process.pid not in self._cpu:
+                born_after = process.create_time() > started
+                self._cpu[process.pid] = (kind, 0.0 if born_after else seconds, seconds)
+            self._cpu[process.pid] = (*self._cpu[process.pid][:2], seconds)
+
+    def _loop(self, me: psutil.Process, started: float) -> None:
+        sampled_at = time.monotonic()
+        highest_rss = _memory_of(_watched(me), _rss)["all_processes"]
         self._sample(me)
         while not self._stop.wait(self.interval):
-            rss = memory_snapshot(me, _rss)["all_processes"]
+            processes = _watched(me)
+            self._count_cpu(processes, started)
+            rss = _memory_of(processes, _rss)["all_processes"]
             if rss > highest_rss and time.monotonic() - sampled_at >= self.pss_interval:
                 self._sample(me)
                 sampled_at, highest_rss = time.monotonic(), rss
+        self._count_cpu(_watched(me), started)
         self._sample(me)
 
     @contextmanager
-    def watching(self) -> Iterator[PeakMemory]:
-        thread = threading.Thread(target=self._loop, daemon=True)
+    def watching(self) -> Iterator[ProcessWatch]:
+        me, started = psutil.Process(), time.time()
+        self._count_cpu(_watched(me), started)  # the baseline, before the watched work starts
+        thread = threading.Thread(target=self._loop, args=(me, started), daemon=True)
         thread.start()
         try:
             yield self
@@ -186,6 +228,13 @@ class PeakMemory:
 
     def megabytes(self) -> dict[str, float]:
         return {key: round(value / 2**20, 1) for key, value in self.peak.items()}
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) of each part while watched."""
+        totals = dict.fromkeys(PARTS, 0.0)
+        for kind, first, last in self._cpu.values():
+            totals[kind] += last - first
+        return {key: round(value, 2) for key, value in totals.items()}
 
 
 # ---- (a) and (b): onnxruntime in one process ---------------------------------------------------
@@ -367,13 +416,18 @@ def tile_summaries(tiles: list[Path]) -> pd.DataFrame:
 
 
 def kedro_phase(project: Path, pipeline: str, tags: list[str] | None, params: dict) -> dict:
-    """Wall time and peak memory of ``kedro run --pipelines=<pipeline>`` inside this process."""
+    """Wall time, peak memory and CPU seconds of ``kedro run --pipelines=<pipeline>`` inside this
+    process."""
     with kedro_session(project, runtime_params=params) as session:
-        with PeakMemory().watching() as memory:
+        with ProcessWatch().watching() as watch:
             start = time.perf_counter()
             session.run(pipeline_names=[pipeline], tags=tags)
             seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_memory_mb": memory.megabytes()}
+    return {
+        "seconds": seconds,
+        "peak_memory_mb": watch.megabytes(),
+        "cpu_seconds": watch.cpu_seconds(),
+    }
 
 
 def catalog_entries(project: Path, params: dict, names: list[str]) -> list[Any]:
@@ -566,6 +620,27 @@ def results_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def cpu_lines(results: list[dict[str, Any]]) -> str:
+    """Where c's and d's core-seconds went, per N: Spark's Python workers (per tile, beside the
+    network's own cost at a's best setting), the JVM and the driver, against cores x wall time."""
+    lines = []
+    cores = os.cpu_count() or 1
+    for run in results:
+        alone = run["network_alone"]
+        network_ms = 1000 * alone["threads"] / alone["images_per_second"]
+        for letter, phase in (("c", "featurize"), ("d", "score")):
+            cpu, seconds = run[phase].get("cpu_seconds"), run[phase]["seconds"]
+            if not cpu:
+                continue
+            lines.append(
+                f"{letter}, N = {run['tiles']}: Python workers {cpu['python_workers']:.1f} s "
+                f"({1000 * cpu['python_workers'] / run['tiles']:.1f} ms a tile; the network alone "
+                f"{network_ms:.1f}), JVM {cpu['jvm']:.1f} s, driver {cpu['driver_python']:.1f} s: "
+                f"{sum(cpu.values()):.1f} of {cores} cores x {seconds:.1f} s"
+            )
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -617,6 +692,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args.output.write_text(json.dumps({**record, "region": region}, indent=2))
     if results:
         print(results_table(results))  # noqa: T201
+        print(cpu_lines(results))  # noqa: T201
     if region:
         print(region_summary(region))  # noqa: T201
     print(f"Results: {args.output}")  # noqa: T201
